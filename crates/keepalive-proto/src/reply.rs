@@ -1,0 +1,177 @@
+//! Replies: `{"v": 1, "ok": true, ...result}` or
+//! `{"v": 1, "ok": false, "error": {"code", "message"}}`, one per request, in order.
+
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use serde_json::{Map, Value};
+
+use crate::{ErrorBody, ErrorCode, PROTOCOL_VERSION, Rule};
+
+/// A decoded reply line, before the caller picks the result type it expects.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    Ok(Map<String, Value>),
+    Err(ErrorBody),
+}
+
+impl Reply {
+    /// Reads the result of a successful reply as the type the command returns.
+    pub fn into_result<T: DeserializeOwned>(self) -> Result<T, ErrorBody> {
+        match self {
+            Reply::Ok(map) => serde_json::from_value(Value::Object(map)).map_err(|e| {
+                ErrorBody::new(
+                    ErrorCode::Internal,
+                    format!("the daemon's reply has an unexpected shape: {e}"),
+                )
+            }),
+            Reply::Err(body) => Err(body),
+        }
+    }
+}
+
+/// Encodes a successful reply carrying `result`'s fields.
+pub fn encode_ok<T: Serialize>(result: &T) -> String {
+    let mut line = Map::new();
+    line.insert("v".into(), Value::from(PROTOCOL_VERSION));
+    line.insert("ok".into(), Value::Bool(true));
+    match serde_json::to_value(result) {
+        Ok(Value::Object(fields)) => line.extend(fields),
+        Ok(Value::Null) => {}
+        Ok(other) => {
+            line.insert("result".into(), other);
+        }
+        Err(e) => {
+            return encode_error(&ErrorBody::new(
+                ErrorCode::Internal,
+                format!("could not encode the reply: {e}"),
+            ));
+        }
+    }
+    Value::Object(line).to_string()
+}
+
+/// Encodes a failed reply.
+pub fn encode_error(error: &ErrorBody) -> String {
+    serde_json::json!({ "v": PROTOCOL_VERSION, "ok": false, "error": error }).to_string()
+}
+
+/// Decodes one reply line.
+pub fn decode_reply(line: &str) -> Result<Reply, ErrorBody> {
+    let bad = |why: String| ErrorBody::new(ErrorCode::Internal, why);
+    let value: Value = serde_json::from_str(line)
+        .map_err(|e| bad(format!("the daemon's reply is not valid JSON: {e}")))?;
+    let Value::Object(mut map) = value else {
+        return Err(bad("the daemon's reply is not a JSON object".into()));
+    };
+    match map.remove("v") {
+        Some(Value::Number(n)) if n.as_u64() == Some(PROTOCOL_VERSION) => {}
+        other => {
+            return Err(bad(format!(
+                "the daemon replied with protocol version {}, this client speaks {PROTOCOL_VERSION}",
+                other.map_or_else(|| "(none)".to_string(), |v| v.to_string())
+            )));
+        }
+    }
+    match map.remove("ok") {
+        Some(Value::Bool(true)) => Ok(Reply::Ok(map)),
+        Some(Value::Bool(false)) => {
+            let error = map
+                .remove("error")
+                .ok_or_else(|| bad("the daemon's error reply has no \"error\" member".into()))?;
+            let body = serde_json::from_value(error)
+                .map_err(|e| bad(format!("the daemon's error reply is malformed: {e}")))?;
+            Ok(Reply::Err(body))
+        }
+        _ => Err(bad("the daemon's reply has no boolean \"ok\" member".into())),
+    }
+}
+
+/// `hello`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HelloReply {
+    /// Always `"keepalived"`, so clients can tell they reached the right daemon.
+    pub daemon: String,
+    pub version: String,
+    pub protocol: u64,
+    pub capabilities: Vec<String>,
+    pub pid: u32,
+}
+
+/// `touch`: what happened in each store the touch reached.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TouchReply {
+    pub results: Vec<AgentResult>,
+}
+
+/// The outcome of one write round (or dry run) on one agent's store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentResult {
+    pub agent: String,
+    pub store: String,
+    /// Entries in the store.
+    pub sessions: usize,
+    /// Keys whose timestamp moved forward (or would have, in a dry run).
+    pub bumped: Vec<String>,
+    /// Whether a new store file was written.
+    pub written: bool,
+    pub dry_run: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorBody>,
+}
+
+/// `get_interval` / `set_interval`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IntervalReply {
+    pub interval_s: u64,
+    /// The interval before a `set_interval`; absent for `get_interval`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_s: Option<u64>,
+}
+
+/// `include`, `exclude`, `forget`, `rules`: the rules now in force.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RulesReply {
+    pub rules: Vec<Rule>,
+}
+
+/// `shutdown`: sent before the daemon stops.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShutdownReply {
+    pub stopping: bool,
+}
+
+/// `status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusReply {
+    pub pid: u32,
+    pub version: String,
+    pub uptime_s: u64,
+    pub interval_s: u64,
+    pub state_dir: String,
+    pub socket: String,
+    pub dry_run: bool,
+    /// Where run-time settings (interval, rules) are persisted.
+    pub settings_file: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_file: Option<String>,
+    /// Unix ms of the next scheduled tick.
+    pub next_tick_ms: u64,
+    pub agents: Vec<AgentStatus>,
+}
+
+/// One agent in `status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentStatus {
+    pub id: String,
+    pub store: String,
+    /// Entries in the store at the last round; null before the first.
+    pub sessions: Option<usize>,
+    /// Sessions the last round kept alive (bumped or already current).
+    pub kept_alive: Option<usize>,
+    /// Unix ms when the last round (tick or touch) finished; null before the first.
+    pub last_tick_ms: Option<u64>,
+    pub last_tick_duration_ms: Option<f64>,
+    /// Store files written since the daemon started.
+    pub writes: u64,
+    /// The error of the last round, cleared by the next successful one.
+    pub last_error: Option<ErrorBody>,
+}
