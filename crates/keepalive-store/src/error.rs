@@ -1,0 +1,86 @@
+//! The one error type of the crate. Every message says what was wrong, that the store was
+//! left alone, and what the operator can do about it.
+
+use std::io;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Why a round (or a read) did not complete. In every case the store file is exactly as it
+/// was before the call, and no temp or lock file of ours is left behind.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The store file does not exist.
+    #[error(
+        "store {} does not exist: nothing to keep alive; check the agent id and the state \
+         directory (the gateway creates the store with the agent's first session)",
+        path.display()
+    )]
+    NotFound { path: PathBuf },
+
+    /// The gateway's lock was held (and not stale) for the whole `lock_timeout`.
+    #[error(
+        "the session store lock is held by {} and was not released within {}: store left \
+         untouched; the gateway is probably writing and the next round will retry (if no \
+         gateway is running, the lock file sessions.json.lock next to the store can be removed)",
+        holder(*holder_pid),
+        humantime::format_duration(Duration::from_millis(waited.as_millis() as u64))
+    )]
+    Busy {
+        holder_pid: Option<u32>,
+        waited: Duration,
+    },
+
+    /// The store is not something we may rewrite: not a complete JSON object, or not a
+    /// regular file. `reason` continues the sentence "store <path> ...".
+    #[error("store {} {reason}", path.display())]
+    Invalid { path: PathBuf, reason: String },
+
+    /// The store (or our lock) kept changing between our read and our rename.
+    #[error(
+        "the session store kept changing under us ({attempts} attempts: another writer \
+         replaced it or took over the lock between our read and our rename): left untouched \
+         this round; the next round will retry"
+    )]
+    Changed { attempts: u32 },
+
+    /// An I/O operation failed.
+    #[error(
+        "could not {op} {}: {source}; the store was left untouched (check permissions, free \
+         space and that the directory still exists)",
+        path.display()
+    )]
+    Io {
+        path: PathBuf,
+        op: &'static str,
+        #[source]
+        source: io::Error,
+    },
+}
+
+fn holder(pid: Option<u32>) -> String {
+    match pid {
+        Some(pid) => format!("live process {pid}"),
+        None => "a writer whose lock file is not yet readable".to_owned(),
+    }
+}
+
+impl StoreError {
+    /// A stable snake_case code for logs, metrics and the control protocol.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::NotFound { .. } => "store_not_found",
+            StoreError::Busy { .. } => "store_busy",
+            StoreError::Invalid { .. } => "store_invalid",
+            StoreError::Changed { .. } => "store_changed",
+            StoreError::Io { .. } => "store_io",
+        }
+    }
+
+    pub(crate) fn io(path: impl Into<PathBuf>, op: &'static str, source: io::Error) -> Self {
+        StoreError::Io {
+            path: path.into(),
+            op,
+            source,
+        }
+    }
+}

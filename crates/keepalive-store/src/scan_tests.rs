@@ -1,0 +1,192 @@
+//! Unit tests of the scanner: grammar edge cases, entry/`updatedAt` location, key decoding.
+
+use super::*;
+
+fn entry<'a>(s: &'a StoreScan, key: &str) -> &'a EntryInfo {
+    s.entries
+        .iter()
+        .find(|e| e.key == key)
+        .unwrap_or_else(|| panic!("no entry {key}"))
+}
+
+fn value_at(input: &[u8], u: &UpdatedAt) -> String {
+    match u {
+        UpdatedAt::Integer { span, .. } => String::from_utf8(input[span.clone()].to_vec()).unwrap(),
+        other => panic!("not an integer: {other:?}"),
+    }
+}
+
+#[test]
+fn locates_own_updated_at_only() {
+    let input = br#"{
+  "a": {"note": "\"updatedAt\": 1", "updatedAtHistory": [1], "skillsSnapshot": {"skills": [{"updatedAt": 2}]}, "updatedAt": 1700000000000},
+  "b": {"skillsSnapshot": {"updatedAt": 3}},
+  "c": [ {"updatedAt": 4} ],
+  "d": "updatedAt",
+  "e": {"updated\u0041t": 55},
+  "f": {"updatedAt": "1700"},
+  "g": {"updatedAt": 1.5},
+  "h": {"updatedAt": -1},
+  "i": {"updatedAt": 1e3},
+  "j": {"updatedAt": 9007199254740992},
+  "k": {"updatedAt": 99999999999999999999999},
+  "l": {"updatedAt": {"x": 1}},
+  "m": {"updatedAt": 0},
+  "n": {"updatedAt": 9007199254740991},
+  "o": {}
+}"#;
+    let s = scan(input).unwrap();
+    assert_eq!(s.entries.len(), 15);
+    assert_eq!(value_at(input, &entry(&s, "a").updated_at), "1700000000000");
+    assert_eq!(entry(&s, "b").updated_at, UpdatedAt::Missing);
+    assert_eq!(entry(&s, "c").updated_at, UpdatedAt::NotAnObject);
+    assert_eq!(entry(&s, "d").updated_at, UpdatedAt::NotAnObject);
+    assert_eq!(value_at(input, &entry(&s, "e").updated_at), "55");
+    for k in ["f", "g", "h", "i", "j", "k", "l"] {
+        assert_eq!(entry(&s, k).updated_at, UpdatedAt::Unusable, "{k}");
+    }
+    assert_eq!(value_at(input, &entry(&s, "m").updated_at), "0");
+    assert_eq!(
+        entry(&s, "n").updated_at,
+        UpdatedAt::Integer {
+            value: MAX_SAFE_INTEGER,
+            span: match &entry(&s, "n").updated_at {
+                UpdatedAt::Integer { span, .. } => span.clone(),
+                _ => unreachable!(),
+            }
+        }
+    );
+    assert_eq!(entry(&s, "o").updated_at, UpdatedAt::Missing);
+}
+
+#[test]
+fn duplicate_members_last_wins() {
+    let input = br#"{"a":{"updatedAt":1,"updatedAt":"x"},"b":{"updatedAt":"x","updatedAt":2},"a\u0000":{},"a":{"updatedAt":3,"updatedAt":4}}"#;
+    let s = scan(input).unwrap();
+    assert_eq!(s.duplicate_keys, 1);
+    let keys: Vec<_> = s.entries.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(keys, ["a", "b", "a\0"]);
+    assert_eq!(value_at(input, &entry(&s, "a").updated_at), "4");
+    assert_eq!(value_at(input, &entry(&s, "b").updated_at), "2");
+    // Escaped and raw spellings of the same key are the same key to JSON.parse.
+    let s = scan(br#"{"ab":{"updatedAt":1},"\u0061b":{"updatedAt":2}}"#).unwrap();
+    assert_eq!(s.entries.len(), 1);
+    assert_eq!(s.duplicate_keys, 1);
+}
+
+#[test]
+fn lone_surrogates_are_accepted_and_kept_distinct() {
+    let input = br#"{"k\ud83d":{"updatedAt":1},"k\ud83e":{"updatedAt":2},"ok\ud83d\ude00":{"s":"\udc00 lone","updatedAt":3}}"#;
+    let s = scan(input).unwrap();
+    assert_eq!(s.entries.len(), 3);
+    assert!(s.entries[0].key_lossy && s.entries[1].key_lossy);
+    assert_eq!(s.entries[0].key, "k\u{FFFD}");
+    assert_eq!(s.entries[2].key, "ok😀");
+    assert!(!s.entries[2].key_lossy);
+}
+
+#[test]
+fn deep_nesting_is_iterative() {
+    let depth = 100_000;
+    let mut deep = b"{\"a\":{\"x\":".to_vec();
+    deep.extend(std::iter::repeat_n(b'[', depth));
+    deep.extend(std::iter::repeat_n(b']', depth));
+    deep.extend_from_slice(b",\"updatedAt\":7}}");
+    let s = scan(&deep).unwrap();
+    assert_eq!(value_at(&deep, &s.entries[0].updated_at), "7");
+
+    // Unbalanced: rejected cleanly with the end offset.
+    let mut open = b"{\"a\":".to_vec();
+    open.extend(std::iter::repeat_n(b'[', depth));
+    let e = scan(&open).unwrap_err();
+    assert_eq!(e.offset, open.len());
+}
+
+#[test]
+fn rejects_what_json_parse_rejects() {
+    let cases: &[(&[u8], usize)] = &[
+        (b"", 0),
+        (b"  \n", 3),
+        (b"\xEF\xBB\xBF{}", 0),
+        (b"[]", 0),
+        (b"\"x\"", 0),
+        (b"1", 0),
+        (b"{", 1),
+        (b"{\"a\":{\"updatedAt\":1", 19),
+        (b"{\"a\":1}x", 7),
+        (b"{\"a\":1}\0", 7),
+        (b"{\"a\":1,}", 7),
+        (b"{\"a\" 1}", 5),
+        (b"{a:1}", 1),
+        (b"{\"a\":01}", 6),
+        (b"{\"a\":1.}", 7),
+        (b"{\"a\":1e}", 7),
+        (b"{\"a\":-}", 6),
+        (b"{\"a\":+1}", 5),
+        (b"{\"a\":tru}", 5),
+        (b"{\"a\":\"\x01\"}", 6),
+        (b"{\"a\":\"\\x\"}", 6),
+        (b"{\"a\":\"\\u12g4\"}", 6),
+        (b"{\"a\":\"\xff\"}", 6),
+        (b"{\"a\":\"\xc3\"}", 6),
+        (b"{\"a\":[1,]}", 8),
+        (b"{\"a\":[1}", 7),
+        (b"{\"a\":\"x}", 8),
+        (b"{\"a\":NaN}", 5),
+        (b"{\"a\":1}{}", 7),
+        (b"{\"a\":1}\x0c", 7),
+    ];
+    for (input, offset) in cases {
+        let e = scan(input).expect_err(&String::from_utf8_lossy(input));
+        assert_eq!(
+            e.offset,
+            *offset,
+            "{:?}: {e}",
+            String::from_utf8_lossy(input)
+        );
+        // serde_json agrees that none of these is a JSON object.
+        assert!(
+            serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(input).is_err()
+        );
+    }
+}
+
+#[test]
+fn accepts_surrounding_whitespace_and_all_value_kinds() {
+    let input = b" \r\n\t{\"a\":{\"v\":[true,false,null,-0.5e-3,0,\"\\/\\b\\f\\n\\r\\t\\\"\\\\\"],\"updatedAt\":12},\"b\":null} \n";
+    let s = scan(input).unwrap();
+    assert_eq!(value_at(input, &s.entries[0].updated_at), "12");
+    assert_eq!(s.entries[1].updated_at, UpdatedAt::NotAnObject);
+    assert!(scan(b"{}").unwrap().entries.is_empty());
+}
+
+#[test]
+fn fixtures_scan_like_serde_json() {
+    for (name, bytes) in [
+        (
+            "basic-6",
+            &include_bytes!("../tests/fixtures/basic-6.json")[..],
+        ),
+        (
+            "schema-v2",
+            include_bytes!("../tests/fixtures/schema-v2.json"),
+        ),
+        ("padded", include_bytes!("../tests/fixtures/padded.json")),
+        (
+            "typical",
+            include_bytes!("../tests/fixtures/typical-3-entries.json"),
+        ),
+    ] {
+        let s = scan(bytes).unwrap();
+        let v: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(bytes).unwrap();
+        assert_eq!(s.entries.len(), v.len(), "{name}");
+        for e in &s.entries {
+            let expected = v[&e.key].get("updatedAt").and_then(|u| u.as_u64());
+            let got = match e.updated_at {
+                UpdatedAt::Integer { value, .. } => Some(value),
+                _ => None,
+            };
+            assert_eq!(got, expected, "{name} {}", e.key);
+        }
+    }
+}

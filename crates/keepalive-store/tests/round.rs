@@ -1,0 +1,303 @@
+//! Rounds on real files: byte preservation, what is and is not bumped, dry runs, redo.
+
+mod common;
+
+use std::cell::Cell;
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+use common::*;
+use keepalive_store::{RoundOptions, StoreError, UpdatedAt, bump_store, read_keys, scan};
+use serde_json::Value;
+
+#[test]
+fn fixtures_change_only_bumped_digits() {
+    for name in FIXTURES {
+        let before = fixture(name);
+        let (_tmp, store) = store_with(&before);
+        let out = run(&store, NOW, &|_| true).unwrap();
+        let after = fs::read(&store).unwrap();
+
+        let parsed = parseable(&before);
+        assert_eq!(out.sessions, parsed.len(), "{name}");
+        let expected: Vec<&String> = parsed
+            .iter()
+            .filter(|(_, e)| e.get("updatedAt").and_then(Value::as_u64).is_some())
+            .map(|(k, _)| k)
+            .collect();
+        assert!(!expected.is_empty(), "{name}");
+        assert_eq!(out.bumped.len(), expected.len(), "{name}");
+        assert!(
+            out.written && out.attempts == 1 && !out.reclaimed_stale_lock,
+            "{name}"
+        );
+
+        // Byte level: only timestamp digits changed, one region per bumped entry.
+        assert_eq!(
+            replaced_timestamps(&before, &after, NOW),
+            expected.len(),
+            "{name}"
+        );
+        // Still a store the gateway reads (our scanner accepts lone surrogates)...
+        scan(&after).unwrap();
+        // ...and semantically the input with exactly those updatedAt values set to now.
+        let mut want = parsed.clone();
+        for k in &out.bumped {
+            want[k]["updatedAt"] = Value::from(NOW);
+        }
+        assert_eq!(parseable(&after), want, "{name}");
+        // The rewrite is a new file with the store's mode, and nothing of ours is left.
+        assert_eq!(fs::metadata(&store).unwrap().mode() & 0o7777, 0o600);
+        assert_eq!(listing(&store), ["sessions.json"], "{name}");
+    }
+}
+
+#[test]
+fn second_round_writes_nothing() {
+    let (_tmp, store) = store_with(&fixture("basic-6.json"));
+    assert!(run(&store, NOW, &|_| true).unwrap().written);
+    let ino = fs::metadata(&store).unwrap().ino();
+    let bytes = fs::read(&store).unwrap();
+    let out = run(&store, NOW, &|_| true).unwrap();
+    assert!(!out.written && out.bumped.is_empty());
+    assert_eq!(out.sessions, 6);
+    assert_eq!(fs::metadata(&store).unwrap().ino(), ino);
+    assert_eq!(fs::read(&store).unwrap(), bytes);
+    assert_eq!(listing(&store), ["sessions.json"]);
+}
+
+#[test]
+fn selection_is_honoured() {
+    let before = fixture("typical-3-entries.json");
+    let (_tmp, store) = store_with(&before);
+    let out = run(&store, NOW, &|k| k == "agent:main:main").unwrap();
+    assert_eq!(out.bumped, ["agent:main:main"]);
+    let after = fs::read(&store).unwrap();
+    assert_eq!(replaced_timestamps(&before, &after, NOW), 1);
+    let v = parseable(&after);
+    assert_eq!(v["agent:main:main"]["updatedAt"], NOW);
+}
+
+#[test]
+fn dry_run_reports_and_writes_nothing() {
+    let before = fixture("tricky.json");
+    let (_tmp, store) = store_with(&before);
+    let ino = fs::metadata(&store).unwrap().ino();
+    let o = RoundOptions {
+        dry_run: true,
+        ..opts(NOW, &|_| true)
+    };
+    let out = bump_store(&store, &o).unwrap();
+    assert_eq!(out.bumped.len(), 5);
+    assert!(!out.written);
+    assert_eq!(fs::read(&store).unwrap(), before);
+    assert_eq!(fs::metadata(&store).unwrap().ino(), ino);
+    assert_eq!(listing(&store), ["sessions.json"]);
+}
+
+#[test]
+fn tricky_fields_stay_untouched() {
+    let before = fixture("tricky.json");
+    let (_tmp, store) = store_with(&before);
+    let out = run(&store, NOW, &|_| true).unwrap();
+    assert!(
+        out.bumped
+            .contains(&"agent:main:slack:channel:c0ffee".to_owned())
+    );
+    assert!(
+        out.bumped
+            .contains(&"agent:main:telegram:direct:émoji-😀".to_owned())
+    );
+    let after = String::from_utf8(fs::read(&store).unwrap()).unwrap();
+    for kept in [
+        "\"updatedAtHistory\": [\n      1,\n      2,\n      3\n    ]",
+        "the word updatedAt inside a string: \\\"updatedAt\\\": 1",
+        "\\ud83d and a pair: 😀",
+        "\"ratio\": 0.30000000000000004",
+        "\"big\": 1e+21",
+        "\"small\": 5e-324",
+        "\"negative\": -42",
+    ] {
+        assert!(after.contains(kept), "lost {kept}");
+    }
+    // updatedAt as the last key of its entry was bumped in place.
+    assert!(after.contains(&format!(
+        "\"chatType\": \"channel\",\n    \"updatedAt\": {NOW}\n  }}"
+    )));
+}
+
+#[test]
+fn nested_updated_at_is_not_ours() {
+    let before = fixture("padded.json");
+    let (_tmp, store) = store_with(&before);
+    run(&store, NOW, &|_| true).unwrap();
+    let v = parseable(&fs::read(&store).unwrap());
+    for e in v.values() {
+        assert_eq!(e["updatedAt"], NOW);
+        for s in e["skillsSnapshot"]["skills"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            assert_eq!(s["updatedAt"], 1);
+        }
+    }
+}
+
+#[test]
+fn only_plain_older_integers_move() {
+    let before = format!(
+        r#"{{
+  "old": {{"updatedAt": 5}},
+  "future": {{"updatedAt": {future}}},
+  "equal": {{"updatedAt": {NOW}}},
+  "string": {{"updatedAt": "5"}},
+  "float": {{"updatedAt": 5.0}},
+  "exp": {{"updatedAt": 5e3}},
+  "negative": {{"updatedAt": -5}},
+  "huge": {{"updatedAt": 9007199254740993}},
+  "overflow": {{"updatedAt": 123456789012345678901234567890}},
+  "missing": {{"sessionId": "x"}},
+  "null": null,
+  "array": [{{"updatedAt": 5}}],
+  "number": 5,
+  "escaped": {{"updated\u0041t": 5}},
+  "twice": {{"updatedAt": 5, "updatedAt": "x"}}
+}}"#,
+        future = NOW + 1
+    );
+    let (_tmp, store) = store_with(before.as_bytes());
+    let out = run(&store, NOW, &|_| true).unwrap();
+    assert_eq!(out.sessions, 15);
+    assert_eq!(out.bumped, ["old", "escaped"]);
+    let after = String::from_utf8(fs::read(&store).unwrap()).unwrap();
+    let want = before
+        .replacen("\"updatedAt\": 5}", &format!("\"updatedAt\": {NOW}}}"), 1)
+        .replace("\\u0041t\": 5}", &format!("\\u0041t\": {NOW}}}"));
+    assert_eq!(after, want);
+}
+
+#[test]
+fn lone_surrogate_keys_are_usable() {
+    let before = br#"{"agent:main:x\ud83d":{"updatedAt":1},"agent:main:y":{"updatedAt":2}}"#;
+    let (_tmp, store) = store_with(before);
+    let keys = read_keys(&store).unwrap();
+    assert_eq!(keys, ["agent:main:x\u{FFFD}", "agent:main:y"]);
+    let out = run(&store, NOW, &|k| k.starts_with("agent:main:x")).unwrap();
+    assert_eq!(out.bumped, ["agent:main:x\u{FFFD}"]);
+    let after = fs::read(&store).unwrap();
+    assert_eq!(replaced_timestamps(before, &after, NOW), 1);
+    assert!(after.starts_with(br#"{"agent:main:x\ud83d":{"updatedAt":"#));
+}
+
+#[test]
+fn read_keys_lists_fixture_keys() {
+    for name in FIXTURES {
+        let bytes = fixture(name);
+        let (_tmp, store) = store_with(&bytes);
+        let keys = read_keys(&store).unwrap();
+        let parsed: Vec<String> = parseable(&bytes).keys().cloned().collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        let mut want = parsed;
+        want.sort();
+        assert_eq!(sorted, want, "{name}");
+        assert_eq!(listing(&store), ["sessions.json"]);
+    }
+}
+
+#[test]
+fn mode_is_preserved() {
+    let (_tmp, store) = store_with(&fixture("basic-6.json"));
+    fs::set_permissions(&store, fs::Permissions::from_mode(0o640)).unwrap();
+    assert!(run(&store, NOW, &|_| true).unwrap().written);
+    assert_eq!(fs::metadata(&store).unwrap().mode() & 0o7777, 0o640);
+}
+
+#[test]
+fn store_replaced_mid_round_is_redone() {
+    let (_tmp, store) = store_with(&fixture("basic-6.json"));
+    let replacement = fixture("typical-3-entries.json");
+    let calls = Cell::new(0u32);
+    // `select` runs between our read and our rename: replace the store like a gateway
+    // writer would (temp file + rename) on the first attempt only.
+    let select = |_: &str| {
+        if calls.get() == 0 {
+            let tmp = store.with_file_name("sessions.json.gateway.tmp");
+            fs::write(&tmp, &replacement).unwrap();
+            fs::rename(&tmp, &store).unwrap();
+        }
+        calls.set(calls.get() + 1);
+        true
+    };
+    let out = run(&store, NOW, &select).unwrap();
+    assert_eq!(out.attempts, 2);
+    assert!(out.written);
+    assert_eq!(out.sessions, 3);
+    let after = fs::read(&store).unwrap();
+    assert_eq!(replaced_timestamps(&replacement, &after, NOW), 3);
+    assert_eq!(listing(&store), ["sessions.json"]);
+}
+
+#[test]
+fn store_that_keeps_changing_gives_up() {
+    let original = fixture("basic-6.json");
+    let (_tmp, store) = store_with(&original);
+    let n = Cell::new(0u64);
+    let select = |_: &str| {
+        n.set(n.get() + 1);
+        let tmp = store.with_file_name("sessions.json.gateway.tmp");
+        fs::write(&tmp, &original).unwrap();
+        fs::rename(&tmp, &store).unwrap();
+        true
+    };
+    let err = run(&store, NOW, &select).unwrap_err();
+    assert!(matches!(err, StoreError::Changed { attempts: 3 }), "{err}");
+    assert_eq!(err.code(), "store_changed");
+    assert_eq!(fs::read(&store).unwrap(), original);
+    assert_eq!(listing(&store), ["sessions.json"]);
+}
+
+#[test]
+fn symlinked_directory_locks_in_real_directory() {
+    let (tmp, store) = store_with(&fixture("basic-6.json"));
+    let link = tmp.path().join("link");
+    std::os::unix::fs::symlink(store.parent().unwrap(), &link).unwrap();
+    let via_link = link.join("sessions.json");
+    let seen = Cell::new(false);
+    let select = |_: &str| {
+        seen.set(lock_path(&store).exists());
+        true
+    };
+    assert!(run(&via_link, NOW, &select).unwrap().written);
+    assert!(seen.get(), "lock was not next to realpath(dir)");
+    assert_eq!(listing(&store), ["sessions.json"]);
+    assert!(matches!(
+        scan(&fs::read(&store).unwrap()).unwrap().entries[0].updated_at,
+        UpdatedAt::Integer { value: NOW, .. }
+    ));
+}
+
+#[test]
+fn the_byte_checker_catches_stray_changes() {
+    let before = fixture("typical-3-entries.json");
+    let text = String::from_utf8(before.clone()).unwrap();
+    let bump = |t: &str| t.replacen("1776081742311", &NOW.to_string(), 1);
+    assert_eq!(replaced_timestamps(&before, bump(&text).as_bytes(), NOW), 1);
+    let must_fail: Vec<String> = vec![
+        bump(&text).replacen("\"compactionCount\": 0", "\"compactionCount\": 1", 1),
+        bump(&text).replacen(
+            "\"inputTokens\": 18234",
+            &format!("\"inputTokens\": {NOW}"),
+            1,
+        ),
+        bump(&text).replacen(",", ", ", 1),
+        text.replacen("1776081742311", &(NOW + 1).to_string(), 1),
+        text.replacen("1776081742311", "1", 1),
+        format!("{}\n", bump(&text)),
+    ];
+    for after in must_fail {
+        let r = std::panic::catch_unwind(|| replaced_timestamps(&before, after.as_bytes(), NOW));
+        assert!(r.is_err());
+    }
+}
