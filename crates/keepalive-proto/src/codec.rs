@@ -8,8 +8,14 @@
 use bytes::BytesMut;
 use tokio_util::codec::{Decoder, Encoder, LinesCodec, LinesCodecError};
 
-/// The largest request or reply line, newline excluded.
+/// The largest request line the daemon reads, newline excluded.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+
+/// The largest reply line a client reads. Replies are not bounded by the
+/// request limit: a touch of every session lists every bumped key, which on
+/// a store of thousands of sessions exceeds 64 KiB. This is only a guard
+/// against a runaway peer.
+pub const MAX_REPLY_BYTES: usize = 64 * 1024 * 1024;
 
 /// One decoded line, or why the line could not be used.
 #[derive(Debug, Clone, PartialEq, Eq)]

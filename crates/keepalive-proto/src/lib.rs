@@ -12,13 +12,13 @@ mod error;
 mod reply;
 mod request;
 
-pub use codec::{Frame, FrameCodec, MAX_FRAME_BYTES};
+pub use codec::{Frame, FrameCodec, MAX_FRAME_BYTES, MAX_REPLY_BYTES};
 pub use error::{ErrorBody, ErrorCode};
 pub use reply::{
     AgentResult, AgentStatus, HelloReply, IntervalReply, Reply, RulesReply, ShutdownReply,
     StatusReply, TouchReply, decode_reply, encode_error, encode_ok,
 };
-pub use request::{Request, Rule, RuleAction, parse_request};
+pub use request::{COMMANDS, Request, Rule, RuleAction, parse_request};
 
 /// The protocol major version this crate speaks. A request carrying any other
 /// `v` is refused with [`ErrorCode::UnsupportedVersion`].
@@ -39,6 +39,9 @@ pub const CAPABILITIES: &[&str] = &[
     "dry-run",
 ];
 
-/// Longest session key or agent id a request may carry. Real keys are well
-/// under 200 bytes; the cap keeps hostile input from growing daemon state.
+/// Longest session key a request may carry. Real keys are well under 200
+/// bytes; the cap keeps hostile input from growing daemon state.
 pub const MAX_NAME_BYTES: usize = 1024;
+
+/// Longest agent id a request may carry (agent ids are directory names).
+pub const MAX_AGENT_BYTES: usize = 128;

@@ -151,7 +151,7 @@ pub struct StatusReply {
     pub dry_run: bool,
     /// Where run-time settings (interval, rules) are persisted.
     pub settings_file: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The daemon's log file; null when it logs to stderr.
     pub log_file: Option<String>,
     /// Unix ms of the next scheduled tick.
     pub next_tick_ms: u64,

@@ -6,7 +6,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::{ErrorBody, ErrorCode, MAX_NAME_BYTES, PROTOCOL_VERSION, SUPPORTED_VERSIONS};
+use crate::{
+    ErrorBody, ErrorCode, MAX_AGENT_BYTES, MAX_NAME_BYTES, PROTOCOL_VERSION, SUPPORTED_VERSIONS,
+};
 
 /// Every command a client can send. The `cmd` field selects the variant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -15,10 +17,15 @@ pub enum Request {
     /// Who are you, what do you speak, what can you do.
     Hello {},
     /// Bump now and answer once the write is durable. No `sessions`: every
-    /// selected session (of `agent`, or of every agent).
+    /// selected session (of `agent`, or of every agent). An empty list is
+    /// refused: a filter that matched nothing must not touch everything.
     Touch {
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        sessions: Vec<String>,
+        #[serde(
+            default,
+            deserialize_with = "present_list",
+            skip_serializing_if = "Option::is_none"
+        )]
+        sessions: Option<Vec<String>>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         agent: Option<String>,
     },
@@ -88,7 +95,16 @@ impl Request {
     /// Checks values that the types cannot express (lengths, names).
     fn validate(&self) -> Result<(), ErrorBody> {
         let (sessions, agent): (&[String], &Option<String>) = match self {
-            Request::Touch { sessions, agent } => (sessions, agent),
+            Request::Touch {
+                sessions: Some(sessions),
+                ..
+            } if sessions.is_empty() => {
+                return Err(ErrorBody::new(
+                    ErrorCode::InvalidArgument,
+                    "\"sessions\" is an empty list; omit it to touch every selected session",
+                ));
+            }
+            Request::Touch { sessions, agent } => (sessions.as_deref().unwrap_or_default(), agent),
             Request::Include { session, agent }
             | Request::Exclude { session, agent }
             | Request::Forget { session, agent } => (std::slice::from_ref(session), agent),
@@ -102,6 +118,12 @@ impl Request {
         }
         Ok(())
     }
+}
+
+/// `sessions`, when present, must be a list: `null` is refused like `[]`,
+/// because either would otherwise mean "every session".
+fn present_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    Vec::<String>::deserialize(d).map(Some)
 }
 
 /// The action of an include/exclude rule.
@@ -229,7 +251,7 @@ fn check_session_key(key: &str) -> Result<(), ErrorBody> {
 /// could walk out of that directory is refused before it reaches a path.
 fn check_agent_id(agent: &str) -> Result<(), ErrorBody> {
     let ok = !agent.is_empty()
-        && agent.len() <= 128
+        && agent.len() <= MAX_AGENT_BYTES
         && agent != "."
         && agent != ".."
         && !agent.contains(['/', '\\'])

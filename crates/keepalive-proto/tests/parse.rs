@@ -83,11 +83,11 @@ fn requests_round_trip_through_their_line_form() {
     let requests = [
         Request::Hello {},
         Request::Touch {
-            sessions: vec!["agent:main:main".into()],
+            sessions: Some(vec!["agent:main:main".into()]),
             agent: Some("main".into()),
         },
         Request::Touch {
-            sessions: vec![],
+            sessions: None,
             agent: None,
         },
         Request::SetInterval { interval_s: 90 },

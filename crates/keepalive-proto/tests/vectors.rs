@@ -1,0 +1,426 @@
+//! The golden vectors in `proto/vectors/*.jsonl` against the real types.
+//!
+//! Each line of a vector file is one case:
+//! `{"name", "request", "reply", "checked_by"?, "note"?}`. Success cases must
+//! parse, round-trip through `Request::to_line`, and their reply must decode
+//! into the command's reply type and re-encode to the same object. Error cases
+//! are either refused by `parse_request` with the same code (`"parser"`) or
+//! parse fine and are refused by the daemon (`"daemon"`), which the end-to-end
+//! tests check. Error messages are for people and written as `"*"`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use keepalive_proto::{
+    CAPABILITIES, COMMANDS, ErrorBody, ErrorCode, HelloReply, IntervalReply, MAX_FRAME_BYTES,
+    Reply, Request, RulesReply, ShutdownReply, StatusReply, TouchReply, decode_reply, encode_error,
+    encode_ok, parse_request,
+};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Case {
+    name: String,
+    request: String,
+    reply: Value,
+    #[serde(default)]
+    checked_by: Option<CheckedBy>,
+    /// What a daemon-checked case assumes about the daemon's stores or rules.
+    #[serde(default)]
+    #[allow(dead_code)]
+    note: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum CheckedBy {
+    Parser,
+    Daemon,
+}
+
+/// A case with where it came from, for failure messages.
+struct Loaded {
+    at: String,
+    case: Case,
+}
+
+/// Exhaustive on purpose: a new variant must be added to `COMMANDS` too.
+fn command_of(request: &Request) -> &'static str {
+    match request {
+        Request::Hello {} => "hello",
+        Request::Touch { .. } => "touch",
+        Request::GetInterval {} => "get_interval",
+        Request::SetInterval { .. } => "set_interval",
+        Request::Include { .. } => "include",
+        Request::Exclude { .. } => "exclude",
+        Request::Forget { .. } => "forget",
+        Request::Rules {} => "rules",
+        Request::Status {} => "status",
+        Request::Shutdown {} => "shutdown",
+    }
+}
+
+/// Every documented error code (all but `other` and `internal`).
+const DOCUMENTED_CODES: &[ErrorCode] = &[
+    ErrorCode::BadJson,
+    ErrorCode::FrameTooLarge,
+    ErrorCode::InvalidUtf8,
+    ErrorCode::UnsupportedVersion,
+    ErrorCode::UnknownCommand,
+    ErrorCode::InvalidRequest,
+    ErrorCode::InvalidArgument,
+    ErrorCode::UnknownAgent,
+    ErrorCode::UnknownSession,
+    ErrorCode::NoSuchRule,
+    ErrorCode::StoreBusy,
+    ErrorCode::StoreInvalid,
+    ErrorCode::StoreNotFound,
+    ErrorCode::StoreChanged,
+    ErrorCode::StoreIo,
+    ErrorCode::SettingsIo,
+    ErrorCode::ShuttingDown,
+    ErrorCode::PermissionDenied,
+];
+
+/// Exhaustive on purpose: a new code must be added to `DOCUMENTED_CODES`
+/// (and to PROTOCOL.md) or explicitly left out here.
+fn is_documented(code: ErrorCode) -> bool {
+    match code {
+        ErrorCode::BadJson
+        | ErrorCode::FrameTooLarge
+        | ErrorCode::InvalidUtf8
+        | ErrorCode::UnsupportedVersion
+        | ErrorCode::UnknownCommand
+        | ErrorCode::InvalidRequest
+        | ErrorCode::InvalidArgument
+        | ErrorCode::UnknownAgent
+        | ErrorCode::UnknownSession
+        | ErrorCode::NoSuchRule
+        | ErrorCode::StoreBusy
+        | ErrorCode::StoreInvalid
+        | ErrorCode::StoreNotFound
+        | ErrorCode::StoreChanged
+        | ErrorCode::StoreIo
+        | ErrorCode::SettingsIo
+        | ErrorCode::ShuttingDown
+        | ErrorCode::PermissionDenied => true,
+        ErrorCode::Internal | ErrorCode::Other => false,
+    }
+}
+
+fn proto_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../proto")
+}
+
+fn load_cases() -> Vec<Loaded> {
+    let dir = proto_dir().join("vectors");
+    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot read the vector directory {}: {e}", dir.display()))
+        .map(|entry| entry.expect("vector directory entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "jsonl"))
+        .collect();
+    files.sort();
+    assert!(
+        !files.is_empty(),
+        "no *.jsonl vector files in {}",
+        dir.display()
+    );
+
+    let mut cases = Vec::new();
+    for file in &files {
+        let text = fs::read_to_string(file)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", file.display()));
+        let before = cases.len();
+        for (index, line) in text.lines().enumerate() {
+            let at = format!("{}:{}", file.display(), index + 1);
+            assert!(!line.trim().is_empty(), "{at}: blank line in a vector file");
+            let case: Case = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("{at}: not a vector case: {e}"));
+            cases.push(Loaded { at, case });
+        }
+        assert!(cases.len() > before, "{}: no cases", file.display());
+    }
+    cases
+}
+
+/// Decodes `reply` as `T`, re-encodes it, and checks nothing was lost or added.
+fn assert_reply_round_trips<T>(at: &str, reply: &Value, result: Reply)
+where
+    T: DeserializeOwned + serde::Serialize,
+{
+    let typed: T = result.into_result().unwrap_or_else(|e| {
+        panic!(
+            "{at}: reply does not decode as {}: {e}",
+            std::any::type_name::<T>()
+        )
+    });
+    let encoded: Value = serde_json::from_str(&encode_ok(&typed)).expect("encode_ok gives JSON");
+    assert_eq!(
+        &encoded, reply,
+        "{at}: reply does not survive decode and encode_ok"
+    );
+}
+
+fn check_success(at: &str, case: &Case) {
+    assert!(
+        case.checked_by.is_none(),
+        "{at}: success cases take no checked_by"
+    );
+    let request = parse_request(&case.request)
+        .unwrap_or_else(|e| panic!("{at}: request {:?} is refused: {e}", case.request));
+    check_line_round_trip(at, &request);
+    let reply = decode_reply(&case.reply.to_string())
+        .unwrap_or_else(|e| panic!("{at}: reply does not decode: {e}"));
+    assert!(
+        matches!(reply, Reply::Ok(_)),
+        "{at}: reply is not a success"
+    );
+    let r = &case.reply;
+    match request {
+        Request::Hello {} => {
+            assert_reply_round_trips::<HelloReply>(at, r, reply.clone());
+            let hello: HelloReply = reply.into_result().expect("checked above");
+            assert_eq!(hello.daemon, "keepalived", "{at}");
+            assert_eq!(hello.protocol, keepalive_proto::PROTOCOL_VERSION, "{at}");
+            assert_eq!(
+                hello.capabilities, CAPABILITIES,
+                "{at}: capabilities differ from CAPABILITIES"
+            );
+        }
+        Request::Touch { .. } => assert_reply_round_trips::<TouchReply>(at, r, reply),
+        Request::GetInterval {} => {
+            assert_reply_round_trips::<IntervalReply>(at, r, reply.clone());
+            let interval: IntervalReply = reply.into_result().expect("checked above");
+            assert_eq!(
+                interval.previous_s, None,
+                "{at}: get_interval has no previous_s"
+            );
+        }
+        Request::SetInterval { interval_s } => {
+            assert_reply_round_trips::<IntervalReply>(at, r, reply.clone());
+            let interval: IntervalReply = reply.into_result().expect("checked above");
+            assert_eq!(
+                interval.interval_s, interval_s,
+                "{at}: reply names another interval"
+            );
+            assert!(
+                interval.previous_s.is_some(),
+                "{at}: set_interval has previous_s"
+            );
+        }
+        Request::Include { .. }
+        | Request::Exclude { .. }
+        | Request::Forget { .. }
+        | Request::Rules {} => assert_reply_round_trips::<RulesReply>(at, r, reply),
+        Request::Status {} => assert_reply_round_trips::<StatusReply>(at, r, reply),
+        Request::Shutdown {} => assert_reply_round_trips::<ShutdownReply>(at, r, reply),
+    }
+}
+
+fn check_line_round_trip(at: &str, request: &Request) {
+    let line = request.to_line();
+    assert!(
+        line.starts_with(r#"{"v":1,"cmd":""#),
+        "{at}: to_line gives {line}"
+    );
+    assert_eq!(
+        parse_request(&line).as_ref(),
+        Ok(request),
+        "{at}: to_line {line:?} does not parse back"
+    );
+}
+
+fn check_error(at: &str, case: &Case) {
+    let checked_by = case
+        .checked_by
+        .unwrap_or_else(|| panic!("{at}: error cases need checked_by \"parser\" or \"daemon\""));
+    let expected: ErrorBody = match decode_reply(&case.reply.to_string()) {
+        Ok(Reply::Err(body)) => body,
+        Ok(Reply::Ok(_)) => panic!("{at}: reply is not an error"),
+        Err(e) => panic!("{at}: reply does not decode: {e}"),
+    };
+    assert_ne!(expected.code, ErrorCode::Other, "{at}: unknown error code");
+    assert_eq!(
+        expected.message, "*",
+        "{at}: write error messages as \"*\" (not compared)"
+    );
+    let encoded: Value =
+        serde_json::from_str(&encode_error(&expected)).expect("encode_error gives JSON");
+    assert_eq!(
+        encoded, case.reply,
+        "{at}: error reply does not survive decode and encode_error"
+    );
+
+    match (checked_by, parse_request(&case.request)) {
+        (CheckedBy::Parser, Err(actual)) => {
+            assert_eq!(actual.code, expected.code, "{at}: parser gives {actual}");
+            assert_eq!(
+                actual.details, expected.details,
+                "{at}: parser gives other details"
+            );
+            assert!(
+                !actual.message.is_empty(),
+                "{at}: parser gives an empty message"
+            );
+        }
+        (CheckedBy::Parser, Ok(request)) => {
+            panic!("{at}: parser accepts {:?} as {request:?}", case.request)
+        }
+        (CheckedBy::Daemon, Ok(request)) => check_line_round_trip(at, &request),
+        (CheckedBy::Daemon, Err(e)) => {
+            panic!("{at}: daemon-checked request is refused by the parser: {e}")
+        }
+    }
+}
+
+#[test]
+fn every_vector_holds() {
+    let cases = load_cases();
+    let mut names = BTreeSet::new();
+    for Loaded { at, case } in &cases {
+        assert!(!case.name.trim().is_empty(), "{at}: case has no name");
+        assert!(
+            names.insert(case.name.as_str()),
+            "{at}: duplicate case name {:?}",
+            case.name
+        );
+        match case.reply.get("ok") {
+            Some(Value::Bool(true)) => check_success(at, case),
+            Some(Value::Bool(false)) => check_error(at, case),
+            _ => panic!("{at}: reply has no boolean \"ok\""),
+        }
+    }
+}
+
+#[test]
+fn every_command_has_a_success_vector() {
+    let mut seen: BTreeMap<&str, usize> = COMMANDS.iter().map(|c| (*c, 0)).collect();
+    for Loaded { case, .. } in load_cases() {
+        if case.reply.get("ok") == Some(&Value::Bool(true))
+            && let Ok(request) = parse_request(&case.request)
+        {
+            *seen
+                .get_mut(command_of(&request))
+                .expect("command in COMMANDS") += 1;
+        }
+    }
+    let missing: Vec<&str> = seen
+        .iter()
+        .filter(|(_, n)| **n == 0)
+        .map(|(c, _)| *c)
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "commands without a success vector: {missing:?}"
+    );
+}
+
+#[test]
+fn command_list_matches_the_parser() {
+    for command in COMMANDS {
+        let line = format!(r#"{{"v":1,"cmd":"{command}"}}"#);
+        match parse_request(&line) {
+            Ok(request) => assert_eq!(command_of(&request), *command),
+            // Commands with required arguments are known but incomplete.
+            Err(e) => assert_eq!(e.code, ErrorCode::InvalidRequest, "{command}: {e}"),
+        }
+    }
+    // The parser's own list, as it tells people in the unknown_command message.
+    let unknown = parse_request(r#"{"v":1,"cmd":"no-such-command"}"#).expect_err("unknown");
+    assert_eq!(unknown.code, ErrorCode::UnknownCommand);
+    assert!(
+        unknown.message.ends_with(&COMMANDS.join(", ")),
+        "the parser knows other commands: {}",
+        unknown.message
+    );
+}
+
+#[test]
+fn protocol_md_documents_every_code_command_and_capability() {
+    let path = proto_dir().join("PROTOCOL.md");
+    let doc =
+        fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    for code in DOCUMENTED_CODES {
+        assert!(is_documented(*code));
+        assert_eq!(
+            ErrorCode::from_wire(code.as_str()),
+            *code,
+            "{code} does not round-trip"
+        );
+        let row = format!("| `{code}` |");
+        assert!(
+            doc.contains(&row),
+            "PROTOCOL.md has no error table row starting {row:?}"
+        );
+    }
+    for command in COMMANDS {
+        let heading = format!("### `{command}`");
+        assert!(
+            doc.contains(&heading),
+            "PROTOCOL.md has no heading {heading:?}"
+        );
+    }
+    for capability in CAPABILITIES {
+        assert!(
+            doc.contains(&format!("`{capability}`")),
+            "PROTOCOL.md does not name capability {capability:?}"
+        );
+    }
+    // Every row of the error table names a code the crate knows.
+    let table = doc
+        .split("\n## ")
+        .find(|section| section.starts_with("6. Error codes"))
+        .expect("PROTOCOL.md has a section \"## 6. Error codes\"");
+    let mut rows = 0;
+    for row in table.lines().filter(|l| l.starts_with("| `")) {
+        let code = row
+            .trim_start_matches("| `")
+            .split('`')
+            .next()
+            .unwrap_or_default();
+        assert_ne!(
+            ErrorCode::from_wire(code),
+            ErrorCode::Other,
+            "PROTOCOL.md documents {code:?}, which is no ErrorCode"
+        );
+        rows += 1;
+    }
+    assert_eq!(rows, DOCUMENTED_CODES.len(), "error table rows");
+    assert!(
+        doc.contains(&MAX_FRAME_BYTES.to_string()),
+        "PROTOCOL.md does not give the frame limit"
+    );
+}
+
+/// The `→ request` / `← reply` examples in PROTOCOL.md must be real lines.
+/// Replies shortened with `...` are only illustrations and are skipped.
+#[test]
+fn protocol_md_examples_parse() {
+    let path = proto_dir().join("PROTOCOL.md");
+    let doc =
+        fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let (mut requests, mut replies) = (0, 0);
+    for (index, line) in doc.lines().enumerate() {
+        let at = format!("PROTOCOL.md:{}", index + 1);
+        if let Some(request) = line.strip_prefix("→ ") {
+            let parsed = parse_request(request)
+                .unwrap_or_else(|e| panic!("{at}: example request is refused: {e}"));
+            check_line_round_trip(&at, &parsed);
+            requests += 1;
+        } else if let Some(reply) = line.strip_prefix("← ")
+            && !reply.contains("...")
+        {
+            decode_reply(reply)
+                .unwrap_or_else(|e| panic!("{at}: example reply does not decode: {e}"));
+            replies += 1;
+        }
+    }
+    assert!(
+        requests >= COMMANDS.len() && replies >= COMMANDS.len(),
+        "PROTOCOL.md has {requests} example requests and {replies} example replies"
+    );
+}
