@@ -1,0 +1,150 @@
+//! Command-line definitions of both programs. They live in the library so
+//! that completions are generated from exactly what the binaries parse.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::duration::parse_interval;
+
+/// Exit codes shared by both programs (also listed in `--help` and the README).
+pub mod exit {
+    /// Success.
+    pub const OK: i32 = 0;
+    /// The request failed: the daemon answered with an error, a store could
+    /// not be written, or the program hit an unexpected error.
+    pub const FAILED: i32 = 1;
+    /// Bad command line (clap's own code).
+    pub const USAGE: i32 = 2;
+    /// keepalivectl: no daemon is listening on the socket.
+    pub const NOT_RUNNING: i32 = 3;
+    /// keepalived: another keepalived already serves this socket.
+    pub const ALREADY_RUNNING: i32 = 4;
+}
+
+const DAEMON_EXIT_CODES: &str = "\
+Exit codes:
+  0  stopped cleanly (SIGTERM, SIGINT, `keepalivectl shutdown`), or --once wrote every store
+  1  error (bad state dir, socket cannot be bound, --once could not write some store)
+  2  bad command line
+  4  another keepalived already serves this socket";
+
+const CTL_EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  the daemon answered with an error, or the request failed
+  2  bad command line
+  3  keepalived is not running on the socket (start it with `keepalivectl start`)";
+
+/// keepalived: keeps OpenClaw sessions alive by bumping their timestamps in
+/// the gateway's session stores, under the gateway's own lock.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "keepalived", version = crate::VERSION_TEXT, after_help = DAEMON_EXIT_CODES)]
+pub struct DaemonArgs {
+    /// OpenClaw state dir [default: $OPENCLAW_STATE_DIR, else ~/.openclaw]
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    /// Unix socket to listen on [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]
+    #[arg(long, value_name = "PATH", env = "KEEPALIVE_SOCKET")]
+    pub socket: Option<PathBuf>,
+
+    /// How often to bump (90, 90s, 5m, 1h; 1s to 24h) [default: 60s, or the persisted setting]
+    #[arg(long, value_name = "DURATION", value_parser = parse_interval)]
+    pub interval: Option<Duration>,
+
+    /// Only serve this agent (repeatable) [default: every agent in the state dir]
+    #[arg(long = "agent", value_name = "ID")]
+    pub agents: Vec<String>,
+
+    /// One pass over the stores, print a summary and exit (replaces update-session-timestamps.sh)
+    #[arg(long)]
+    pub once: bool,
+
+    /// Compute and log what would be written, write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Append logs to this file instead of stderr
+    #[arg(long, value_name = "PATH")]
+    pub log_file: Option<PathBuf>,
+
+    /// How long to wait for the gateway's store lock before skipping a round
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub lock_timeout: Duration,
+}
+
+/// keepalivectl: talk to keepalived (touch sessions, change settings, status).
+#[derive(Debug, Clone, Parser)]
+#[command(name = "keepalivectl", version = crate::VERSION_TEXT, after_help = CTL_EXIT_CODES)]
+pub struct CtlArgs {
+    /// Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]
+    #[arg(long, global = true, value_name = "PATH", env = "KEEPALIVE_SOCKET")]
+    pub socket: Option<PathBuf>,
+
+    /// Print the daemon's reply as JSON instead of text
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: CtlCommand,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum CtlCommand {
+    /// Start keepalived in the background and wait until it answers
+    Start {
+        /// Arguments passed to keepalived (after `--`), e.g. `-- --interval 5m`
+        #[arg(last = true, value_name = "DAEMON ARGS")]
+        daemon_args: Vec<String>,
+    },
+    /// Show whether the daemon runs, its settings and every agent's last round
+    Status,
+    /// Bump sessions now and wait until the write is durable
+    Touch {
+        /// Session keys to bump [default: every selected session]
+        #[arg(value_name = "SESSION_KEY")]
+        sessions: Vec<String>,
+        #[command(flatten)]
+        agent: AgentArg,
+    },
+    /// Show the tick interval, or set and persist it
+    Interval {
+        /// New interval (90, 90s, 5m, 1h; 1s to 24h)
+        #[arg(value_name = "DURATION", value_parser = parse_interval)]
+        interval: Option<Duration>,
+    },
+    /// Always keep a session alive
+    Include(RuleArgs),
+    /// Never bump a session on ticks or `touch` without keys
+    Exclude(RuleArgs),
+    /// Remove the include/exclude rule for a session
+    Forget(RuleArgs),
+    /// List the include/exclude rules
+    Rules,
+    /// Stop the daemon gracefully (exit 0 also when none was running)
+    #[command(visible_alias = "stop")]
+    Shutdown,
+    /// Print shell completions
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AgentArg {
+    /// Only this agent [default: every agent]
+    #[arg(long, value_name = "ID")]
+    pub agent: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RuleArgs {
+    /// The session key, e.g. agent:main:main
+    #[arg(value_name = "SESSION_KEY")]
+    pub session: String,
+    #[command(flatten)]
+    pub agent: AgentArg,
+}

@@ -1,0 +1,150 @@
+//! One function per `keepalivectl` command.
+
+use std::path::Path;
+use std::time::Duration;
+
+use clap::CommandFactory;
+use keepalive_proto::{IntervalReply, Request, RulesReply, ShutdownReply, StatusReply, TouchReply};
+
+use super::connection::{ClientError, call};
+use super::output;
+use crate::cli::{CtlArgs, CtlCommand};
+
+pub async fn run(command: CtlCommand, socket: &Path, json: bool) -> Result<(), ClientError> {
+    match command {
+        CtlCommand::Start { daemon_args } => super::start::start(socket, &daemon_args, json).await,
+        CtlCommand::Status => {
+            let (line, status) = call::<StatusReply>(socket, &Request::Status {}).await?;
+            print(json, &line, || output::status(&status));
+            Ok(())
+        }
+        CtlCommand::Touch { sessions, agent } => {
+            let request = Request::Touch {
+                sessions: (!sessions.is_empty()).then_some(sessions),
+                agent: agent.agent,
+            };
+            let (line, touched) = call::<TouchReply>(socket, &request).await?;
+            print(json, &line, || output::touched(&touched));
+            Ok(())
+        }
+        CtlCommand::Interval { interval: None } => {
+            let (line, reply) = call::<IntervalReply>(socket, &Request::GetInterval {}).await?;
+            print(json, &line, || {
+                format!("interval: {}", output::secs(reply.interval_s))
+            });
+            Ok(())
+        }
+        CtlCommand::Interval {
+            interval: Some(interval),
+        } => {
+            let request = Request::SetInterval {
+                interval_s: interval.as_secs(),
+            };
+            let (line, reply) = call::<IntervalReply>(socket, &request).await?;
+            print(json, &line, || {
+                format!(
+                    "interval set to {} (was {}); saved for restarts",
+                    output::secs(reply.interval_s),
+                    reply
+                        .previous_s
+                        .map_or_else(|| "unknown".into(), output::secs)
+                )
+            });
+            Ok(())
+        }
+        CtlCommand::Include(rule) => {
+            rules(
+                socket,
+                json,
+                Request::Include {
+                    session: rule.session,
+                    agent: rule.agent.agent,
+                },
+            )
+            .await
+        }
+        CtlCommand::Exclude(rule) => {
+            rules(
+                socket,
+                json,
+                Request::Exclude {
+                    session: rule.session,
+                    agent: rule.agent.agent,
+                },
+            )
+            .await
+        }
+        CtlCommand::Forget(rule) => {
+            rules(
+                socket,
+                json,
+                Request::Forget {
+                    session: rule.session,
+                    agent: rule.agent.agent,
+                },
+            )
+            .await
+        }
+        CtlCommand::Rules => rules(socket, json, Request::Rules {}).await,
+        CtlCommand::Shutdown => shutdown(socket, json).await,
+        CtlCommand::Completions { shell } => {
+            completions(shell);
+            Ok(())
+        }
+    }
+}
+
+async fn rules(socket: &Path, json: bool, request: Request) -> Result<(), ClientError> {
+    let (line, reply) = call::<RulesReply>(socket, &request).await?;
+    print(json, &line, || output::rules(&reply.rules));
+    Ok(())
+}
+
+/// Asks the daemon to stop and waits until its socket stops answering, so
+/// `keepalivectl stop && keepalivectl start` works.
+async fn shutdown(socket: &Path, json: bool) -> Result<(), ClientError> {
+    let stopping = call::<ShutdownReply>(socket, &Request::Shutdown {}).await;
+    let line = match stopping {
+        Ok((line, _)) => line,
+        Err(ClientError::NotRunning { .. }) => {
+            print(json, r#"{"v":1,"ok":true,"stopping":false}"#, || {
+                format!(
+                    "keepalived was not running (no daemon on {})",
+                    socket.display()
+                )
+            });
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while super::Connection::connect(socket).await.is_ok() {
+        if tokio::time::Instant::now() > deadline {
+            return Err(ClientError::Failed(format!(
+                "keepalived accepted the shutdown but still answers on {} after 30 s",
+                socket.display()
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    print(json, &line, || "keepalived stopped".into());
+    Ok(())
+}
+
+pub fn completions(shell: clap_complete::Shell) {
+    clap_complete::generate(
+        shell,
+        &mut CtlArgs::command(),
+        "keepalivectl",
+        &mut std::io::stdout(),
+    );
+}
+
+/// Prints the reply as JSON (`--json`) or as text for people.
+fn print(json: bool, line: &str, text: impl FnOnce() -> String) {
+    if json {
+        println!("{line}");
+    } else {
+        println!("{}", text());
+    }
+}

@@ -1,0 +1,109 @@
+//! A client connection: one request line out, one reply line back.
+
+use std::path::{Path, PathBuf};
+
+use futures_util::{SinkExt, StreamExt};
+use interprocess::local_socket::tokio::Stream;
+use interprocess::local_socket::traits::tokio::Stream as _;
+use interprocess::local_socket::{GenericFilePath, ToFsName};
+use keepalive_proto::{
+    ErrorBody, Frame, FrameCodec, MAX_REPLY_BYTES, Reply, Request, decode_reply,
+};
+use tokio_util::codec::Framed;
+
+use crate::cli::exit;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("keepalived is not running (no daemon on {}); start it with `keepalivectl start`", socket.display())]
+    NotRunning { socket: PathBuf },
+    #[error("cannot talk to keepalived on {}: {source}", socket.display())]
+    Io {
+        socket: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}", .0.message)]
+    Daemon(ErrorBody),
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl ClientError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            ClientError::NotRunning { .. } => exit::NOT_RUNNING,
+            _ => exit::FAILED,
+        }
+    }
+}
+
+pub struct Connection {
+    socket: PathBuf,
+    framed: Framed<Stream, FrameCodec>,
+}
+
+impl Connection {
+    /// Connects; "no such file" and "connection refused" mean no daemon.
+    pub async fn connect(socket: &Path) -> Result<Self, ClientError> {
+        let io = |source| ClientError::Io {
+            socket: socket.into(),
+            source,
+        };
+        let name = socket.to_fs_name::<GenericFilePath>().map_err(io)?;
+        let stream = match Stream::connect(name).await {
+            Ok(stream) => stream,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+                ) =>
+            {
+                return Err(ClientError::NotRunning {
+                    socket: socket.into(),
+                });
+            }
+            Err(e) => return Err(io(e)),
+        };
+        Ok(Connection {
+            socket: socket.into(),
+            framed: Framed::new(stream, FrameCodec::with_max_length(MAX_REPLY_BYTES)),
+        })
+    }
+
+    /// Sends `request` and returns the raw reply line and its decoded form.
+    pub async fn request(&mut self, request: &Request) -> Result<(String, Reply), ClientError> {
+        let io = |source| ClientError::Io {
+            socket: self.socket.clone(),
+            source,
+        };
+        self.framed.send(request.to_line()).await.map_err(io)?;
+        let line = match self.framed.next().await {
+            Some(Ok(Frame::Line(line))) => line,
+            Some(Ok(_)) => {
+                return Err(ClientError::Failed(
+                    "keepalived sent an unreadable reply".into(),
+                ));
+            }
+            Some(Err(e)) => return Err(io(e)),
+            None => {
+                return Err(ClientError::Failed(format!(
+                    "keepalived closed the connection on {} without replying (did it stop?)",
+                    self.socket.display()
+                )));
+            }
+        };
+        let reply = decode_reply(&line).map_err(ClientError::Daemon)?;
+        Ok((line, reply))
+    }
+}
+
+/// Connects, sends one request, and returns the result or the daemon's error.
+pub async fn call<T: serde::de::DeserializeOwned>(
+    socket: &Path,
+    request: &Request,
+) -> Result<(String, T), ClientError> {
+    let mut connection = Connection::connect(socket).await?;
+    let (line, reply) = connection.request(request).await?;
+    let result = reply.into_result().map_err(ClientError::Daemon)?;
+    Ok((line, result))
+}

@@ -1,0 +1,158 @@
+//! Text output for people. `--json` bypasses all of this.
+
+use std::fmt::Write;
+use std::time::SystemTime;
+
+use keepalive_proto::{Rule, RuleAction, StatusReply, TouchReply};
+
+use crate::daemon::agent::unix_ms;
+
+pub fn secs(secs: u64) -> String {
+    crate::duration::format_secs(secs)
+}
+
+pub fn status(s: &StatusReply) -> String {
+    let now = unix_ms(SystemTime::now());
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "keepalived {} running (pid {}, up {})",
+        s.version,
+        s.pid,
+        secs(s.uptime_s)
+    );
+    let _ = writeln!(out, "  socket:    {}", s.socket);
+    let _ = writeln!(out, "  state dir: {}", s.state_dir);
+    let _ = writeln!(
+        out,
+        "  interval:  {} (next tick in {})",
+        secs(s.interval_s),
+        secs(s.next_tick_ms.saturating_sub(now).div_ceil(1000))
+    );
+    if s.dry_run {
+        let _ = writeln!(out, "  dry run:   yes, nothing is written");
+    }
+    let _ = writeln!(out, "  settings:  {}", s.settings_file);
+    if let Some(log) = &s.log_file {
+        let _ = writeln!(out, "  log file:  {log}");
+    }
+    if s.agents.is_empty() {
+        let _ = write!(
+            out,
+            "\nno agents yet: no sessions.json under {}/agents/*/sessions/",
+            s.state_dir
+        );
+        return out;
+    }
+    let rows: Vec<[String; 7]> = s
+        .agents
+        .iter()
+        .map(|a| {
+            [
+                a.id.clone(),
+                opt(a.sessions),
+                opt(a.kept_alive),
+                a.last_tick_ms.map_or("-".into(), |t| {
+                    format!("{} ago", secs(now.saturating_sub(t) / 1000))
+                }),
+                a.last_tick_duration_ms
+                    .map_or("-".into(), |d| format!("{d:.1} ms")),
+                a.writes.to_string(),
+                a.last_error
+                    .as_ref()
+                    .map_or("-".into(), |e| format!("{}: {}", e.code, e.message)),
+            ]
+        })
+        .collect();
+    let header = [
+        "AGENT",
+        "SESSIONS",
+        "KEPT ALIVE",
+        "LAST ROUND",
+        "TOOK",
+        "WRITES",
+        "LAST ERROR",
+    ];
+    let _ = writeln!(out);
+    out.push_str(&table(&header, &rows));
+    for a in &s.agents {
+        let _ = write!(out, "\n{}: {}", a.id, a.store);
+    }
+    out
+}
+
+pub fn touched(reply: &TouchReply) -> String {
+    if reply.results.is_empty() {
+        return "no agents to touch yet".into();
+    }
+    let mut lines = Vec::new();
+    for r in &reply.results {
+        let dry = if r.dry_run {
+            " (dry run: nothing written)"
+        } else {
+            ""
+        };
+        if r.bumped.is_empty() {
+            lines.push(format!(
+                "{}: nothing to bump, {} session(s) already current{dry}",
+                r.agent, r.sessions
+            ));
+        } else {
+            lines.push(format!(
+                "{}: bumped {} of {} session(s){dry}",
+                r.agent,
+                r.bumped.len(),
+                r.sessions
+            ));
+            lines.extend(r.bumped.iter().map(|k| format!("  {k}")));
+        }
+    }
+    lines.join("\n")
+}
+
+pub fn rules(rules: &[Rule]) -> String {
+    if rules.is_empty() {
+        return "no rules: every session is kept alive".into();
+    }
+    let rows: Vec<[String; 3]> = rules
+        .iter()
+        .map(|r| {
+            [
+                match r.action {
+                    RuleAction::Include => "include".into(),
+                    RuleAction::Exclude => "exclude".into(),
+                },
+                r.session.clone(),
+                r.agent.clone().unwrap_or_else(|| "(all)".into()),
+            ]
+        })
+        .collect();
+    table(&["ACTION", "SESSION", "AGENT"], &rows)
+}
+
+fn opt(value: Option<usize>) -> String {
+    value.map_or("-".into(), |v| v.to_string())
+}
+
+fn table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
+    let mut widths = header.map(str::len);
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        padded.join("  ").trim_end().to_string()
+    };
+    let mut out = vec![line(header.to_vec())];
+    out.extend(
+        rows.iter()
+            .map(|r| line(r.iter().map(String::as_str).collect())),
+    );
+    out.join("\n")
+}

@@ -1,0 +1,32 @@
+//! The tick loop: every interval, re-scan the state dir and queue a round on
+//! every agent. An interval change takes effect from the last tick.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::time::Instant;
+
+use super::agent::unix_ms;
+use super::state::Daemon;
+
+pub async fn run(daemon: Arc<Daemon>) {
+    let mut interval = daemon.watch_interval();
+    loop {
+        daemon.refresh_agents().await;
+        for agent in daemon.agents() {
+            agent.tick();
+        }
+        let last_tick = Instant::now();
+        loop {
+            let period = Duration::from_secs(*interval.borrow_and_update());
+            let next = last_tick + period;
+            let wall = SystemTime::now() + next.saturating_duration_since(Instant::now());
+            daemon.set_next_tick_ms(unix_ms(wall));
+            tokio::select! {
+                _ = daemon.shutdown.cancelled() => return,
+                _ = tokio::time::sleep_until(next) => break,
+                changed = interval.changed() => if changed.is_err() { return },
+            }
+        }
+    }
+}

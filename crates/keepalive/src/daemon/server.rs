@@ -1,0 +1,98 @@
+//! The socket server: accept connections from our own user only, and serve
+//! each as a sequence of request lines answered in order.
+
+use std::sync::Arc;
+
+use futures_util::{SinkExt, StreamExt};
+use interprocess::local_socket::tokio::{Listener, Stream};
+use interprocess::local_socket::traits::StreamCommon as _;
+use interprocess::local_socket::traits::tokio::Listener as _;
+use keepalive_proto::{
+    ErrorBody, ErrorCode, Frame, FrameCodec, MAX_FRAME_BYTES, encode_error, parse_request,
+};
+use tokio_util::codec::Framed;
+
+use super::handler::handle;
+use super::state::Daemon;
+use crate::paths::current_uid;
+
+/// Accepts until shutdown; dropping the listener then stops new connections.
+pub async fn run(daemon: Arc<Daemon>, listener: Listener) {
+    loop {
+        let accepted = tokio::select! {
+            _ = daemon.shutdown.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok(stream) => {
+                let daemon_for_task = daemon.clone();
+                daemon.tracker.spawn(serve(daemon_for_task, stream));
+            }
+            Err(e) => {
+                // Typically EMFILE under a flood of clients: back off briefly
+                // instead of spinning, and keep serving the ones we have.
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+async fn serve(daemon: Arc<Daemon>, stream: Stream) {
+    let me = current_uid();
+    let peer = stream.peer_creds().ok().and_then(|c| c.euid());
+    let mut connection = Framed::new(stream, FrameCodec::new());
+    if peer != Some(me) {
+        tracing::warn!("refused a connection from uid {peer:?}: only uid {me} may use this daemon");
+        let refusal = ErrorBody::new(
+            ErrorCode::PermissionDenied,
+            format!(
+                "this keepalived belongs to uid {me}; connections from other users are refused"
+            ),
+        );
+        let _ = connection.send(encode_error(&refusal)).await;
+        return;
+    }
+    loop {
+        let frame = tokio::select! {
+            _ = daemon.shutdown.cancelled() => return,
+            frame = connection.next() => frame,
+        };
+        let handled = match frame {
+            None => return,
+            Some(Err(e)) => {
+                tracing::debug!("connection closed: {e}");
+                return;
+            }
+            Some(Ok(Frame::Line(line))) => match parse_request(&line) {
+                Ok(request) => handle(&daemon, request).await,
+                Err(error) => refused(error),
+            },
+            Some(Ok(Frame::TooLarge)) => refused(ErrorBody::new(
+                ErrorCode::FrameTooLarge,
+                format!("request line is longer than {MAX_FRAME_BYTES} bytes; it was discarded"),
+            )),
+            Some(Ok(Frame::InvalidUtf8)) => refused(ErrorBody::new(
+                ErrorCode::InvalidUtf8,
+                "request line is not valid UTF-8; it was discarded",
+            )),
+        };
+        let line = handled.reply.unwrap_or_else(|error| encode_error(&error));
+        if let Err(e) = connection.send(line).await {
+            tracing::debug!("client went away before its reply: {e}");
+            return;
+        }
+        if handled.then_shut_down {
+            tracing::info!("shutdown requested by a client");
+            daemon.shutdown.cancel();
+            return;
+        }
+    }
+}
+
+fn refused(error: ErrorBody) -> super::handler::Handled {
+    super::handler::Handled {
+        reply: Err(error),
+        then_shut_down: false,
+    }
+}

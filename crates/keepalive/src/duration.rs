@@ -1,0 +1,79 @@
+//! Parsing and checking the tick interval (`90`, `90s`, `5m`, `1h`).
+
+use std::time::Duration;
+
+/// Shortest interval accepted: writing a store more often helps nobody.
+pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
+/// Longest interval accepted: a day, the gateway's longest reset period.
+pub const MAX_INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
+/// The default tick interval.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Parses an interval. A bare number is seconds; otherwise humantime's
+/// spelling (`90s`, `5m`, `1h30m`). Sub-second parts are refused rather
+/// than silently rounded.
+pub fn parse_interval(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let duration = if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        let secs: u64 = text
+            .parse()
+            .map_err(|_| format!("interval {text:?} is too large; the longest is 24h"))?;
+        Duration::from_secs(secs)
+    } else {
+        humantime::parse_duration(text).map_err(|e| {
+            format!("interval {text:?} is not a duration ({e}); use e.g. 90, 90s, 5m or 1h")
+        })?
+    };
+    if duration.subsec_nanos() != 0 {
+        return Err(format!(
+            "interval {text:?} is not a whole number of seconds; use e.g. 90s"
+        ));
+    }
+    check_interval_secs(duration.as_secs()).map(Duration::from_secs)
+}
+
+/// Checks an interval given in whole seconds against the accepted range.
+pub fn check_interval_secs(secs: u64) -> Result<u64, String> {
+    if secs < MIN_INTERVAL.as_secs() || secs > MAX_INTERVAL.as_secs() {
+        return Err(format!(
+            "interval {secs}s is out of range; choose between 1s and 24h (86400s)"
+        ));
+    }
+    Ok(secs)
+}
+
+/// Renders seconds the way people write them (`1m 30s`).
+pub fn format_secs(secs: u64) -> String {
+    humantime::format_duration(Duration::from_secs(secs)).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_the_documented_spellings() {
+        assert_eq!(parse_interval("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_interval("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_interval("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_interval("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_interval("24h"), Ok(MAX_INTERVAL));
+    }
+
+    #[test]
+    fn refuses_out_of_range_and_garbage() {
+        for bad in [
+            "0",
+            "0s",
+            "25h",
+            "500ms",
+            "1.5s",
+            "soon",
+            "",
+            "-5",
+            "99999999999999999999999",
+        ] {
+            assert!(parse_interval(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! Settings changed at run time (interval, rules), persisted per OpenClaw
+//! state dir so two daemons serving two installations never share rules.
+//!
+//! Precedence: built-in defaults < this file < flags given at start-up.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use keepalive_proto::Rule;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("cannot {op} settings file {}: {source}", path.display())]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// What is persisted. `interval_s` is absent until someone sets it at run
+/// time, so a later change of the built-in default still reaches users.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Persisted {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval_s: Option<u64>,
+    #[serde(default)]
+    pub rules: Vec<Rule>,
+}
+
+/// The on-disk form: the state dir is recorded so the file explains itself.
+#[derive(Debug, Serialize, Deserialize)]
+struct OnDisk {
+    format: u32,
+    state_dir: PathBuf,
+    #[serde(flatten)]
+    settings: Persisted,
+}
+
+const FORMAT: u32 = 1;
+
+/// The settings file for one OpenClaw state dir.
+#[derive(Debug, Clone)]
+pub struct SettingsFile {
+    path: PathBuf,
+    state_dir: PathBuf,
+}
+
+impl SettingsFile {
+    /// `<keepalive state home>/settings-<name>-<hash>.json`, where the hash is of
+    /// the state dir's path (FNV-1a: stable across Rust releases, unlike std's).
+    pub fn for_state_dir(state_home: &Path, state_dir: &Path) -> Self {
+        let name: String = state_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .take(32)
+            .collect();
+        let hash = fnv1a64(state_dir.as_os_str().as_encoded_bytes());
+        SettingsFile {
+            path: state_home.join(format!("settings-{name}-{hash:016x}.json")),
+            state_dir: state_dir.to_path_buf(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Loads the persisted settings. A missing file is no settings. A file
+    /// that cannot be understood is moved aside (never silently overwritten)
+    /// and reported, and the defaults apply.
+    pub fn load(&self) -> Result<(Persisted, Option<String>), SettingsError> {
+        let bytes = match std::fs::read(&self.path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok((Persisted::default(), None));
+            }
+            Err(source) => return Err(self.io("read", source)),
+        };
+        match serde_json::from_slice::<OnDisk>(&bytes) {
+            Ok(disk) if disk.format == FORMAT => Ok((disk.settings, None)),
+            result => {
+                let why = match result {
+                    Ok(disk) => format!("unknown format {}", disk.format),
+                    Err(e) => e.to_string(),
+                };
+                let aside = self.path.with_extension("json.invalid");
+                std::fs::rename(&self.path, &aside).map_err(|e| self.io("move aside", e))?;
+                Ok((
+                    Persisted::default(),
+                    Some(format!(
+                        "settings file {} was unreadable ({why}); moved to {} and started from defaults",
+                        self.path.display(),
+                        aside.display()
+                    )),
+                ))
+            }
+        }
+    }
+
+    /// Writes the settings atomically: a temp file in the same directory,
+    /// fsynced, renamed over the old file, directory fsynced.
+    pub fn save(&self, settings: &Persisted) -> Result<(), SettingsError> {
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(|e| self.io("create the directory of", e))?;
+        let disk = OnDisk {
+            format: FORMAT,
+            state_dir: self.state_dir.clone(),
+            settings: settings.clone(),
+        };
+        let mut text = serde_json::to_vec_pretty(&disk)
+            .map_err(|e| self.io("encode", std::io::Error::other(e)))?;
+        text.push(b'\n');
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".settings-")
+            .suffix(".tmp")
+            .tempfile_in(dir)
+            .map_err(|e| self.io("create a temp file for", e))?;
+        tmp.write_all(&text).map_err(|e| self.io("write", e))?;
+        tmp.as_file().sync_all().map_err(|e| self.io("sync", e))?;
+        tmp.persist(&self.path)
+            .map_err(|e| self.io("replace", e.error))?;
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| self.io("sync the directory of", e))
+    }
+
+    fn io(&self, op: &'static str, source: std::io::Error) -> SettingsError {
+        SettingsError::Io {
+            op,
+            path: self.path.clone(),
+            source,
+        }
+    }
+}
+
+fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keepalive_proto::RuleAction;
+
+    #[test]
+    fn round_trips_and_separates_state_dirs() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let a = SettingsFile::for_state_dir(home.path(), Path::new("/home/a/.openclaw"));
+        let b = SettingsFile::for_state_dir(home.path(), Path::new("/home/b/.openclaw"));
+        assert_ne!(a.path(), b.path());
+        let settings = Persisted {
+            interval_s: Some(90),
+            rules: vec![Rule {
+                session: "agent:main:main".into(),
+                agent: None,
+                action: RuleAction::Exclude,
+            }],
+        };
+        a.save(&settings).expect("save");
+        assert_eq!(a.load().expect("load").0, settings);
+        assert_eq!(b.load().expect("load").0, Persisted::default());
+    }
+
+    #[test]
+    fn an_unreadable_file_is_moved_aside_not_lost() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let file = SettingsFile::for_state_dir(home.path(), Path::new("/x/.openclaw"));
+        std::fs::write(file.path(), b"{ not json").expect("write");
+        let (settings, warning) = file.load().expect("load");
+        assert_eq!(settings, Persisted::default());
+        assert!(warning.expect("a warning").contains("moved to"));
+        let aside = file.path().with_extension("json.invalid");
+        assert_eq!(std::fs::read(aside).expect("aside kept"), b"{ not json");
+    }
+}

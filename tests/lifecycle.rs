@@ -1,0 +1,219 @@
+//! The daemon's life: one per socket, crashes, signals, restarts.
+
+mod support;
+
+use support::{Env, fixture, stderr, text};
+
+#[test]
+fn a_second_daemon_on_the_same_socket_is_refused() {
+    let env = Env::new();
+    let first = env.daemon(&[]);
+    let mut second = env.spawn_daemon(&[]);
+    assert_eq!(
+        second.wait_exit(),
+        Some(4),
+        "distinct exit code; log:\n{}",
+        second.log()
+    );
+    let log = second.log();
+    assert!(
+        log.contains(&format!("already running (pid {})", first.pid())),
+        "{log}"
+    );
+    // The first one is unharmed.
+    assert_eq!(env.status()["pid"], first.pid());
+}
+
+#[test]
+fn a_sigkilled_daemon_does_not_block_the_next_start() {
+    let env = Env::new();
+    env.add_agent("main", &fixture("v1-6.json"));
+    let mut daemon = env.daemon(&[]);
+    daemon.signal(libc::SIGKILL);
+    assert_eq!(daemon.wait_exit(), None, "killed by a signal");
+    assert!(
+        env.socket.exists(),
+        "the killed daemon left its socket behind"
+    );
+    let out = env.ctl(&["status"]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "a dead socket means not running: {}",
+        text(&out)
+    );
+    let next = env.daemon(&[]);
+    assert_eq!(env.status()["pid"], next.pid());
+}
+
+#[test]
+fn sigterm_and_sigint_stop_cleanly_and_remove_the_socket() {
+    for signal in [libc::SIGTERM, libc::SIGINT] {
+        let env = Env::new();
+        env.add_agent("main", &fixture("v1-6.json"));
+        let mut daemon = env.daemon(&[]);
+        env.wait_status("the first round", |s| s["agents"][0]["writes"] == 1);
+        daemon.signal(signal);
+        assert_eq!(daemon.wait_exit(), Some(0), "log:\n{}", daemon.log());
+        assert!(!env.socket.exists(), "socket removed");
+        assert!(daemon.log().contains("stopped"), "{}", daemon.log());
+        let lock = env.store("main").with_file_name("sessions.json.lock");
+        assert!(!lock.exists(), "no store lock left behind");
+    }
+}
+
+#[test]
+fn shutdown_is_answered_before_the_daemon_exits() {
+    let env = Env::new();
+    let mut daemon = env.daemon(&[]);
+    let mut client = env.client();
+    let reply = client.request(r#"{"v":1,"cmd":"shutdown"}"#);
+    assert_eq!(reply["ok"], true);
+    assert_eq!(reply["stopping"], true);
+    assert_eq!(daemon.wait_exit(), Some(0));
+    assert!(!env.socket.exists());
+}
+
+#[test]
+fn agents_that_appear_later_are_picked_up() {
+    let env = Env::new();
+    let _daemon = env.daemon(&["--interval", "1s"]);
+    assert_eq!(env.status()["agents"], serde_json::json!([]));
+    let out = env.ctl(&["status"]);
+    assert!(
+        support::stdout(&out).contains("no agents yet"),
+        "{}",
+        text(&out)
+    );
+    env.add_agent("late", &fixture("v1-6.json"));
+    env.wait_status("the new agent's first write", |s| {
+        s["agents"][0]["writes"].as_u64() >= Some(1)
+    });
+}
+
+#[test]
+fn agent_flags_restrict_the_daemon_to_those_agents() {
+    let env = Env::new();
+    env.add_agent("main", &fixture("v1-6.json"));
+    env.add_agent("other", &fixture("v1-6.json"));
+    let before = env.read_store("other");
+    let _daemon = env.daemon(&["--agent", "main", "--interval", "1h"]);
+    let status = env.wait_status("main's first round", |s| s["agents"][0]["writes"] == 1);
+    assert_eq!(status["agents"].as_array().expect("agents").len(), 1);
+    assert_eq!(env.read_store("other"), before);
+}
+
+#[test]
+fn a_socket_path_that_is_not_a_socket_is_never_replaced() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.socket.parent().expect("dir")).expect("dir");
+    std::fs::write(&env.socket, b"precious").expect("file");
+    let mut daemon = env.spawn_daemon(&[]);
+    assert_eq!(daemon.wait_exit(), Some(1));
+    assert!(daemon.log().contains("not a socket"), "{}", daemon.log());
+    assert_eq!(std::fs::read(&env.socket).expect("kept"), b"precious");
+}
+
+#[test]
+fn bad_command_lines_exit_2_with_a_message() {
+    let env = Env::new();
+    let out = std::process::Command::new(support::DAEMON)
+        .args(["--interval", "0"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("out of range"), "{}", text(&out));
+    let out = env.ctl(&["frobnicate"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn the_default_socket_is_in_the_runtime_dir_and_the_env_var_overrides_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let runtime = env.dir.path().join("xdg-run");
+    let run = |program: &str, args: &[&str], socket_env: Option<&std::path::Path>| {
+        let mut command = std::process::Command::new(program);
+        command
+            .env_clear()
+            .env("HOME", &env.home)
+            .env("XDG_STATE_HOME", env.home.join("state"))
+            .env("XDG_RUNTIME_DIR", &runtime)
+            .args(args);
+        if let Some(socket) = socket_env {
+            command.env("KEEPALIVE_SOCKET", socket);
+        }
+        command
+    };
+    let state_dir = env.state_dir.display().to_string();
+    let mut daemon = run(support::DAEMON, &["--state-dir", &state_dir], None)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let socket = runtime.join("keepalive").join("keepalived.sock");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !socket.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no socket at {}",
+            socket.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let mode = std::fs::metadata(socket.parent().expect("dir"))
+        .expect("dir")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o700);
+    let out = run(support::CTL, &["--json", "status"], None)
+        .output()
+        .expect("ctl");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(status["socket"], socket.display().to_string());
+    assert_eq!(status["pid"], daemon.id());
+
+    // KEEPALIVE_SOCKET points both programs elsewhere.
+    let elsewhere = env.dir.path().join("e.sock");
+    let out = run(support::CTL, &["status"], Some(&elsewhere))
+        .output()
+        .expect("ctl");
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        stderr(&out).contains(&elsewhere.display().to_string()),
+        "{}",
+        text(&out)
+    );
+    let out = run(support::CTL, &["shutdown"], None)
+        .output()
+        .expect("ctl");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(daemon.wait().expect("wait").success());
+}
+
+#[test]
+fn a_socket_directory_owned_by_another_user_is_refused() {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED: needs root to give a directory to another user");
+        return;
+    }
+    let env = Env::new();
+    let dir = env.socket.parent().expect("dir").to_path_buf();
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::os::unix::fs::chown(&dir, Some(65534), Some(65534)).expect("chown to nobody");
+    let mut daemon = env.spawn_daemon(&[]);
+    assert_eq!(daemon.wait_exit(), Some(1));
+    assert!(
+        daemon.log().contains("belongs to uid 65534"),
+        "{}",
+        daemon.log()
+    );
+    assert_eq!(
+        std::fs::metadata(&dir).expect("dir").uid(),
+        65534,
+        "left as it was"
+    );
+    assert!(!env.socket.exists());
+}
