@@ -1,0 +1,176 @@
+
+using namespace System.Management.Automation
+using namespace System.Management.Automation.Language
+
+Register-ArgumentCompleter -Native -CommandName 'keepalivectl' -ScriptBlock {
+    param($wordToComplete, $commandAst, $cursorPosition)
+
+    $commandElements = $commandAst.CommandElements
+    $command = @(
+        'keepalivectl'
+        for ($i = 1; $i -lt $commandElements.Count; $i++) {
+            $element = $commandElements[$i]
+            if ($element -isnot [StringConstantExpressionAst] -or
+                $element.StringConstantType -ne [StringConstantType]::BareWord -or
+                $element.Value.StartsWith('-') -or
+                $element.Value -eq $wordToComplete) {
+                break
+        }
+        $element.Value
+    }) -join ';'
+
+    $completions = @(switch ($command) {
+        'keepalivectl' {
+            [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the daemon''s reply as JSON instead of text')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('start', 'start', [CompletionResultType]::ParameterValue, 'Start keepalived in the background and wait until it answers')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show whether the daemon runs, its settings and every agent''s last round')
+            [CompletionResult]::new('touch', 'touch', [CompletionResultType]::ParameterValue, 'Bump sessions now and wait until the write is durable')
+            [CompletionResult]::new('interval', 'interval', [CompletionResultType]::ParameterValue, 'Show the tick interval, or set and persist it')
+            [CompletionResult]::new('include', 'include', [CompletionResultType]::ParameterValue, 'Always keep a session alive')
+            [CompletionResult]::new('exclude', 'exclude', [CompletionResultType]::ParameterValue, 'Never bump a session on ticks or `touch` without keys')
+            [CompletionResult]::new('forget', 'forget', [CompletionResultType]::ParameterValue, 'Remove the include/exclude rule for a session')
+            [CompletionResult]::new('rules', 'rules', [CompletionResultType]::ParameterValue, 'List the include/exclude rules')
+            [CompletionResult]::new('shutdown', 'shutdown', [CompletionResultType]::ParameterValue, 'Stop the daemon gracefully (exit 0 also when none was running)')
+            [CompletionResult]::new('stop', 'stop', [CompletionResultType]::ParameterValue, 'Stop the daemon gracefully (exit 0 also when none was running)')
+            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'keepalivectl;start' {
+            [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the daemon''s reply as JSON instead of text')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'keepalivectl;status' {
+            [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the daemon''s reply as JSON instead of text')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'keepalivectl;touch' {
+            [CompletionResult]::new('--agent', '--agent', [CompletionResultType]::ParameterName, 'Only this agent [default: every agent]')
+            [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the daemon''s reply as JSON instead of text')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'keepalivectl;interval' {
+            [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the daemon''s reply as JSON instead of text')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'keepalivectl;include' {
+            [CompletionResult]::new('--agent', '--agent', [CompletionResultType]::ParameterName, 'Only this agent [default: every agent]')
+            [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the daemon''s reply as JSON instead of text')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'keepalivectl;exclude' {
+            [CompletionResult]::new('--agent', '--agent', [CompletionResultType]::ParameterName, 'Only this agent [default: every agent]')
+            [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the daemon''s reply as JSON instead of text')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'keepalivectl;forget' {
+            [CompletionResult]::new('--agent', '--agent', [CompletionResultType]::ParameterName, 'Only this agent [default: every agent]')
+            [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the daemon''s reply as JSON instead of text')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'keepalivectl;rules' {
+            [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the daemon''s reply as JSON instead of text')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'keepalivectl;shutdown' {
+            [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the daemon''s reply as JSON instead of text')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'keepalivectl;stop' {
+            [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the daemon''s reply as JSON instead of text')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'keepalivectl;completions' {
+            [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the daemon''s reply as JSON instead of text')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'keepalivectl;help' {
+            [CompletionResult]::new('start', 'start', [CompletionResultType]::ParameterValue, 'Start keepalived in the background and wait until it answers')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show whether the daemon runs, its settings and every agent''s last round')
+            [CompletionResult]::new('touch', 'touch', [CompletionResultType]::ParameterValue, 'Bump sessions now and wait until the write is durable')
+            [CompletionResult]::new('interval', 'interval', [CompletionResultType]::ParameterValue, 'Show the tick interval, or set and persist it')
+            [CompletionResult]::new('include', 'include', [CompletionResultType]::ParameterValue, 'Always keep a session alive')
+            [CompletionResult]::new('exclude', 'exclude', [CompletionResultType]::ParameterValue, 'Never bump a session on ticks or `touch` without keys')
+            [CompletionResult]::new('forget', 'forget', [CompletionResultType]::ParameterValue, 'Remove the include/exclude rule for a session')
+            [CompletionResult]::new('rules', 'rules', [CompletionResultType]::ParameterValue, 'List the include/exclude rules')
+            [CompletionResult]::new('shutdown', 'shutdown', [CompletionResultType]::ParameterValue, 'Stop the daemon gracefully (exit 0 also when none was running)')
+            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'keepalivectl;help;start' {
+            break
+        }
+        'keepalivectl;help;status' {
+            break
+        }
+        'keepalivectl;help;touch' {
+            break
+        }
+        'keepalivectl;help;interval' {
+            break
+        }
+        'keepalivectl;help;include' {
+            break
+        }
+        'keepalivectl;help;exclude' {
+            break
+        }
+        'keepalivectl;help;forget' {
+            break
+        }
+        'keepalivectl;help;rules' {
+            break
+        }
+        'keepalivectl;help;shutdown' {
+            break
+        }
+        'keepalivectl;help;completions' {
+            break
+        }
+        'keepalivectl;help;help' {
+            break
+        }
+    })
+
+    $completions.Where{ $_.CompletionText -like "$wordToComplete*" } |
+        Sort-Object -Property ListItemText
+}

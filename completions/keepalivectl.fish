@@ -1,0 +1,90 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_keepalivectl_global_optspecs
+    string join \n socket= json h/help V/version
+end
+
+function __fish_keepalivectl_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_keepalivectl_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_keepalivectl_using_subcommand
+    set -l cmd (__fish_keepalivectl_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c keepalivectl -n "__fish_keepalivectl_needs_command" -l socket -d 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]' -r -F
+complete -c keepalivectl -n "__fish_keepalivectl_needs_command" -l json -d 'Print the daemon\'s reply as JSON instead of text'
+complete -c keepalivectl -n "__fish_keepalivectl_needs_command" -s h -l help -d 'Print help'
+complete -c keepalivectl -n "__fish_keepalivectl_needs_command" -s V -l version -d 'Print version'
+complete -c keepalivectl -n "__fish_keepalivectl_needs_command" -f -a "start" -d 'Start keepalived in the background and wait until it answers'
+complete -c keepalivectl -n "__fish_keepalivectl_needs_command" -f -a "status" -d 'Show whether the daemon runs, its settings and every agent\'s last round'
+complete -c keepalivectl -n "__fish_keepalivectl_needs_command" -f -a "touch" -d 'Bump sessions now and wait until the write is durable'
+complete -c keepalivectl -n "__fish_keepalivectl_needs_command" -f -a "interval" -d 'Show the tick interval, or set and persist it'
+complete -c keepalivectl -n "__fish_keepalivectl_needs_command" -f -a "include" -d 'Always keep a session alive'
+complete -c keepalivectl -n "__fish_keepalivectl_needs_command" -f -a "exclude" -d 'Never bump a session on ticks or `touch` without keys'
+complete -c keepalivectl -n "__fish_keepalivectl_needs_command" -f -a "forget" -d 'Remove the include/exclude rule for a session'
+complete -c keepalivectl -n "__fish_keepalivectl_needs_command" -f -a "rules" -d 'List the include/exclude rules'
+complete -c keepalivectl -n "__fish_keepalivectl_needs_command" -f -a "shutdown" -d 'Stop the daemon gracefully (exit 0 also when none was running)'
+complete -c keepalivectl -n "__fish_keepalivectl_needs_command" -f -a "stop" -d 'Stop the daemon gracefully (exit 0 also when none was running)'
+complete -c keepalivectl -n "__fish_keepalivectl_needs_command" -f -a "completions" -d 'Print shell completions'
+complete -c keepalivectl -n "__fish_keepalivectl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand start" -l socket -d 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]' -r -F
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand start" -l json -d 'Print the daemon\'s reply as JSON instead of text'
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand start" -s h -l help -d 'Print help'
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand status" -l socket -d 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]' -r -F
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand status" -l json -d 'Print the daemon\'s reply as JSON instead of text'
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand status" -s h -l help -d 'Print help'
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand touch" -l agent -d 'Only this agent [default: every agent]' -r
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand touch" -l socket -d 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]' -r -F
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand touch" -l json -d 'Print the daemon\'s reply as JSON instead of text'
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand touch" -s h -l help -d 'Print help'
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand interval" -l socket -d 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]' -r -F
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand interval" -l json -d 'Print the daemon\'s reply as JSON instead of text'
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand interval" -s h -l help -d 'Print help'
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand include" -l agent -d 'Only this agent [default: every agent]' -r
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand include" -l socket -d 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]' -r -F
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand include" -l json -d 'Print the daemon\'s reply as JSON instead of text'
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand include" -s h -l help -d 'Print help'
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand exclude" -l agent -d 'Only this agent [default: every agent]' -r
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand exclude" -l socket -d 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]' -r -F
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand exclude" -l json -d 'Print the daemon\'s reply as JSON instead of text'
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand exclude" -s h -l help -d 'Print help'
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand forget" -l agent -d 'Only this agent [default: every agent]' -r
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand forget" -l socket -d 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]' -r -F
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand forget" -l json -d 'Print the daemon\'s reply as JSON instead of text'
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand forget" -s h -l help -d 'Print help'
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand rules" -l socket -d 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]' -r -F
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand rules" -l json -d 'Print the daemon\'s reply as JSON instead of text'
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand rules" -s h -l help -d 'Print help'
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand shutdown" -l socket -d 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]' -r -F
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand shutdown" -l json -d 'Print the daemon\'s reply as JSON instead of text'
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand shutdown" -s h -l help -d 'Print help'
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand stop" -l socket -d 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]' -r -F
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand stop" -l json -d 'Print the daemon\'s reply as JSON instead of text'
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand stop" -s h -l help -d 'Print help'
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand completions" -l socket -d 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]' -r -F
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand completions" -l json -d 'Print the daemon\'s reply as JSON instead of text'
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand help; and not __fish_seen_subcommand_from start status touch interval include exclude forget rules shutdown completions help" -f -a "start" -d 'Start keepalived in the background and wait until it answers'
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand help; and not __fish_seen_subcommand_from start status touch interval include exclude forget rules shutdown completions help" -f -a "status" -d 'Show whether the daemon runs, its settings and every agent\'s last round'
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand help; and not __fish_seen_subcommand_from start status touch interval include exclude forget rules shutdown completions help" -f -a "touch" -d 'Bump sessions now and wait until the write is durable'
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand help; and not __fish_seen_subcommand_from start status touch interval include exclude forget rules shutdown completions help" -f -a "interval" -d 'Show the tick interval, or set and persist it'
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand help; and not __fish_seen_subcommand_from start status touch interval include exclude forget rules shutdown completions help" -f -a "include" -d 'Always keep a session alive'
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand help; and not __fish_seen_subcommand_from start status touch interval include exclude forget rules shutdown completions help" -f -a "exclude" -d 'Never bump a session on ticks or `touch` without keys'
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand help; and not __fish_seen_subcommand_from start status touch interval include exclude forget rules shutdown completions help" -f -a "forget" -d 'Remove the include/exclude rule for a session'
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand help; and not __fish_seen_subcommand_from start status touch interval include exclude forget rules shutdown completions help" -f -a "rules" -d 'List the include/exclude rules'
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand help; and not __fish_seen_subcommand_from start status touch interval include exclude forget rules shutdown completions help" -f -a "shutdown" -d 'Stop the daemon gracefully (exit 0 also when none was running)'
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand help; and not __fish_seen_subcommand_from start status touch interval include exclude forget rules shutdown completions help" -f -a "completions" -d 'Print shell completions'
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand help; and not __fish_seen_subcommand_from start status touch interval include exclude forget rules shutdown completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

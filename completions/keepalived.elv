@@ -1,0 +1,36 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[keepalived] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'keepalived'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'keepalived'= {
+            cand --state-dir 'OpenClaw state dir [default: $OPENCLAW_STATE_DIR, else ~/.openclaw]'
+            cand --socket 'Unix socket to listen on [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]'
+            cand --interval 'How often to bump (90, 90s, 5m, 1h; 1s to 24h) [default: 60s, or the persisted setting]'
+            cand --agent 'Only serve this agent (repeatable) [default: every agent in the state dir]'
+            cand --log-file 'Append logs to this file instead of stderr'
+            cand --lock-timeout 'How long to wait for the gateway''s store lock before skipping a round'
+            cand --once 'One pass over the stores, print a summary and exit (replaces update-session-timestamps.sh)'
+            cand --dry-run 'Compute and log what would be written, write nothing'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+    ]
+    $completions[$command]
+}
