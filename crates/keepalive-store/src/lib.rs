@@ -1,7 +1,12 @@
 //! Safe keep-alive rounds on OpenClaw session stores (`<stateDir>/agents/<id>/sessions/sessions.json`).
 //!
-//! A round moves the `updatedAt` of selected entries forward to "now" while treating the
-//! gateway's file as sacred:
+//! A round moves timestamps of session entries forward to "now" while treating the gateway's
+//! file as sacred. Each entry has up to three timestamp fields the gateway judges staleness
+//! by: `updatedAt` (every store generation; the fallback of the newer ones),
+//! `lastInteractionAt` (idle reset, json-v2 stores) and `sessionStartedAt` (daily reset,
+//! json-v2). The scan also decodes the entry's own `sessionFile`, `chatType`, `channel` and
+//! `lastChannel` strings, and the caller (the daemon, from its policy) decides per entry
+//! which of the fields present to bump; this crate only guarantees how:
 //!
 //! - it takes the gateway's own lock file (`<realpath(dir)>/sessions.json.lock`, O_EXCL,
 //!   same payload, same staleness rules) and holds it for milliseconds;
@@ -9,14 +14,16 @@
 //!   the digits of the bumped timestamps: every other byte (key order, escapes, lone
 //!   surrogates, floats, unknown fields) is copied verbatim;
 //! - it never lowers a timestamp, never touches a value that is not a plain non-negative
-//!   integer within 2^53, never adds a field or an entry;
+//!   integer within 2^53, never adds a field or an entry (a field the entry lacks is not
+//!   written even when asked for);
 //! - it writes a fsynced temp file in the same directory, checks the store and the lock are
 //!   still what it read and took, renames, and fsyncs the directory — or redoes the round;
 //! - on any error the store is byte-for-byte what it was and no file of ours remains.
 //!
-//! Duplicate keys follow JSON.parse: the last occurrence counts (and is the only one bumped).
-//! A store path that is a symlink is refused for writing. Everything here is synchronous;
-//! the daemon runs it on a blocking thread.
+//! Duplicate keys and duplicate members follow JSON.parse: the last occurrence counts (and is
+//! the only one bumped). A store path that is a symlink is refused for writing; read-only
+//! snapshots ([`read_snapshot`]) follow it. Everything here is synchronous; the daemon runs
+//! it on a blocking thread.
 
 mod error;
 mod lock;
@@ -28,7 +35,7 @@ mod write;
 
 pub use error::StoreError;
 pub use lock::STALE_AFTER;
-pub use patch::{Bump, apply as apply_bumps, plan as plan_bumps};
-pub use round::{RoundOptions, RoundOutcome, bump_store, read_keys};
-pub use scan::{EntryInfo, MAX_SAFE_INTEGER, ScanError, StoreScan, UpdatedAt, scan};
+pub use patch::{Bump, Field, Fields, apply as apply_bumps, plan as plan_bumps};
+pub use round::{RoundOptions, RoundOutcome, StoreSnapshot, bump_store, read_keys, read_snapshot};
+pub use scan::{EntryInfo, MAX_SAFE_INTEGER, ScanError, StoreScan, Timestamp, scan};
 pub use write::remove_stale_temp_files;

@@ -1,23 +1,114 @@
-//! Decide which `updatedAt` values to move forward and splice the new digits into the
-//! original bytes, so everything else in the file stays byte-for-byte what the gateway wrote.
+//! Decide which timestamps to move forward and splice the new digits into the original
+//! bytes, so everything else in the file stays byte-for-byte what the gateway wrote.
 
 use std::ops::Range;
 
-use crate::scan::{MAX_SAFE_INTEGER, StoreScan, UpdatedAt};
+use crate::scan::{EntryInfo, MAX_SAFE_INTEGER, StoreScan, Timestamp};
+
+/// Which of an entry's timestamp fields to bump. The caller decides per entry: which fields
+/// the gateway reads depends on its generation and on the entry's reset policy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Fields {
+    pub updated_at: bool,
+    pub last_interaction_at: bool,
+    pub session_started_at: bool,
+}
+
+impl Fields {
+    pub const NONE: Fields = Fields {
+        updated_at: false,
+        last_interaction_at: false,
+        session_started_at: false,
+    };
+    pub const UPDATED_AT: Fields = Fields {
+        updated_at: true,
+        ..Fields::NONE
+    };
+    pub const ALL: Fields = Fields {
+        updated_at: true,
+        last_interaction_at: true,
+        session_started_at: true,
+    };
+
+    /// Whether any field is asked for.
+    pub fn any(self) -> bool {
+        self.updated_at || self.last_interaction_at || self.session_started_at
+    }
+
+    fn has(self, field: Field) -> bool {
+        match field {
+            Field::UpdatedAt => self.updated_at,
+            Field::LastInteractionAt => self.last_interaction_at,
+            Field::SessionStartedAt => self.session_started_at,
+        }
+    }
+}
+
+/// One timestamp field of an entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Field {
+    UpdatedAt,
+    LastInteractionAt,
+    SessionStartedAt,
+}
+
+impl Field {
+    /// Every field, in the order bumps of one entry are planned.
+    const EVERY: [Field; 3] = [
+        Field::UpdatedAt,
+        Field::LastInteractionAt,
+        Field::SessionStartedAt,
+    ];
+
+    /// The JSON member name, as the gateway spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::UpdatedAt => "updatedAt",
+            Field::LastInteractionAt => "lastInteractionAt",
+            Field::SessionStartedAt => "sessionStartedAt",
+        }
+    }
+
+    fn of(self, entry: &EntryInfo) -> &Timestamp {
+        match self {
+            Field::UpdatedAt => &entry.updated_at,
+            Field::LastInteractionAt => &entry.last_interaction_at,
+            Field::SessionStartedAt => &entry.session_started_at,
+        }
+    }
+}
 
 /// One planned replacement.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bump {
     pub key: String,
+    pub field: Field,
     /// Byte range of the old digits in the scanned input.
     pub span: Range<usize>,
     pub old: u64,
 }
 
-/// The bumps for one round: selected entries whose own `updatedAt` is a plain safe integer
-/// strictly below `now_ms`. Never lowers a value, never adds a field. A `now_ms` that JS
-/// could not represent exactly plans nothing.
-pub fn plan(scan: &StoreScan, now_ms: u64, select: &dyn Fn(&str) -> bool) -> Vec<Bump> {
+/// The bumps for one round. Calls `decide` once per entry that has at least one bumpable
+/// (plain safe integer) timestamp, whether or not it is behind the clock, so callers can
+/// count what they keep alive; then plans a bump for each requested field the entry has as
+/// an integer strictly below `now_ms`. Missing or unusable fields are never written, so no
+/// field is ever added and no value lowered. A `now_ms` that JS could not represent exactly
+/// plans nothing (and asks nothing).
+pub fn plan(scan: &StoreScan, now_ms: u64, decide: &dyn Fn(&EntryInfo) -> Fields) -> Vec<Bump> {
+    plan_by_entry(scan, now_ms, decide)
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// [`plan`], grouped: one non-empty list per entry with at least one bump, in store order.
+/// Lets a round count entries without relying on keys being distinct (two keys holding
+/// different lone surrogates decode to the same lossy text).
+pub(crate) fn plan_by_entry(
+    scan: &StoreScan,
+    now_ms: u64,
+    decide: &dyn Fn(&EntryInfo) -> Fields,
+) -> Vec<Vec<Bump>> {
     if now_ms > MAX_SAFE_INTEGER {
         tracing::warn!(
             now_ms,
@@ -25,28 +116,41 @@ pub fn plan(scan: &StoreScan, now_ms: u64, select: &dyn Fn(&str) -> bool) -> Vec
         );
         return Vec::new();
     }
-    scan.entries
-        .iter()
-        .filter_map(|e| match &e.updated_at {
-            // `select` is asked about every bumpable entry, not only those behind the
-            // clock, so callers can count what they keep alive.
-            UpdatedAt::Integer { value, span } if select(&e.key) && *value < now_ms => Some(Bump {
-                key: e.key.clone(),
-                span: span.clone(),
-                old: *value,
-            }),
-            _ => None,
-        })
-        .collect()
+    let mut planned = Vec::new();
+    for entry in &scan.entries {
+        let bumpable = Field::EVERY.iter().any(|f| f.of(entry).value().is_some());
+        if !bumpable {
+            continue;
+        }
+        let wanted = decide(entry);
+        let bumps: Vec<Bump> = Field::EVERY
+            .into_iter()
+            .filter(|f| wanted.has(*f))
+            .filter_map(|field| match field.of(entry) {
+                Timestamp::Integer { value, span } if *value < now_ms => Some(Bump {
+                    key: entry.key.clone(),
+                    field,
+                    span: span.clone(),
+                    old: *value,
+                }),
+                _ => None,
+            })
+            .collect();
+        if !bumps.is_empty() {
+            planned.push(bumps);
+        }
+    }
+    planned
 }
 
 /// Replace each bump's span in `input` with the decimal digits of `now_ms`. Spans come from
-/// distinct members, so they never overlap; an overlapping one would be skipped rather than
-/// corrupt the output.
+/// distinct members (several per entry), so they never overlap; an overlapping one would be
+/// skipped rather than corrupt the output.
 pub fn apply(input: &[u8], bumps: &[Bump], now_ms: u64) -> Vec<u8> {
     let digits = now_ms.to_string();
     let mut spans: Vec<&Range<usize>> = bumps.iter().map(|b| &b.span).collect();
-    // Entries are listed by first appearance but a duplicate key's span is its last one.
+    // Entries are listed by first appearance but a duplicate key's span is its last one, and
+    // an entry's fields are planned in a fixed order, not in file order.
     spans.sort_by_key(|s| s.start);
     let mut out = Vec::with_capacity(input.len() + bumps.len() * digits.len());
     let mut copied = 0;
@@ -68,11 +172,15 @@ mod tests {
     use super::*;
     use crate::scan::scan;
 
+    fn updated(_: &EntryInfo) -> Fields {
+        Fields::UPDATED_AT
+    }
+
     #[test]
     fn splices_only_digits() {
         let input = br#"{"a":{"updatedAt":5,"x":1},"b":{"x":{"updatedAt":1},"updatedAt":100}}"#;
         let s = scan(input).unwrap();
-        let bumps = plan(&s, 1000, &|_| true);
+        let bumps = plan(&s, 1000, &updated);
         assert_eq!(bumps.len(), 2);
         let out = apply(input, &bumps, 1000);
         assert_eq!(
@@ -82,16 +190,20 @@ mod tests {
     }
 
     #[test]
-    fn never_lowers_and_respects_selection_and_safe_range() {
+    fn never_lowers_and_respects_decision_and_safe_range() {
         let input = br#"{"a":{"updatedAt":5},"b":{"updatedAt":2000},"c":{"updatedAt":7}}"#;
         let s = scan(input).unwrap();
-        let keys: Vec<_> = plan(&s, 1000, &|k| k != "c")
-            .into_iter()
-            .map(|b| b.key)
-            .collect();
+        let not_c = |e: &EntryInfo| {
+            if e.key != "c" {
+                Fields::UPDATED_AT
+            } else {
+                Fields::NONE
+            }
+        };
+        let keys: Vec<_> = plan(&s, 1000, &not_c).into_iter().map(|b| b.key).collect();
         assert_eq!(keys, ["a"]);
-        assert!(plan(&s, MAX_SAFE_INTEGER + 1, &|_| true).is_empty());
-        assert_eq!(plan(&s, 1000, &|_| true).len(), 2);
+        assert!(plan(&s, MAX_SAFE_INTEGER + 1, &updated).is_empty());
+        assert_eq!(plan(&s, 1000, &updated).len(), 2);
     }
 
     #[test]
@@ -100,11 +212,52 @@ mod tests {
             br#"{"a":{"updatedAt":1,"updatedAt":2},"b":{"updatedAt":3},"a":{"updatedAt":4}}"#;
         let s = scan(input).unwrap();
         assert_eq!(s.duplicate_keys, 1);
-        let bumps = plan(&s, 9, &|_| true);
+        let bumps = plan(&s, 9, &updated);
         let out = apply(input, &bumps, 9);
         assert_eq!(
             out,
             br#"{"a":{"updatedAt":1,"updatedAt":2},"b":{"updatedAt":9},"a":{"updatedAt":9}}"#
+        );
+    }
+
+    #[test]
+    fn fields_are_chosen_per_entry_and_spliced_out_of_order() {
+        // sessionStartedAt comes first in the file but is planned last: apply must sort.
+        let input = br#"{"a":{"sessionStartedAt":1,"updatedAt":2,"lastInteractionAt":3},"b":{"updatedAt":4,"sessionStartedAt":5}}"#;
+        let s = scan(input).unwrap();
+        let decide = |e: &EntryInfo| match e.key.as_str() {
+            "a" => Fields::ALL,
+            _ => Fields {
+                session_started_at: true,
+                ..Fields::NONE
+            },
+        };
+        let bumps = plan(&s, 9, &decide);
+        let fields: Vec<_> = bumps.iter().map(|b| (b.key.as_str(), b.field)).collect();
+        assert_eq!(
+            fields,
+            [
+                ("a", Field::UpdatedAt),
+                ("a", Field::LastInteractionAt),
+                ("a", Field::SessionStartedAt),
+                ("b", Field::SessionStartedAt),
+            ]
+        );
+        assert_eq!(
+            apply(input, &bumps, 9),
+            br#"{"a":{"sessionStartedAt":9,"updatedAt":9,"lastInteractionAt":9},"b":{"updatedAt":4,"sessionStartedAt":9}}"#
+        );
+        assert_eq!(plan_by_entry(&s, 9, &decide).len(), 2);
+    }
+
+    #[test]
+    fn fields_helpers() {
+        assert!(!Fields::NONE.any() && Fields::UPDATED_AT.any() && Fields::ALL.any());
+        assert_eq!(Fields::default(), Fields::NONE);
+        let names: Vec<_> = Field::EVERY.iter().map(|f| f.name()).collect();
+        assert_eq!(
+            names,
+            ["updatedAt", "lastInteractionAt", "sessionStartedAt"]
         );
     }
 }

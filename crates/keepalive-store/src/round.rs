@@ -7,16 +7,19 @@ use std::time::{Duration, Instant};
 
 use crate::error::StoreError;
 use crate::lock;
-use crate::patch;
-use crate::scan;
-use crate::write::{self, StoreFile};
+use crate::patch::{self, Bump, Fields};
+use crate::scan::{self, EntryInfo, StoreScan};
+use crate::write::{self, FileIdentity, StoreFile};
 
 /// What one round should do.
 pub struct RoundOptions<'a> {
     /// The time to write (ms since the epoch).
     pub now_ms: u64,
-    /// Which entries (by decoded session key) to bump.
-    pub select: &'a dyn Fn(&str) -> bool,
+    /// Which timestamp fields of an entry to bump, judged from what the entry contains.
+    /// Called once per entry that has at least one bumpable timestamp, while the lock is
+    /// held, and again for every entry when the round is redone: it must be cheap, and any
+    /// side effect (such as counting keys) must tolerate repetition.
+    pub decide: &'a dyn Fn(&EntryInfo) -> Fields,
     /// Compute everything, write nothing, take no lock.
     pub dry_run: bool,
     /// How long to wait for the gateway's lock before giving up with `Busy`.
@@ -30,8 +33,11 @@ pub struct RoundOptions<'a> {
 pub struct RoundOutcome {
     /// Distinct entries in the store.
     pub sessions: usize,
-    /// Keys whose `updatedAt` was (or, in a dry run, would be) moved forward.
+    /// Keys of the entries with at least one field (that would be, in a dry run) moved
+    /// forward, each entry once, in store order.
     pub bumped: Vec<String>,
+    /// Total timestamp fields written (or, in a dry run, that would be).
+    pub bumped_fields: usize,
     /// A new file was renamed over the store.
     pub written: bool,
     pub lock_wait: Duration,
@@ -41,7 +47,7 @@ pub struct RoundOutcome {
     pub attempts: u32,
 }
 
-/// Bump the selected entries of `store` to `opts.now_ms`. See the crate docs for the
+/// Bump the fields `opts.decide` asks for to `opts.now_ms`. See the crate docs for the
 /// guarantees; on any error the store is exactly as it was.
 ///
 /// A store path that is a symbolic link is refused (`Invalid`), also in a dry run, because
@@ -52,9 +58,8 @@ pub fn bump_store(store: &Path, opts: &RoundOptions) -> Result<RoundOutcome, Sto
     if opts.dry_run {
         outcome.attempts = 1;
         let file = write::read_store(store, false)?;
-        let (sessions, bumps) = analyse(store, &file, opts)?;
-        outcome.sessions = sessions;
-        outcome.bumped = bumps.into_iter().map(|b| b.key).collect();
+        let (sessions, planned) = analyse(store, &file, opts)?;
+        record(&mut outcome, sessions, &planned);
         return Ok(outcome);
     }
     let max_attempts = opts.max_attempts.max(1);
@@ -79,13 +84,45 @@ pub fn bump_store(store: &Path, opts: &RoundOptions) -> Result<RoundOutcome, Sto
     })
 }
 
-/// Read-only: the distinct session keys of a store, decoded (lossy where a key holds a lone
-/// surrogate), in order of first appearance. Takes no lock: the gateway replaces the file
-/// by rename, so a read always sees a whole file. Follows a symlinked store path.
-pub fn read_keys(store: &Path) -> Result<Vec<String>, StoreError> {
+/// A read-only view of a store for planning outside any lock: what it held, and enough
+/// about the file to tell later whether it is still the same one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreSnapshot {
+    pub scan: StoreScan,
+    /// The file's length in bytes.
+    pub len: u64,
+    identity: FileIdentity,
+}
+
+impl StoreSnapshot {
+    /// Whether `path` (symlinks followed, like [`read_snapshot`]) is still the very file this
+    /// snapshot was read from: same device, inode, size, mtime and ctime. Any writer that
+    /// replaces it by rename, or rewrites it in place, makes this false; so does a vanished
+    /// file. The file is not held open, so in theory a freed inode could be reused, but the
+    /// new file would also need the same size and nanosecond mtime and ctime.
+    pub fn unchanged_on_disk(&self, path: &Path) -> io::Result<bool> {
+        write::still_same_target(path, &self.identity)
+    }
+}
+
+/// Read-only: scan a store without a lock (the gateway replaces the file by rename, so a
+/// read always sees a whole file). Follows a symlinked store path. A file that is not a
+/// complete JSON object is `Invalid`, as in a round.
+pub fn read_snapshot(store: &Path) -> Result<StoreSnapshot, StoreError> {
     let file = write::read_store(store, true)?;
-    let scanned = scan::scan(&file.bytes).map_err(|e| invalid_json(store, &e))?;
-    Ok(scanned.entries.into_iter().map(|e| e.key).collect())
+    let scan = scan::scan(&file.bytes).map_err(|e| invalid_json(store, &e))?;
+    Ok(StoreSnapshot {
+        scan,
+        len: file.identity.len,
+        identity: file.identity,
+    })
+}
+
+/// Read-only: the distinct session keys of a store, decoded (lossy where a key holds a lone
+/// surrogate), in order of first appearance. See [`read_snapshot`].
+pub fn read_keys(store: &Path) -> Result<Vec<String>, StoreError> {
+    let snapshot = read_snapshot(store)?;
+    Ok(snapshot.scan.entries.into_iter().map(|e| e.key).collect())
 }
 
 enum Step {
@@ -146,13 +183,14 @@ fn locked_round(
     outcome: &mut RoundOutcome,
 ) -> Result<Step, StoreError> {
     let file = write::read_store(paths.store, false)?;
-    let (sessions, bumps) = analyse(paths.store, &file, opts)?;
-    outcome.sessions = sessions;
-    outcome.bumped = bumps.iter().map(|b| b.key.clone()).collect();
+    let (sessions, planned) = analyse(paths.store, &file, opts)?;
+    // Overwritten on a redo: the outcome describes the attempt that finished.
+    record(outcome, sessions, &planned);
     outcome.written = false;
-    if bumps.is_empty() {
+    if planned.is_empty() {
         return Ok(Step::Done);
     }
+    let bumps: Vec<Bump> = planned.into_iter().flatten().collect();
     let patched = patch::apply(&file.bytes, &bumps, opts.now_ms);
     let tmp = write::write_temp(&paths.dir, &paths.name, &patched, &file)?;
     // Last look before the rename: our read must still be the store, and the lock must still
@@ -173,19 +211,29 @@ fn locked_round(
     Ok(Step::Done)
 }
 
-/// Scan and plan: the number of distinct entries and the bumps to make.
+/// Fill in what the round planned: entries, bumped keys (one per entry) and field count.
+fn record(outcome: &mut RoundOutcome, sessions: usize, planned: &[Vec<Bump>]) {
+    outcome.sessions = sessions;
+    outcome.bumped = planned
+        .iter()
+        .filter_map(|entry| entry.first().map(|b| b.key.clone()))
+        .collect();
+    outcome.bumped_fields = planned.iter().map(Vec::len).sum();
+}
+
+/// Scan and plan: the number of distinct entries and the bumps to make, grouped by entry.
 fn analyse(
     store: &Path,
     file: &StoreFile,
     opts: &RoundOptions,
-) -> Result<(usize, Vec<patch::Bump>), StoreError> {
+) -> Result<(usize, Vec<Vec<Bump>>), StoreError> {
     let scanned = scan::scan(&file.bytes).map_err(|e| invalid_json(store, &e))?;
     if scanned.duplicate_keys > 0 {
         tracing::warn!(store = %store.display(), duplicates = scanned.duplicate_keys,
             "store repeats session keys; only the last occurrence (the one the gateway reads) is bumped");
     }
-    let bumps = patch::plan(&scanned, opts.now_ms, opts.select);
-    Ok((scanned.entries.len(), bumps))
+    let planned = patch::plan_by_entry(&scanned, opts.now_ms, opts.decide);
+    Ok((scanned.entries.len(), planned))
 }
 
 fn invalid_json(store: &Path, e: &scan::ScanError) -> StoreError {

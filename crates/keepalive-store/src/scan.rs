@@ -1,11 +1,17 @@
 //! Validating scanner for a session store: one linear, non-recursive pass over the raw bytes
 //! that checks RFC 8259 (accepting lone `\uD8xx` escapes, as JSON.parse does) and records,
-//! for every top-level entry, where its own `updatedAt` value sits. Nothing is re-serialised:
-//! the caller splices new digits into the original bytes.
+//! for every top-level entry, where its own timestamps (`updatedAt`, `lastInteractionAt`,
+//! `sessionStartedAt`) sit and what its own `sessionFile`, `chatType`, `channel` and
+//! `lastChannel` strings say. Nothing is re-serialised: the caller splices new digits into
+//! the original bytes.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::ops::Range;
+
+use members::{Own, OwnMembers, RawMember, RawString};
+
+#[path = "scan_members.rs"]
+mod members;
 
 /// Largest integer JavaScript represents exactly (`Number.MAX_SAFE_INTEGER`). Larger
 /// timestamps are left alone: the gateway could not have meant them.
@@ -26,12 +32,12 @@ impl fmt::Display for ScanError {
 
 impl std::error::Error for ScanError {}
 
-/// What an entry's own top-level `updatedAt` is.
+/// What one of an entry's own top-level timestamp members is.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UpdatedAt {
+pub enum Timestamp {
     /// The entry's value is not an object; it is counted but never bumped.
     NotAnObject,
-    /// An object without an own `updatedAt` member.
+    /// An object without this member.
     Missing,
     /// A plain non-negative integer (`0|[1-9][0-9]*`) no larger than [`MAX_SAFE_INTEGER`];
     /// `span` is the byte range of its digits in the scanned input.
@@ -40,14 +46,40 @@ pub enum UpdatedAt {
     Unusable,
 }
 
-/// One session entry as JSON.parse would see it.
+impl Timestamp {
+    /// The value when it is a usable integer.
+    pub fn value(&self) -> Option<u64> {
+        match self {
+            Timestamp::Integer { value, .. } => Some(*value),
+            _ => None,
+        }
+    }
+}
+
+/// One session entry as JSON.parse would see it. Only the entry's own members count (not
+/// nested ones, not text inside strings); escaped spellings of a member name count; when a
+/// member repeats, the last one wins.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EntryInfo {
     /// The decoded session key. Lone surrogates (which Rust strings cannot hold) are
     /// replaced by U+FFFD; `key_lossy` says so.
     pub key: String,
     pub key_lossy: bool,
-    pub updated_at: UpdatedAt,
+    /// `updatedAt`: every generation's activity timestamp, and the fallback of the newer ones.
+    pub updated_at: Timestamp,
+    /// `lastInteractionAt`: what the idle reset rule reads in json-v2 stores.
+    pub last_interaction_at: Timestamp,
+    /// `sessionStartedAt`: what the daily reset rule reads in json-v2 stores.
+    pub session_started_at: Timestamp,
+    /// The entry's own string members, decoded; None when absent, not a string, or not
+    /// decodable (a lone surrogate). `sessionFile`: the transcript path.
+    pub session_file: Option<String>,
+    /// `chatType` (direct, group, channel...), which picks `session.resetByType`.
+    pub chat_type: Option<String>,
+    /// `channel`, which picks `session.resetByChannel`.
+    pub channel: Option<String>,
+    /// `lastChannel`, the channel fallback.
+    pub last_channel: Option<String>,
 }
 
 /// The result of scanning a store.
@@ -55,7 +87,7 @@ pub struct EntryInfo {
 pub struct StoreScan {
     /// Distinct keys in order of first appearance. With duplicate keys the LAST occurrence's
     /// value is the one recorded, like JSON.parse; within an entry, likewise the last
-    /// `updatedAt` member counts.
+    /// occurrence of a member counts.
     pub entries: Vec<EntryInfo>,
     /// How many top-level members repeated an earlier key (0 in anything the gateway wrote).
     pub duplicate_keys: usize,
@@ -77,17 +109,10 @@ static STRING_SPECIAL: [bool; 256] = {
     t
 };
 
-/// A top-level member before key decoding and de-duplication.
-struct RawMember {
-    key: Range<usize>,
-    key_escaped: bool,
-    updated_at: UpdatedAt,
-}
-
 /// Scan a whole store file. See the module docs for what is accepted.
 pub fn scan(bytes: &[u8]) -> Result<StoreScan, ScanError> {
     let members = scan_members(bytes)?;
-    Ok(dedup(bytes, members))
+    Ok(members::dedup(bytes, members))
 }
 
 fn scan_members(b: &[u8]) -> Result<Vec<RawMember>, ScanError> {
@@ -112,21 +137,22 @@ fn scan_members(b: &[u8]) -> Result<Vec<RawMember>, ScanError> {
     // Container kinds of the values we are inside; a heap stack, so depth costs one byte
     // per level and never recursion.
     let mut stack: Vec<u8> = Vec::new();
-    // The next value is the value of an entry's own `updatedAt` member.
-    let mut updated_at_value = false;
+    // The next value is the value of this own member of the current entry.
+    let mut own_value: Option<Own> = None;
 
     loop {
         // Parse one value starting at `s.pos` (whitespace already skipped).
         let depth = stack.len();
         let start = s.pos;
         let mut opened = false;
+        let mut string_value = None;
         match s.peek()? {
             b'{' => {
                 s.pos += 1;
                 if depth == 1
                     && let Some(m) = members.last_mut()
                 {
-                    m.updated_at = UpdatedAt::Missing;
+                    m.own = OwnMembers::object();
                 }
                 stack.push(OBJ);
                 s.skip_ws();
@@ -149,7 +175,8 @@ fn scan_members(b: &[u8]) -> Result<Vec<RawMember>, ScanError> {
                 }
             }
             b'"' => {
-                s.string()?;
+                let (content, escaped) = s.string()?;
+                string_value = Some(RawString { content, escaped });
             }
             b'-' | b'0'..=b'9' => s.number()?,
             b't' => s.literal(b"true")?,
@@ -157,19 +184,21 @@ fn scan_members(b: &[u8]) -> Result<Vec<RawMember>, ScanError> {
             b'n' => s.literal(b"null")?,
             _ => return Err(err(start, "expected a value")),
         }
-        if updated_at_value {
-            updated_at_value = false;
-            let value = classify(&b[start..s.pos], start);
-            if let Some(m) = members.last_mut() {
-                // Last occurrence wins, as in JSON.parse.
-                m.updated_at = value;
+        if let Some(own) = own_value.take()
+            && let Some(m) = members.last_mut()
+        {
+            // Last occurrence wins, as in JSON.parse. For a container, `start..s.pos` is just
+            // its opening: neither an integer nor a string, which is all that matters.
+            match own {
+                Own::Timestamp(i) => m.own.timestamps[i] = classify(&b[start..s.pos], start),
+                Own::String(i) => m.own.strings[i] = string_value,
             }
         }
         if opened {
             // Inside a fresh non-empty container: an object starts with a key, an array
             // with a value.
             if stack.last() == Some(&OBJ) {
-                updated_at_value = s.key(&mut members, stack.len())?;
+                own_value = s.key(&mut members, stack.len())?;
             }
             continue;
         }
@@ -187,7 +216,7 @@ fn scan_members(b: &[u8]) -> Result<Vec<RawMember>, ScanError> {
                     s.pos += 1;
                     s.skip_ws();
                     if top == OBJ {
-                        updated_at_value = s.key(&mut members, stack.len())?;
+                        own_value = s.key(&mut members, stack.len())?;
                     }
                     break;
                 }
@@ -202,21 +231,21 @@ fn scan_members(b: &[u8]) -> Result<Vec<RawMember>, ScanError> {
     }
 }
 
-/// Classify the raw token of an `updatedAt` value.
-fn classify(token: &[u8], start: usize) -> UpdatedAt {
+/// Classify the raw token of a timestamp value.
+fn classify(token: &[u8], start: usize) -> Timestamp {
     let plain = !token.is_empty()
         && token.iter().all(u8::is_ascii_digit)
         && (token[0] != b'0' || token.len() == 1);
     if !plain || token.len() > 16 {
-        return UpdatedAt::Unusable;
+        return Timestamp::Unusable;
     }
     let value = token
         .iter()
         .fold(0u64, |acc, d| acc * 10 + u64::from(d - b'0'));
     if value > MAX_SAFE_INTEGER {
-        return UpdatedAt::Unusable;
+        return Timestamp::Unusable;
     }
-    UpdatedAt::Integer {
+    Timestamp::Integer {
         value,
         span: start..start + token.len(),
     }
@@ -247,8 +276,12 @@ impl Cursor<'_> {
 
     /// Parse a member key, the ':' and the whitespace after it. `depth` is the number of
     /// open containers, the innermost being the object that owns the key. Records top-level
-    /// members and returns whether this is an entry's own `updatedAt`.
-    fn key(&mut self, members: &mut Vec<RawMember>, depth: usize) -> Result<bool, ScanError> {
+    /// members and returns which of an entry's own members of interest this is, if any.
+    fn key(
+        &mut self,
+        members: &mut Vec<RawMember>,
+        depth: usize,
+    ) -> Result<Option<Own>, ScanError> {
         if self.peek()? != b'"' {
             return Err(err(self.pos, "expected a string key"));
         }
@@ -264,12 +297,12 @@ impl Cursor<'_> {
                 members.push(RawMember {
                     key: range,
                     key_escaped: escaped,
-                    updated_at: UpdatedAt::NotAnObject,
+                    own: OwnMembers::not_an_object(),
                 });
-                Ok(false)
+                Ok(None)
             }
-            2 => Ok(is_updated_at(&self.b[range], escaped)),
-            _ => Ok(false),
+            2 => Ok(members::own_member(&self.b[range], escaped)),
+            _ => Ok(None),
         }
     }
 
@@ -358,87 +391,6 @@ impl Cursor<'_> {
         self.pos += word.len();
         Ok(())
     }
-}
-
-fn is_updated_at(raw: &[u8], escaped: bool) -> bool {
-    if !escaped {
-        return raw == b"updatedAt";
-    }
-    matches!(decode_units(raw), Some(units) if String::from_utf16(&units).is_ok_and(|s| s == "updatedAt"))
-}
-
-/// Decode the content of a validated JSON string into UTF-16 code units (the form JS keeps
-/// strings in, so lone surrogates survive).
-fn decode_units(raw: &[u8]) -> Option<Vec<u16>> {
-    let text = std::str::from_utf8(raw).ok()?;
-    let mut units = Vec::with_capacity(raw.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            let mut buf = [0u16; 2];
-            units.extend_from_slice(c.encode_utf16(&mut buf));
-            continue;
-        }
-        let unit = match chars.next()? {
-            '"' => 0x22,
-            '\\' => 0x5C,
-            '/' => 0x2F,
-            'b' => 0x08,
-            'f' => 0x0C,
-            'n' => 0x0A,
-            'r' => 0x0D,
-            't' => 0x09,
-            'u' => {
-                let hex: String = chars.by_ref().take(4).collect();
-                u16::from_str_radix(&hex, 16).ok()?
-            }
-            _ => return None,
-        };
-        units.push(unit);
-    }
-    Some(units)
-}
-
-/// Decode a key token's content: the text (lossy if it holds lone surrogates), whether it was
-/// lossy, and an identity that distinguishes every JS string.
-fn decode_key(raw: &[u8], escaped: bool) -> (String, bool, KeyId) {
-    if !escaped {
-        let text = String::from_utf8_lossy(raw).into_owned();
-        return (text.clone(), false, KeyId::Text(text));
-    }
-    let units = decode_units(raw).unwrap_or_default();
-    match String::from_utf16(&units) {
-        Ok(text) => (text.clone(), false, KeyId::Text(text)),
-        Err(_) => (String::from_utf16_lossy(&units), true, KeyId::Units(units)),
-    }
-}
-
-/// A key's identity as a JS string: two lossy keys that differ only in which lone surrogate
-/// they hold are different keys to the gateway, so they must not be merged.
-#[derive(PartialEq, Eq, Hash)]
-enum KeyId {
-    Text(String),
-    Units(Vec<u16>),
-}
-
-fn dedup(b: &[u8], members: Vec<RawMember>) -> StoreScan {
-    let mut out = StoreScan::default();
-    let mut seen: HashMap<KeyId, usize> = HashMap::with_capacity(members.len());
-    for m in members {
-        let (key, key_lossy, id) = decode_key(&b[m.key], m.key_escaped);
-        if let Some(&i) = seen.get(&id) {
-            out.entries[i].updated_at = m.updated_at;
-            out.duplicate_keys += 1;
-        } else {
-            seen.insert(id, out.entries.len());
-            out.entries.push(EntryInfo {
-                key,
-                key_lossy,
-                updated_at: m.updated_at,
-            });
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! Unit tests of the scanner: grammar edge cases, entry/`updatedAt` location, key decoding.
+//! Unit tests of the scanner: grammar edge cases, location of each entry's own timestamps,
+//! decoding of keys and of the entry's own string fields.
 
 use super::*;
 
@@ -9,9 +10,9 @@ fn entry<'a>(s: &'a StoreScan, key: &str) -> &'a EntryInfo {
         .unwrap_or_else(|| panic!("no entry {key}"))
 }
 
-fn value_at(input: &[u8], u: &UpdatedAt) -> String {
+fn value_at(input: &[u8], u: &Timestamp) -> String {
     match u {
-        UpdatedAt::Integer { span, .. } => String::from_utf8(input[span.clone()].to_vec()).unwrap(),
+        Timestamp::Integer { span, .. } => String::from_utf8(input[span.clone()].to_vec()).unwrap(),
         other => panic!("not an integer: {other:?}"),
     }
 }
@@ -38,25 +39,25 @@ fn locates_own_updated_at_only() {
     let s = scan(input).unwrap();
     assert_eq!(s.entries.len(), 15);
     assert_eq!(value_at(input, &entry(&s, "a").updated_at), "1700000000000");
-    assert_eq!(entry(&s, "b").updated_at, UpdatedAt::Missing);
-    assert_eq!(entry(&s, "c").updated_at, UpdatedAt::NotAnObject);
-    assert_eq!(entry(&s, "d").updated_at, UpdatedAt::NotAnObject);
+    assert_eq!(entry(&s, "b").updated_at, Timestamp::Missing);
+    assert_eq!(entry(&s, "c").updated_at, Timestamp::NotAnObject);
+    assert_eq!(entry(&s, "d").updated_at, Timestamp::NotAnObject);
     assert_eq!(value_at(input, &entry(&s, "e").updated_at), "55");
     for k in ["f", "g", "h", "i", "j", "k", "l"] {
-        assert_eq!(entry(&s, k).updated_at, UpdatedAt::Unusable, "{k}");
+        assert_eq!(entry(&s, k).updated_at, Timestamp::Unusable, "{k}");
     }
     assert_eq!(value_at(input, &entry(&s, "m").updated_at), "0");
     assert_eq!(
         entry(&s, "n").updated_at,
-        UpdatedAt::Integer {
+        Timestamp::Integer {
             value: MAX_SAFE_INTEGER,
             span: match &entry(&s, "n").updated_at {
-                UpdatedAt::Integer { span, .. } => span.clone(),
+                Timestamp::Integer { span, .. } => span.clone(),
                 _ => unreachable!(),
             }
         }
     );
-    assert_eq!(entry(&s, "o").updated_at, UpdatedAt::Missing);
+    assert_eq!(entry(&s, "o").updated_at, Timestamp::Missing);
 }
 
 #[test]
@@ -156,7 +157,7 @@ fn accepts_surrounding_whitespace_and_all_value_kinds() {
     let input = b" \r\n\t{\"a\":{\"v\":[true,false,null,-0.5e-3,0,\"\\/\\b\\f\\n\\r\\t\\\"\\\\\"],\"updatedAt\":12},\"b\":null} \n";
     let s = scan(input).unwrap();
     assert_eq!(value_at(input, &s.entries[0].updated_at), "12");
-    assert_eq!(s.entries[1].updated_at, UpdatedAt::NotAnObject);
+    assert_eq!(s.entries[1].updated_at, Timestamp::NotAnObject);
     assert!(scan(b"{}").unwrap().entries.is_empty());
 }
 
@@ -181,12 +182,103 @@ fn fixtures_scan_like_serde_json() {
         let v: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(bytes).unwrap();
         assert_eq!(s.entries.len(), v.len(), "{name}");
         for e in &s.entries {
-            let expected = v[&e.key].get("updatedAt").and_then(|u| u.as_u64());
-            let got = match e.updated_at {
-                UpdatedAt::Integer { value, .. } => Some(value),
-                _ => None,
-            };
-            assert_eq!(got, expected, "{name} {}", e.key);
+            let json = &v[&e.key];
+            let int = |f: &str| json.get(f).and_then(|u| u.as_u64());
+            assert_eq!(e.updated_at.value(), int("updatedAt"), "{name} {}", e.key);
+            assert_eq!(e.last_interaction_at.value(), int("lastInteractionAt"));
+            assert_eq!(e.session_started_at.value(), int("sessionStartedAt"));
+            let text = |f: &str| json.get(f).and_then(|u| u.as_str());
+            assert_eq!(e.session_file.as_deref(), text("sessionFile"));
+            assert_eq!(e.chat_type.as_deref(), text("chatType"));
+            assert_eq!(e.channel.as_deref(), text("channel"));
+            assert_eq!(e.last_channel.as_deref(), text("lastChannel"));
         }
     }
+}
+
+#[test]
+fn locates_new_timestamps_like_updated_at() {
+    let input = br#"{
+  "a": {"updatedAt": 1, "lastInteractionAt": 2, "sessionStartedAt": 3},
+  "nested": {"deliveryContext": {"lastInteractionAt": 4, "sessionStartedAt": 5}, "x": [{"lastInteractionAt": 6}], "note": "\"lastInteractionAt\": 7"},
+  "escaped": {"last\u0049nteractionAt": 8, "session\u0053tarted\u0041t": 9},
+  "twice": {"lastInteractionAt": 10, "lastInteractionAt": 11, "sessionStartedAt": 12, "sessionStartedAt": "12"},
+  "kinds": {"lastInteractionAt": "13", "sessionStartedAt": 1.5},
+  "near": {"lastInteractionAtX": 14, "LastInteractionAt": 15, "sessionStarted": 16},
+  "dup": {"lastInteractionAt": 17},
+  "dup": {"sessionStartedAt": 18},
+  "array": [1]
+}"#;
+    let s = scan(input).unwrap();
+    assert_eq!(s.duplicate_keys, 1);
+    let e = entry(&s, "a");
+    assert_eq!(value_at(input, &e.updated_at), "1");
+    assert_eq!(value_at(input, &e.last_interaction_at), "2");
+    assert_eq!(value_at(input, &e.session_started_at), "3");
+    let e = entry(&s, "nested");
+    assert_eq!(e.last_interaction_at, Timestamp::Missing);
+    assert_eq!(e.session_started_at, Timestamp::Missing);
+    let e = entry(&s, "escaped");
+    assert_eq!(value_at(input, &e.last_interaction_at), "8");
+    assert_eq!(value_at(input, &e.session_started_at), "9");
+    let e = entry(&s, "twice");
+    assert_eq!(value_at(input, &e.last_interaction_at), "11");
+    assert_eq!(e.session_started_at, Timestamp::Unusable);
+    let e = entry(&s, "kinds");
+    assert_eq!(e.last_interaction_at, Timestamp::Unusable);
+    assert_eq!(e.session_started_at, Timestamp::Unusable);
+    let e = entry(&s, "near");
+    assert_eq!(e.updated_at, Timestamp::Missing);
+    assert_eq!(e.last_interaction_at, Timestamp::Missing);
+    assert_eq!(e.session_started_at, Timestamp::Missing);
+    // A repeated key keeps only its last value, so the first one's field is gone.
+    let e = entry(&s, "dup");
+    assert_eq!(e.last_interaction_at, Timestamp::Missing);
+    assert_eq!(value_at(input, &e.session_started_at), "18");
+    assert_eq!(e.session_started_at.value(), Some(18));
+    let e = entry(&s, "array");
+    assert_eq!(e.last_interaction_at, Timestamp::NotAnObject);
+    assert_eq!(e.session_started_at.value(), None);
+}
+
+#[test]
+fn decodes_own_string_fields() {
+    let input = r#"{
+  "a": {"sessionFile": "/home/al\u00efce/x \"q\" \\ \/ \n.jsonl", "chatType": "gr\u006fup", "channel": "télégram 😀", "lastChannel": "\ud83d\ude00"},
+  "b": {"sessionFile": 1, "chatType": null, "channel": {"x": "y"}, "lastChannel": ["z"]},
+  "c": {"sessionFile": "\ud83d lone", "chatType": "\udc00", "channel": "ok"},
+  "d": {"deliveryContext": {"channel": "nested"}, "note": "\"channel\": \"quoted\""},
+  "e": {"chann\u0065l": "escaped name", "chatType": "first", "chatType": "last", "lastChannel": "x", "lastChannel": 5},
+  "f": "channel",
+  "g": {"channel": "old"},
+  "g": {"chatType": "new"}
+}"#;
+    let s = scan(input.as_bytes()).unwrap();
+    let e = entry(&s, "a");
+    assert_eq!(
+        e.session_file.as_deref(),
+        Some("/home/alïce/x \"q\" \\ / \n.jsonl")
+    );
+    assert_eq!(e.chat_type.as_deref(), Some("group"));
+    assert_eq!(e.channel.as_deref(), Some("télégram 😀"));
+    assert_eq!(e.last_channel.as_deref(), Some("😀"));
+    let e = entry(&s, "b");
+    assert_eq!(
+        (&e.session_file, &e.chat_type, &e.channel, &e.last_channel),
+        (&None, &None, &None, &None)
+    );
+    let e = entry(&s, "c");
+    assert_eq!((&e.session_file, &e.chat_type), (&None, &None));
+    assert_eq!(e.channel.as_deref(), Some("ok"));
+    assert_eq!(e.last_channel, None);
+    let e = entry(&s, "d");
+    assert_eq!(e.channel, None);
+    let e = entry(&s, "e");
+    assert_eq!(e.channel.as_deref(), Some("escaped name"));
+    assert_eq!(e.chat_type.as_deref(), Some("last"));
+    assert_eq!(e.last_channel, None);
+    assert_eq!(entry(&s, "f").channel, None);
+    let e = entry(&s, "g");
+    assert_eq!(e.channel, None);
+    assert_eq!(e.chat_type.as_deref(), Some("new"));
 }

@@ -44,6 +44,16 @@ pub fn still_same_file(path: &Path, expected: &FileIdentity) -> io::Result<bool>
     }
 }
 
+/// Like [`still_same_file`] but following symlinks, for read-only snapshots that were read
+/// through a symlinked store path.
+pub fn still_same_target(path: &Path, expected: &FileIdentity) -> io::Result<bool> {
+    match fs::metadata(path) {
+        Ok(meta) => Ok(meta.is_file() && FileIdentity::of(&meta) == *expected),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// The store's bytes plus what we need to replace it faithfully.
 pub(crate) struct StoreFile {
     pub bytes: Vec<u8>,

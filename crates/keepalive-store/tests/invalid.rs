@@ -46,7 +46,7 @@ fn invalid_stores_are_left_alone() {
         for dry_run in [false, true] {
             let o = RoundOptions {
                 dry_run,
-                ..opts(NOW, &|_| true)
+                ..opts(NOW, &updated)
             };
             let err = bump_store(&store, &o).unwrap_err();
             assert!(matches!(err, StoreError::Invalid { .. }), "{what}: {err}");
@@ -72,7 +72,7 @@ fn deep_but_valid_nesting_is_fine() {
     bytes.extend(std::iter::repeat_n(b']', 100_000));
     bytes.extend_from_slice(b"}}");
     let (_tmp, store) = store_with(&bytes);
-    let out = run(&store, NOW, &|_| true).unwrap();
+    let out = run(&store, NOW, &updated).unwrap();
     assert_eq!(out.bumped, ["agent:main:main"]);
     assert_eq!(
         replaced_timestamps(&bytes, &fs::read(&store).unwrap(), NOW),
@@ -84,7 +84,7 @@ fn deep_but_valid_nesting_is_fine() {
 fn missing_store() {
     let tmp = tempfile::tempdir().unwrap();
     let store = tmp.path().join("sessions.json");
-    let err = run(&store, NOW, &|_| true).unwrap_err();
+    let err = run(&store, NOW, &updated).unwrap_err();
     assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
     assert_eq!(err.code(), "store_not_found");
     assert!(matches!(
@@ -92,7 +92,7 @@ fn missing_store() {
         Err(StoreError::NotFound { .. })
     ));
     assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 0);
-    let err = run(&tmp.path().join("nope/sessions.json"), NOW, &|_| true).unwrap_err();
+    let err = run(&tmp.path().join("nope/sessions.json"), NOW, &updated).unwrap_err();
     assert_eq!(err.code(), "store_not_found");
 }
 
@@ -104,7 +104,7 @@ fn symlinked_store_is_refused_for_writing() {
     fs::create_dir(&other).unwrap();
     let link = other.join("sessions.json");
     std::os::unix::fs::symlink(&target, &link).unwrap();
-    let err = run(&link, NOW, &|_| true).unwrap_err();
+    let err = run(&link, NOW, &updated).unwrap_err();
     assert_eq!(err.code(), "store_invalid");
     assert!(err.to_string().contains("symbolic link"), "{err}");
     assert!(
@@ -124,11 +124,11 @@ fn directory_and_fifo_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path().join("sessions.json");
     fs::create_dir(&d).unwrap();
-    assert_eq!(run(&d, NOW, &|_| true).unwrap_err().code(), "store_invalid");
+    assert_eq!(run(&d, NOW, &updated).unwrap_err().code(), "store_invalid");
     let f = tmp.path().join("fifo.json");
     let c = std::ffi::CString::new(f.to_str().unwrap()).unwrap();
     // SAFETY: plain mkfifo on a valid C string.
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
-    assert_eq!(run(&f, NOW, &|_| true).unwrap_err().code(), "store_invalid");
+    assert_eq!(run(&f, NOW, &updated).unwrap_err().code(), "store_invalid");
     assert_eq!(read_keys(&f).unwrap_err().code(), "store_invalid");
 }

@@ -11,7 +11,7 @@ use std::process::{Child, Command};
 use std::time::{Duration, SystemTime};
 
 use common::*;
-use keepalive_store::StoreError;
+use keepalive_store::{EntryInfo, Fields, StoreError};
 
 fn iso(t: SystemTime) -> String {
     humantime::format_rfc3339_millis(t).to_string()
@@ -69,7 +69,7 @@ fn assert_reclaimed(payload: &str, mtime_age: Option<Duration>) {
     if let Some(age) = mtime_age {
         set_mtime(&lock, age);
     }
-    let out = run(&store, NOW, &|_| true).unwrap_or_else(|e| panic!("{payload:?}: {e}"));
+    let out = run(&store, NOW, &updated).unwrap_or_else(|e| panic!("{payload:?}: {e}"));
     assert!(out.reclaimed_stale_lock, "{payload:?}");
     assert!(out.written);
     assert_eq!(
@@ -88,7 +88,7 @@ fn assert_busy(payload: &str, mtime_age: Option<Duration>, holder: Option<u32>) 
     if let Some(age) = mtime_age {
         set_mtime(&lock, age);
     }
-    let err = run(&store, NOW, &|_| true).unwrap_err();
+    let err = run(&store, NOW, &updated).unwrap_err();
     match &err {
         StoreError::Busy { holder_pid, waited } => {
             assert_eq!(*holder_pid, holder);
@@ -203,13 +203,13 @@ fn lock_taken_over_mid_round_is_not_removed() {
     let theirs = gateway_payload(child.pid(), SystemTime::now(), st);
     let done = Cell::new(false);
     // Between our read and our rename another writer "reclaims" our lock.
-    let select = |_: &str| {
+    let decide = |_: &EntryInfo| {
         if !done.replace(true) {
             fs::write(&lock, &theirs).unwrap();
         }
-        true
+        Fields::UPDATED_AT
     };
-    let err = run(&store, NOW, &select).unwrap_err();
+    let err = run(&store, NOW, &decide).unwrap_err();
     assert!(
         matches!(err, StoreError::Busy { holder_pid: Some(p), .. } if p == child.pid()),
         "{err}"
@@ -228,13 +228,13 @@ fn lock_taken_over_by_a_dead_writer_is_redone() {
     let dead = child.id();
     child.wait().unwrap();
     let done = Cell::new(false);
-    let select = |_: &str| {
+    let decide = |_: &EntryInfo| {
         if !done.replace(true) {
             fs::write(&lock, gateway_payload(dead, SystemTime::now(), None)).unwrap();
         }
-        true
+        Fields::UPDATED_AT
     };
-    let out = run(&store, NOW, &select).unwrap();
+    let out = run(&store, NOW, &decide).unwrap();
     assert_eq!(out.attempts, 2);
     assert!(out.reclaimed_stale_lock && out.written);
     assert_eq!(
@@ -249,11 +249,11 @@ fn our_lock_has_the_gateway_shape_and_is_gone_after() {
     let (_tmp, store) = store_with(&fixture("basic-6.json"));
     let lock = lock_path(&store);
     let seen = std::cell::RefCell::new(String::new());
-    let select = |_: &str| {
+    let decide = |_: &EntryInfo| {
         *seen.borrow_mut() = fs::read_to_string(&lock).unwrap();
-        true
+        Fields::UPDATED_AT
     };
-    let out = run(&store, NOW, &select).unwrap();
+    let out = run(&store, NOW, &decide).unwrap();
     assert!(out.lock_hold > Duration::ZERO);
     let text = seen.into_inner();
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();

@@ -41,7 +41,7 @@ fn scan_and_round_throughput() {
     );
 
     let (_tmp, store) = store_with(&bytes);
-    let out = run(&store, NOW, &|_| true).unwrap();
+    let out = run(&store, NOW, &updated).unwrap();
     assert_eq!(out.bumped.len(), 1000);
     println!(
         "round: lock held {:.1} ms (read + scan + patch + write + fsync)",

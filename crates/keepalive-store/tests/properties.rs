@@ -1,11 +1,14 @@
 //! Property tests: on random stores serialised like `JSON.stringify(x, null, 2)`, the scanner
-//! agrees with serde_json, the patch changes only timestamp digits, and on random byte
-//! mutations the scanner accepts exactly what serde_json accepts.
+//! agrees with serde_json (timestamps and string fields), the patch changes only the
+//! requested timestamp digits, and on random byte mutations the scanner accepts exactly what
+//! serde_json accepts.
 
 mod common;
 
-use common::replaced_timestamps;
-use keepalive_store::{MAX_SAFE_INTEGER, UpdatedAt, apply_bumps, plan_bumps, scan};
+use std::cell::Cell;
+
+use common::{TIMESTAMP_NAMES, replaced_fields};
+use keepalive_store::{EntryInfo, Fields, MAX_SAFE_INTEGER, apply_bumps, plan_bumps, scan};
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 
@@ -17,6 +20,7 @@ fn leaf() -> impl Strategy<Value = Value> {
         (-1_000_000i32..1_000_000).prop_map(|n| Value::from(f64::from(n) / 100.0)),
         "[a-zA-Z0-9 \"\\\\/\u{1}\u{1f}é😀\u{2028}]{0,12}".prop_map(Value::from),
         Just(Value::from("updatedAt")),
+        Just(Value::from("lastInteractionAt")),
     ]
 }
 
@@ -34,12 +38,16 @@ fn key() -> impl Strategy<Value = String> {
     prop_oneof![
         Just("updatedAt".to_owned()),
         Just("updatedAtHistory".to_owned()),
+        Just("lastInteractionAt".to_owned()),
+        Just("sessionStartedAt".to_owned()),
         Just("sessionId".to_owned()),
+        Just("chatType".to_owned()),
+        Just("channel".to_owned()),
         "[a-z:\"\\\\é😀\u{7}]{0,10}",
     ]
 }
 
-fn updated_at() -> impl Strategy<Value = Value> {
+fn timestamp() -> impl Strategy<Value = Value> {
     prop_oneof![
         4 => (0u64..2_000_000_000_000).prop_map(Value::from),
         1 => Just(Value::from(MAX_SAFE_INTEGER)),
@@ -54,14 +62,22 @@ fn entry() -> impl Strategy<Value = Value> {
     prop_oneof![
         4 => (
             prop::collection::vec((key(), value()), 0..4),
-            prop::option::of(updated_at()),
+            prop::collection::vec(prop::option::of(timestamp()), 3),
+            prop::collection::vec(prop::option::of(leaf()), 4),
             prop::collection::vec((key(), value()), 0..4),
         )
-            .prop_map(|(a, u, b)| {
+            .prop_map(|(a, ts, strings, b)| {
                 let mut m = Map::new();
                 m.extend(a);
-                if let Some(u) = u {
-                    m.insert("updatedAt".into(), u);
+                for (name, t) in TIMESTAMP_NAMES.iter().zip(ts) {
+                    if let Some(t) = t {
+                        m.insert((*name).into(), t);
+                    }
+                }
+                for (name, v) in STRING_NAMES.iter().zip(strings) {
+                    if let Some(v) = v {
+                        m.insert((*name).into(), v);
+                    }
                 }
                 m.extend(b);
                 Value::Object(m)
@@ -75,9 +91,43 @@ fn store() -> impl Strategy<Value = Map<String, Value>> {
         .prop_map(|kv| kv.into_iter().collect())
 }
 
-fn expected_updated_at(v: &Value) -> Option<u64> {
-    let u = v.get("updatedAt")?;
+const STRING_NAMES: [&str; 4] = ["sessionFile", "chatType", "channel", "lastChannel"];
+
+/// What serde_json says an entry's timestamp member is, when usable.
+fn expected_timestamp(v: &Value, name: &str) -> Option<u64> {
+    let u = v.get(name)?;
     u.as_u64().filter(|n| u.is_u64() && *n <= MAX_SAFE_INTEGER)
+}
+
+fn timestamps(e: &EntryInfo) -> [Option<u64>; 3] {
+    [
+        e.updated_at.value(),
+        e.last_interaction_at.value(),
+        e.session_started_at.value(),
+    ]
+}
+
+fn strings(e: &EntryInfo) -> [Option<&str>; 4] {
+    [
+        e.session_file.as_deref(),
+        e.chat_type.as_deref(),
+        e.channel.as_deref(),
+        e.last_channel.as_deref(),
+    ]
+}
+
+/// A pseudo-random choice of fields for a key.
+fn choose(key: &str, pick: u64) -> Fields {
+    let bits = (key.len() as u64).wrapping_mul(0x9E37_79B9) ^ pick;
+    Fields {
+        updated_at: bits & 1 != 0,
+        last_interaction_at: bits & 2 != 0,
+        session_started_at: bits & 4 != 0,
+    }
+}
+
+fn chosen(f: Fields) -> [bool; 3] {
+    [f.updated_at, f.last_interaction_at, f.session_started_at]
 }
 
 proptest! {
@@ -95,23 +145,37 @@ proptest! {
         prop_assert_eq!(scanned.entries.len(), store.len());
         for (e, (k, v)) in scanned.entries.iter().zip(&store) {
             prop_assert_eq!(&e.key, k);
-            let got = match e.updated_at {
-                UpdatedAt::Integer { value, .. } => Some(value),
-                _ => None,
-            };
-            prop_assert_eq!(got, expected_updated_at(v));
-            prop_assert_eq!(matches!(e.updated_at, UpdatedAt::NotAnObject), !v.is_object());
+            let want: Vec<_> = TIMESTAMP_NAMES.iter().map(|n| expected_timestamp(v, n)).collect();
+            prop_assert_eq!(timestamps(e).to_vec(), want);
+            let want: Vec<_> = STRING_NAMES.iter().map(|n| v.get(*n).and_then(Value::as_str)).collect();
+            prop_assert_eq!(strings(e).to_vec(), want);
+            prop_assert_eq!(
+                matches!(e.updated_at, keepalive_store::Timestamp::NotAnObject),
+                !v.is_object()
+            );
         }
 
-        // Select a pseudo-random subset of keys.
-        let select = |k: &str| !(k.len() as u64 ^ pick).is_multiple_of(3);
-        let bumps = plan_bumps(&scanned, now, &select);
+        // A pseudo-random subset of fields per entry; count the calls.
+        let calls = Cell::new(0usize);
+        let decide = |e: &EntryInfo| {
+            calls.set(calls.get() + 1);
+            choose(&e.key, pick)
+        };
+        let bumps = plan_bumps(&scanned, now, &decide);
+        let bumpable = scanned
+            .entries
+            .iter()
+            .filter(|e| timestamps(e).iter().any(Option::is_some))
+            .count();
+        prop_assert_eq!(calls.get(), bumpable);
         let after = apply_bumps(bytes, &bumps, now);
-        prop_assert_eq!(replaced_timestamps(bytes, &after, now), bumps.len());
+        prop_assert_eq!(replaced_fields(bytes, &after, now, TIMESTAMP_NAMES), bumps.len());
         let mut want = store.clone();
         for (k, v) in want.iter_mut() {
-            if select(k) && expected_updated_at(v).is_some_and(|u| u < now) {
-                v["updatedAt"] = Value::from(now);
+            for (name, asked) in TIMESTAMP_NAMES.iter().zip(chosen(choose(k, pick))) {
+                if asked && expected_timestamp(v, name).is_some_and(|u| u < now) {
+                    v[*name] = Value::from(now);
+                }
             }
         }
         let reparsed: Map<String, Value> = serde_json::from_slice(&after).unwrap();

@@ -7,7 +7,9 @@ use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
 use common::*;
-use keepalive_store::{RoundOptions, StoreError, UpdatedAt, bump_store, read_keys, scan};
+use keepalive_store::{
+    EntryInfo, Fields, RoundOptions, StoreError, Timestamp, bump_store, read_keys, scan,
+};
 use serde_json::Value;
 
 #[test]
@@ -15,7 +17,7 @@ fn fixtures_change_only_bumped_digits() {
     for name in FIXTURES {
         let before = fixture(name);
         let (_tmp, store) = store_with(&before);
-        let out = run(&store, NOW, &|_| true).unwrap();
+        let out = run(&store, NOW, &updated).unwrap();
         let after = fs::read(&store).unwrap();
 
         let parsed = parseable(&before);
@@ -55,10 +57,10 @@ fn fixtures_change_only_bumped_digits() {
 #[test]
 fn second_round_writes_nothing() {
     let (_tmp, store) = store_with(&fixture("basic-6.json"));
-    assert!(run(&store, NOW, &|_| true).unwrap().written);
+    assert!(run(&store, NOW, &updated).unwrap().written);
     let ino = fs::metadata(&store).unwrap().ino();
     let bytes = fs::read(&store).unwrap();
-    let out = run(&store, NOW, &|_| true).unwrap();
+    let out = run(&store, NOW, &updated).unwrap();
     assert!(!out.written && out.bumped.is_empty());
     assert_eq!(out.sessions, 6);
     assert_eq!(fs::metadata(&store).unwrap().ino(), ino);
@@ -70,7 +72,7 @@ fn second_round_writes_nothing() {
 fn selection_is_honoured() {
     let before = fixture("typical-3-entries.json");
     let (_tmp, store) = store_with(&before);
-    let out = run(&store, NOW, &|k| k == "agent:main:main").unwrap();
+    let out = run(&store, NOW, &updated_if(|k| k == "agent:main:main")).unwrap();
     assert_eq!(out.bumped, ["agent:main:main"]);
     let after = fs::read(&store).unwrap();
     assert_eq!(replaced_timestamps(&before, &after, NOW), 1);
@@ -85,7 +87,7 @@ fn dry_run_reports_and_writes_nothing() {
     let ino = fs::metadata(&store).unwrap().ino();
     let o = RoundOptions {
         dry_run: true,
-        ..opts(NOW, &|_| true)
+        ..opts(NOW, &updated)
     };
     let out = bump_store(&store, &o).unwrap();
     assert_eq!(out.bumped.len(), 5);
@@ -99,7 +101,7 @@ fn dry_run_reports_and_writes_nothing() {
 fn tricky_fields_stay_untouched() {
     let before = fixture("tricky.json");
     let (_tmp, store) = store_with(&before);
-    let out = run(&store, NOW, &|_| true).unwrap();
+    let out = run(&store, NOW, &updated).unwrap();
     assert!(
         out.bumped
             .contains(&"agent:main:slack:channel:c0ffee".to_owned())
@@ -130,7 +132,7 @@ fn tricky_fields_stay_untouched() {
 fn nested_updated_at_is_not_ours() {
     let before = fixture("padded.json");
     let (_tmp, store) = store_with(&before);
-    run(&store, NOW, &|_| true).unwrap();
+    run(&store, NOW, &updated).unwrap();
     let v = parseable(&fs::read(&store).unwrap());
     for e in v.values() {
         assert_eq!(e["updatedAt"], NOW);
@@ -167,7 +169,7 @@ fn only_plain_older_integers_move() {
         future = NOW + 1
     );
     let (_tmp, store) = store_with(before.as_bytes());
-    let out = run(&store, NOW, &|_| true).unwrap();
+    let out = run(&store, NOW, &updated).unwrap();
     assert_eq!(out.sessions, 15);
     assert_eq!(out.bumped, ["old", "escaped"]);
     let after = String::from_utf8(fs::read(&store).unwrap()).unwrap();
@@ -183,7 +185,7 @@ fn lone_surrogate_keys_are_usable() {
     let (_tmp, store) = store_with(before);
     let keys = read_keys(&store).unwrap();
     assert_eq!(keys, ["agent:main:x\u{FFFD}", "agent:main:y"]);
-    let out = run(&store, NOW, &|k| k.starts_with("agent:main:x")).unwrap();
+    let out = run(&store, NOW, &updated_if(|k| k.starts_with("agent:main:x"))).unwrap();
     assert_eq!(out.bumped, ["agent:main:x\u{FFFD}"]);
     let after = fs::read(&store).unwrap();
     assert_eq!(replaced_timestamps(before, &after, NOW), 1);
@@ -210,7 +212,7 @@ fn read_keys_lists_fixture_keys() {
 fn mode_is_preserved() {
     let (_tmp, store) = store_with(&fixture("basic-6.json"));
     fs::set_permissions(&store, fs::Permissions::from_mode(0o640)).unwrap();
-    assert!(run(&store, NOW, &|_| true).unwrap().written);
+    assert!(run(&store, NOW, &updated).unwrap().written);
     assert_eq!(fs::metadata(&store).unwrap().mode() & 0o7777, 0o640);
 }
 
@@ -219,18 +221,18 @@ fn store_replaced_mid_round_is_redone() {
     let (_tmp, store) = store_with(&fixture("basic-6.json"));
     let replacement = fixture("typical-3-entries.json");
     let calls = Cell::new(0u32);
-    // `select` runs between our read and our rename: replace the store like a gateway
+    // `decide` runs between our read and our rename: replace the store like a gateway
     // writer would (temp file + rename) on the first attempt only.
-    let select = |_: &str| {
+    let decide = |_: &EntryInfo| {
         if calls.get() == 0 {
             let tmp = store.with_file_name("sessions.json.gateway.tmp");
             fs::write(&tmp, &replacement).unwrap();
             fs::rename(&tmp, &store).unwrap();
         }
         calls.set(calls.get() + 1);
-        true
+        Fields::UPDATED_AT
     };
-    let out = run(&store, NOW, &select).unwrap();
+    let out = run(&store, NOW, &decide).unwrap();
     assert_eq!(out.attempts, 2);
     assert!(out.written);
     assert_eq!(out.sessions, 3);
@@ -244,14 +246,14 @@ fn store_that_keeps_changing_gives_up() {
     let original = fixture("basic-6.json");
     let (_tmp, store) = store_with(&original);
     let n = Cell::new(0u64);
-    let select = |_: &str| {
+    let decide = |_: &EntryInfo| {
         n.set(n.get() + 1);
         let tmp = store.with_file_name("sessions.json.gateway.tmp");
         fs::write(&tmp, &original).unwrap();
         fs::rename(&tmp, &store).unwrap();
-        true
+        Fields::UPDATED_AT
     };
-    let err = run(&store, NOW, &select).unwrap_err();
+    let err = run(&store, NOW, &decide).unwrap_err();
     assert!(matches!(err, StoreError::Changed { attempts: 3 }), "{err}");
     assert_eq!(err.code(), "store_changed");
     assert_eq!(fs::read(&store).unwrap(), original);
@@ -265,16 +267,16 @@ fn symlinked_directory_locks_in_real_directory() {
     std::os::unix::fs::symlink(store.parent().unwrap(), &link).unwrap();
     let via_link = link.join("sessions.json");
     let seen = Cell::new(false);
-    let select = |_: &str| {
+    let decide = |_: &EntryInfo| {
         seen.set(lock_path(&store).exists());
-        true
+        Fields::UPDATED_AT
     };
-    assert!(run(&via_link, NOW, &select).unwrap().written);
+    assert!(run(&via_link, NOW, &decide).unwrap().written);
     assert!(seen.get(), "lock was not next to realpath(dir)");
     assert_eq!(listing(&store), ["sessions.json"]);
     assert!(matches!(
         scan(&fs::read(&store).unwrap()).unwrap().entries[0].updated_at,
-        UpdatedAt::Integer { value: NOW, .. }
+        Timestamp::Integer { value: NOW, .. }
     ));
 }
 

@@ -1,5 +1,5 @@
 //! Helpers shared by the integration tests: stores in temp dirs laid out like the gateway's,
-//! and an independent check that a rewrite changed nothing but timestamp digits.
+//! decisions, and an independent check that a rewrite changed nothing but timestamp digits.
 #![allow(dead_code)]
 
 use std::fs;
@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use keepalive_store::{RoundOptions, RoundOutcome, StoreError, bump_store};
+use keepalive_store::{EntryInfo, Fields, RoundOptions, RoundOutcome, StoreError, bump_store};
 
 pub const FIXTURE_NOW: u64 = 1_776_081_742_311;
 /// An hour after the fixtures were generated: every fixture timestamp is older.
@@ -41,18 +41,39 @@ pub fn store_with(bytes: &[u8]) -> (tempfile::TempDir, PathBuf) {
     (tmp, store)
 }
 
+/// The old behaviour: bump every entry's `updatedAt`.
+pub fn updated(_: &EntryInfo) -> Fields {
+    Fields::UPDATED_AT
+}
+
+/// Bump every timestamp field an entry has.
+pub fn all_fields(_: &EntryInfo) -> Fields {
+    Fields::ALL
+}
+
+/// `updatedAt` of the entries whose key passes `pred`.
+pub fn updated_if(pred: impl Fn(&str) -> bool) -> impl Fn(&EntryInfo) -> Fields {
+    move |e| {
+        if pred(&e.key) {
+            Fields::UPDATED_AT
+        } else {
+            Fields::NONE
+        }
+    }
+}
+
 pub fn run(
     store: &Path,
     now_ms: u64,
-    select: &dyn Fn(&str) -> bool,
+    decide: &dyn Fn(&EntryInfo) -> Fields,
 ) -> Result<RoundOutcome, StoreError> {
-    bump_store(store, &opts(now_ms, select))
+    bump_store(store, &opts(now_ms, decide))
 }
 
-pub fn opts(now_ms: u64, select: &dyn Fn(&str) -> bool) -> RoundOptions<'_> {
+pub fn opts(now_ms: u64, decide: &dyn Fn(&EntryInfo) -> Fields) -> RoundOptions<'_> {
     RoundOptions {
         now_ms,
-        select,
+        decide,
         dry_run: false,
         lock_timeout: Duration::from_millis(300),
         max_attempts: 3,
@@ -75,11 +96,19 @@ pub fn lock_path(store: &Path) -> PathBuf {
         .join("sessions.json.lock")
 }
 
-/// Check that `after` equals `before` except for digit runs that were integers below `now`
-/// in `before`, each preceded by an `"updatedAt":` key, and are exactly `now` in `after`.
-/// Returns how many such replacements there were. Written without the crate's scanner so
-/// that a bug there cannot hide here.
+/// The three timestamp member names, as the gateway writes them.
+pub const TIMESTAMP_NAMES: &[&str] = &["updatedAt", "lastInteractionAt", "sessionStartedAt"];
+
+/// [`replaced_fields`] allowing `updatedAt` only.
 pub fn replaced_timestamps(before: &[u8], after: &[u8], now: u64) -> usize {
+    replaced_fields(before, after, now, &["updatedAt"])
+}
+
+/// Check that `after` equals `before` except for digit runs that were integers below `now`
+/// in `before`, each preceded by a `"<name>":` key with a name from `names`, and are exactly
+/// `now` in `after`. Returns how many such replacements there were. Written without the
+/// crate's scanner so that a bug there cannot hide here.
+pub fn replaced_fields(before: &[u8], after: &[u8], now: u64, names: &[&str]) -> usize {
     let now_digits = now.to_string();
     let (mut i, mut j, mut count) = (0, 0, 0);
     loop {
@@ -115,9 +144,10 @@ pub fn replaced_timestamps(before: &[u8], after: &[u8], now: u64) -> usize {
             "touched a negative number at {i}"
         );
         let prefix = String::from_utf8_lossy(&before[..i]);
+        let prefix = prefix.trim_end();
         assert!(
-            prefix.trim_end().ends_with("\"updatedAt\":"),
-            "replaced digits at {i} do not follow an updatedAt key"
+            names.iter().any(|n| prefix.ends_with(&format!("\"{n}\":"))),
+            "replaced digits at {i} do not follow a key in {names:?}"
         );
         let next = before.get(old_end).copied();
         assert!(

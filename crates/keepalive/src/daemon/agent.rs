@@ -305,16 +305,20 @@ fn run_round(
 ) -> Result<Round, RoundError> {
     // Counted as a set: the store may redo the round and ask again.
     let selected = std::cell::RefCell::new(HashSet::new());
-    let select = |key: &str| {
+    // Only `updatedAt` for now: which fields to bump per entry is the policy's to decide.
+    let decide = |entry: &keepalive_store::EntryInfo| {
+        let key = entry.key.as_str();
         let chosen = named.contains(key) || (all_selected && selected_on_tick(rules, agent, key));
         if chosen {
             selected.borrow_mut().insert(key.to_owned());
+            keepalive_store::Fields::UPDATED_AT
+        } else {
+            keepalive_store::Fields::NONE
         }
-        chosen
     };
     let options = RoundOptions {
         now_ms: unix_ms(SystemTime::now()),
-        select: &select,
+        decide: &decide,
         dry_run: config.dry_run,
         lock_timeout: config.lock_timeout,
         max_attempts: MAX_ATTEMPTS,

@@ -94,10 +94,16 @@ pub async fn run_once(args: DaemonArgs) -> Result<(), DaemonError> {
     for (id, store) in agents {
         let (rules, agent_config) = (rules.clone(), config.agent.clone());
         tasks.push(tokio::task::spawn_blocking(move || {
-            let select = |key: &str| selected_on_tick(&rules, &id, key);
+            let decide = |entry: &keepalive_store::EntryInfo| {
+                if selected_on_tick(&rules, &id, &entry.key) {
+                    keepalive_store::Fields::UPDATED_AT
+                } else {
+                    keepalive_store::Fields::NONE
+                }
+            };
             let options = keepalive_store::RoundOptions {
                 now_ms: agent::unix_ms(SystemTime::now()),
-                select: &select,
+                decide: &decide,
                 dry_run: agent_config.dry_run,
                 lock_timeout: agent_config.lock_timeout,
                 max_attempts: 3,
