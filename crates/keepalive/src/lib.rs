@@ -11,6 +11,7 @@ pub mod cli;
 pub mod client;
 pub mod daemon;
 pub mod duration;
+pub mod openclaw;
 pub mod paths;
 pub mod policy;
 pub mod settings;

@@ -1,0 +1,209 @@
+//! Which rule applies: defaults per generation and the layering of
+//! `openclaw.json` sections.
+
+use crate::openclaw::config::parse;
+use crate::openclaw::reset::{
+    Generation, Mode, ResetConfig, ResetRule, defaults, effective_rule, session_reset_type,
+};
+
+fn reset_config(text: &str) -> ResetConfig {
+    let c = parse(std::path::Path::new("/st/openclaw.json"), text);
+    assert!(c.problems.is_empty(), "{:?}", c.problems);
+    c.reset
+}
+
+/// (mode, atHour, idleMinutes) of a rule, for compact asserts.
+fn mai(r: &ResetRule) -> (Mode, u8, u64) {
+    (r.mode, r.at_hour, r.idle_minutes)
+}
+
+#[test]
+fn defaults_per_generation() {
+    let v1 = defaults(Generation::JsonV1);
+    assert_eq!(mai(&v1), (Mode::Daily, 4, 60));
+    assert!(v1.source.contains("json-v1") && v1.source.contains("idle 60 assumed"));
+    assert_eq!(mai(&defaults(Generation::JsonV2)), (Mode::Daily, 4, 0));
+    assert_eq!(defaults(Generation::Sqlite).mode, Mode::None);
+    assert_eq!(mai(&defaults(Generation::Unknown)), mai(&v1));
+}
+
+#[test]
+fn serialised_names() {
+    let j = |v: &dyn erased::Ser| v.json();
+    assert_eq!(j(&Generation::JsonV1), "\"json-v1\"");
+    assert_eq!(j(&Generation::JsonV2), "\"json-v2\"");
+    assert_eq!(j(&Generation::Sqlite), "\"sqlite\"");
+    assert_eq!(j(&Generation::Unknown), "\"unknown\"");
+    assert_eq!(j(&Mode::None), "\"none\"");
+    assert_eq!(j(&crate::openclaw::reset::Rule::Idle), "\"idle\"");
+}
+
+/// A tiny object-safe wrapper so the test above can take mixed types.
+mod erased {
+    pub trait Ser {
+        fn json(&self) -> String;
+    }
+    impl<T: serde::Serialize> Ser for T {
+        fn json(&self) -> String {
+            serde_json::to_string(self).expect("serialises")
+        }
+    }
+}
+
+#[test]
+fn empty_config_is_the_defaults() {
+    let c = ResetConfig::default();
+    for g in [Generation::JsonV1, Generation::JsonV2, Generation::Sqlite] {
+        assert_eq!(effective_rule(&c, g, None, None), defaults(g));
+    }
+}
+
+#[test]
+fn session_reset_overrides_only_what_it_sets() {
+    let c = reset_config("{session:{reset:{atHour: 2}}}");
+    let r = effective_rule(&c, Generation::JsonV2, Some("direct"), None);
+    assert_eq!(mai(&r), (Mode::Daily, 2, 0));
+    assert_eq!(
+        r.source,
+        "session.reset + gateway default (json-v2: daily at 4)"
+    );
+    let r = effective_rule(&c, Generation::JsonV1, None, None);
+    assert_eq!(mai(&r), (Mode::Daily, 2, 60));
+}
+
+#[test]
+fn idle_mode_without_minutes_means_sixty() {
+    let c = reset_config("{session:{reset:{mode: 'idle'}}}");
+    let r = effective_rule(&c, Generation::JsonV2, None, None);
+    assert_eq!(mai(&r), (Mode::Idle, 4, 60));
+    let c = reset_config("{session:{reset:{mode: 'idle', idleMinutes: 0}}}");
+    assert_eq!(
+        effective_rule(&c, Generation::JsonV2, None, None).idle_minutes,
+        60
+    );
+}
+
+#[test]
+fn sqlite_defaults_to_none_unless_configured() {
+    let c = reset_config("{session:{reset:{atHour: 3}}}");
+    let r = effective_rule(&c, Generation::Sqlite, None, None);
+    assert_eq!(mai(&r), (Mode::None, 3, 0));
+    let c = reset_config("{session:{reset:{mode: 'daily', idleMinutes: 30}}}");
+    let r = effective_rule(&c, Generation::Sqlite, None, None);
+    assert_eq!(mai(&r), (Mode::Daily, 4, 30));
+}
+
+#[test]
+fn legacy_idle_minutes() {
+    // Alone, it means mode idle (the gateway's backward compatibility).
+    let c = reset_config("{session:{idleMinutes: 90}}");
+    let r = effective_rule(&c, Generation::JsonV2, None, None);
+    assert_eq!(mai(&r), (Mode::Idle, 4, 90));
+    assert!(r.source.starts_with("session.idleMinutes"), "{}", r.source);
+    let r = effective_rule(&c, Generation::Sqlite, None, None);
+    assert_eq!(r.mode, Mode::Idle);
+    // With session.reset present, it only fills idleMinutes.
+    let c = reset_config("{session:{idleMinutes: 90, reset:{atHour: 5}}}");
+    let r = effective_rule(&c, Generation::JsonV2, None, None);
+    assert_eq!(mai(&r), (Mode::Daily, 5, 90));
+    // And session.reset's own idleMinutes beats it.
+    let c = reset_config("{session:{idleMinutes: 90, reset:{idleMinutes: 15}}}");
+    let r = effective_rule(&c, Generation::JsonV2, None, None);
+    assert_eq!(r.idle_minutes, 15);
+    assert!(!r.source.contains("session.idleMinutes"), "{}", r.source);
+    // An empty session.reset still counts as present.
+    let c = reset_config("{session:{idleMinutes: 90, reset:{}}}");
+    assert_eq!(
+        effective_rule(&c, Generation::JsonV2, None, None).mode,
+        Mode::Daily
+    );
+}
+
+#[test]
+fn reset_by_type_layers_over_session_reset() {
+    let c = reset_config(
+        "{session:{reset:{mode:'daily', atHour: 5, idleMinutes: 120},
+          resetByType:{group:{mode:'idle', idleMinutes: 30}, thread:{atHour: 1}}}}",
+    );
+    let g = effective_rule(&c, Generation::JsonV2, Some("group"), None);
+    assert_eq!(mai(&g), (Mode::Idle, 5, 30));
+    assert_eq!(g.source, "session.resetByType.group + session.reset");
+    let t = effective_rule(&c, Generation::JsonV2, Some("thread"), None);
+    assert_eq!(mai(&t), (Mode::Daily, 1, 120));
+    let d = effective_rule(&c, Generation::JsonV2, Some("direct"), None);
+    assert_eq!(mai(&d), (Mode::Daily, 5, 120));
+    assert_eq!(d.source, "session.reset");
+    // "channel" chats are groups to the gateway.
+    let ch = effective_rule(&c, Generation::JsonV2, Some("channel"), None);
+    assert_eq!(mai(&ch), mai(&g));
+}
+
+#[test]
+fn dm_is_an_alias_of_direct() {
+    let c = reset_config("{session:{resetByType:{dm:{mode:'idle', idleMinutes: 10}}}}");
+    for chat in [Some("direct"), Some("dm"), None] {
+        let r = effective_rule(&c, Generation::JsonV2, chat, None);
+        assert_eq!(mai(&r), (Mode::Idle, 4, 10), "{chat:?}");
+        assert!(r.source.starts_with("session.resetByType.dm"));
+    }
+    // "direct" wins when both are there.
+    let c =
+        reset_config("{session:{resetByType:{dm:{idleMinutes: 10}, direct:{idleMinutes: 20}}}}");
+    let r = effective_rule(&c, Generation::JsonV2, Some("dm"), None);
+    assert_eq!(r.idle_minutes, 20);
+    // Groups do not read it.
+    let r = effective_rule(&c, Generation::JsonV2, Some("group"), None);
+    assert_eq!(r.idle_minutes, 0);
+}
+
+#[test]
+fn reset_by_channel_overrides_type_and_reset() {
+    let c = reset_config(
+        "{session:{idleMinutes: 500, reset:{mode:'daily', atHour: 5, idleMinutes: 120},
+          resetByType:{group:{mode:'idle', idleMinutes: 30}},
+          resetByChannel:{discord:{mode:'daily', idleMinutes: 240}, slack:{mode:'none'}}}}",
+    );
+    let r = effective_rule(&c, Generation::JsonV2, Some("group"), Some("discord"));
+    // atHour comes from the defaults, not session.reset: the gateway uses
+    // the channel entry in place of session.reset.
+    assert_eq!(mai(&r), (Mode::Daily, 4, 240));
+    assert_eq!(
+        r.source,
+        "session.resetByChannel.discord + gateway default (json-v2: daily at 4)"
+    );
+    let r = effective_rule(&c, Generation::JsonV2, Some("group"), Some(" Slack "));
+    assert_eq!(mai(&r), (Mode::None, 4, 0));
+    // Another channel falls through to type and reset.
+    let r = effective_rule(&c, Generation::JsonV2, Some("group"), Some("telegram"));
+    assert_eq!(mai(&r), (Mode::Idle, 5, 30));
+}
+
+#[test]
+fn reset_types_from_keys() {
+    assert_eq!(session_reset_type("agent:main:main", None), "direct");
+    assert_eq!(
+        session_reset_type("agent:main:telegram:group:-100", None),
+        "group"
+    );
+    assert_eq!(
+        session_reset_type("agent:main:discord:channel:42", None),
+        "group"
+    );
+    assert_eq!(
+        session_reset_type("agent:main:discord:channel:42:thread:7", None),
+        "thread"
+    );
+    assert_eq!(
+        session_reset_type("agent:main:x:topic:1", Some("group")),
+        "thread"
+    );
+    assert_eq!(
+        session_reset_type("agent:main:main", Some("Group")),
+        "group"
+    );
+    assert_eq!(
+        session_reset_type("agent:main:main", Some("thread")),
+        "thread"
+    );
+    assert_eq!(session_reset_type("cron:job", Some("direct")), "direct");
+}
