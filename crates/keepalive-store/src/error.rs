@@ -19,16 +19,24 @@ pub enum StoreError {
 
     /// The gateway's lock was held (and not stale) for the whole `lock_timeout`.
     #[error(
-        "the session store lock is held by {} and was not released within {}: store left \
-         untouched; the gateway is probably writing and the next round will retry (if no \
-         gateway is running, the lock file sessions.json.lock next to the store can be removed)",
+        "store busy: the gateway's lock {} is held by {} and was not released within {}: store \
+         left untouched; the next round will retry. If that process is not an OpenClaw gateway \
+         (check with `ps -p PID`), remove the lock file",
+        lock.display(),
         holder(*holder_pid),
         humantime::format_duration(Duration::from_millis(waited.as_millis() as u64))
     )]
     Busy {
+        lock: PathBuf,
         holder_pid: Option<u32>,
         waited: Duration,
     },
+
+    /// The round was cancelled while waiting for the lock (the daemon is stopping).
+    #[error(
+        "cancelled while waiting for the gateway's lock (keepalived is stopping): store left untouched"
+    )]
+    Cancelled,
 
     /// The store is not something we may rewrite: not a complete JSON object, or not a
     /// regular file. `reason` continues the sentence "store <path> ...".
@@ -70,6 +78,7 @@ impl StoreError {
         match self {
             StoreError::NotFound { .. } => "store_not_found",
             StoreError::Busy { .. } => "store_busy",
+            StoreError::Cancelled => "shutting_down",
             StoreError::Invalid { .. } => "store_invalid",
             StoreError::Changed { .. } => "store_changed",
             StoreError::Io { .. } => "store_io",

@@ -6,6 +6,7 @@ use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
@@ -46,7 +47,14 @@ pub(crate) fn payload(pid: u32, created_at: SystemTime, starttime: Option<u64>) 
 
 /// Take the lock, waiting up to `timeout` like the gateway does (`min(1000, 50 * attempt)`
 /// ms between tries) and removing it when it is stale by the gateway's rules.
-pub(crate) fn acquire(lock_path: &Path, timeout: Duration) -> Result<Acquired, StoreError> {
+///
+/// `cancel`, when set, ends the wait early with [`StoreError::Cancelled`]: a daemon that is
+/// stopping must not sit out a long lock timeout before it can exit.
+pub(crate) fn acquire(
+    lock_path: &Path,
+    timeout: Duration,
+    cancel: Option<&AtomicBool>,
+) -> Result<Acquired, StoreError> {
     let started = Instant::now();
     let mut reclaimed_stale = false;
     let mut attempt: u32 = 0;
@@ -85,12 +93,29 @@ pub(crate) fn acquire(lock_path: &Path, timeout: Duration) -> Result<Acquired, S
         let elapsed = started.elapsed();
         if elapsed >= timeout {
             return Err(StoreError::Busy {
+                lock: lock_path.to_path_buf(),
                 holder_pid,
                 waited: elapsed,
             });
         }
         let pause = Duration::from_millis(u64::from(attempt.saturating_mul(50).min(1000)));
-        std::thread::sleep(pause.min(timeout - elapsed));
+        sleep_unless_cancelled(pause.min(timeout - elapsed), cancel)?;
+    }
+}
+
+/// Sleeps in short slices so that a cancellation is seen within ~20 ms.
+fn sleep_unless_cancelled(pause: Duration, cancel: Option<&AtomicBool>) -> Result<(), StoreError> {
+    let slice = Duration::from_millis(20);
+    let until = Instant::now() + pause;
+    loop {
+        if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+            return Err(StoreError::Cancelled);
+        }
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(());
+        }
+        std::thread::sleep(left.min(slice));
     }
 }
 

@@ -87,13 +87,15 @@ fn recycled_pid_is_stale() {
 fn acquire_and_release_roundtrip() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sessions.json.lock");
-    let a = acquire(&path, Duration::from_millis(100)).unwrap();
+    let a = acquire(&path, Duration::from_millis(100), None).unwrap();
     assert!(!a.reclaimed_stale);
     assert!(a.guard.still_ours().unwrap());
     // A second acquire in the same (live) process waits and gives up.
-    let e = acquire(&path, Duration::from_millis(120)).unwrap_err();
+    let e = acquire(&path, Duration::from_millis(120), None).unwrap_err();
     match e {
-        StoreError::Busy { holder_pid, waited } => {
+        StoreError::Busy {
+            holder_pid, waited, ..
+        } => {
             assert_eq!(holder_pid, Some(std::process::id()));
             assert!(waited >= Duration::from_millis(120));
         }

@@ -3,6 +3,7 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use crate::error::StoreError;
@@ -26,6 +27,8 @@ pub struct RoundOptions<'a> {
     pub lock_timeout: Duration,
     /// How many times to redo the round when the store changed under us (0 acts as 1).
     pub max_attempts: u32,
+    /// When set, a wait for the lock ends early with [`StoreError::Cancelled`].
+    pub cancel: Option<&'a AtomicBool>,
 }
 
 /// What one round did.
@@ -65,7 +68,7 @@ pub fn bump_store(store: &Path, opts: &RoundOptions) -> Result<RoundOutcome, Sto
     let max_attempts = opts.max_attempts.max(1);
     for attempt in 1..=max_attempts {
         outcome.attempts = attempt;
-        let acquired = lock::acquire(&paths.lock, opts.lock_timeout)?;
+        let acquired = lock::acquire(&paths.lock, opts.lock_timeout, opts.cancel)?;
         outcome.lock_wait += acquired.waited;
         outcome.reclaimed_stale_lock |= acquired.reclaimed_stale;
         let held_since = Instant::now();

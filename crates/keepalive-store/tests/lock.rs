@@ -90,7 +90,9 @@ fn assert_busy(payload: &str, mtime_age: Option<Duration>, holder: Option<u32>) 
     }
     let err = run(&store, NOW, &updated).unwrap_err();
     match &err {
-        StoreError::Busy { holder_pid, waited } => {
+        StoreError::Busy {
+            holder_pid, waited, ..
+        } => {
             assert_eq!(*holder_pid, holder);
             assert!(
                 *waited >= Duration::from_millis(300) && *waited < Duration::from_secs(2),
@@ -269,4 +271,44 @@ fn our_lock_has_the_gateway_shape_and_is_gone_after() {
         assert_eq!(v["starttime"], proc_stat(std::process::id()).unwrap().1);
     }
     assert!(!lock.exists());
+}
+
+/// A stopping daemon must not sit out a long lock timeout: setting the
+/// cancel flag ends the wait within a slice, with the store untouched.
+#[test]
+fn a_cancelled_wait_ends_early_and_touches_nothing() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let (_dir, store) = store_with(&fixture("basic-6.json"));
+    let before = fs::read(&store).unwrap();
+    let sleeper = Sleeper::start();
+    let lock = lock_path(&store);
+    let held = gateway_payload(
+        sleeper.pid(),
+        SystemTime::now(),
+        proc_stat(sleeper.pid()).map(|s| s.1),
+    );
+    fs::write(&lock, &held).unwrap();
+    let cancel = AtomicBool::new(false);
+    let started = std::time::Instant::now();
+    let err = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            std::thread::sleep(Duration::from_millis(150));
+            cancel.store(true, Ordering::Relaxed);
+        });
+        let mut options = opts(NOW, &updated);
+        options.lock_timeout = Duration::from_secs(30);
+        options.cancel = Some(&cancel);
+        keepalive_store::bump_store(&store, &options).unwrap_err()
+    });
+    assert!(matches!(err, StoreError::Cancelled), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "did not wait out the timeout"
+    );
+    assert_eq!(fs::read(&store).unwrap(), before);
+    assert_eq!(
+        fs::read_to_string(&lock).unwrap(),
+        held,
+        "the holder's lock is untouched"
+    );
 }

@@ -77,6 +77,7 @@ pub fn opts(now_ms: u64, decide: &dyn Fn(&EntryInfo) -> Fields) -> RoundOptions<
         dry_run: false,
         lock_timeout: Duration::from_millis(300),
         max_attempts: 3,
+        cancel: None,
     }
 }
 
