@@ -30,6 +30,9 @@ Register-ArgumentCompleter -Native -CommandName 'keepalivectl' -ScriptBlock {
             [CompletionResult]::new('start', 'start', [CompletionResultType]::ParameterValue, 'Start keepalived in the background and wait until it answers')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show whether the daemon runs, its settings and every agent''s last round')
             [CompletionResult]::new('touch', 'touch', [CompletionResultType]::ParameterValue, 'Bump sessions now and wait until the write is durable')
+            [CompletionResult]::new('active-within', 'active-within', [CompletionResultType]::ParameterValue, 'Show the activity window, or set and persist it (24h, 90m, or `all`)')
+            [CompletionResult]::new('sessions', 'sessions', [CompletionResultType]::ParameterValue, 'One row per session: last activity, when it would expire, whether it is kept alive and why')
+            [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Explain this installation: state dir, config, reset policy, generations, locks (needs no daemon)')
             [CompletionResult]::new('interval', 'interval', [CompletionResultType]::ParameterValue, 'Show the tick interval, or set and persist it')
             [CompletionResult]::new('include', 'include', [CompletionResultType]::ParameterValue, 'Always keep a session alive')
             [CompletionResult]::new('exclude', 'exclude', [CompletionResultType]::ParameterValue, 'Never bump a session on ticks or `touch` without keys')
@@ -57,6 +60,31 @@ Register-ArgumentCompleter -Native -CommandName 'keepalivectl' -ScriptBlock {
         }
         'keepalivectl;touch' {
             [CompletionResult]::new('--agent', '--agent', [CompletionResultType]::ParameterName, 'Only this agent [default: every agent]')
+            [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]')
+            [CompletionResult]::new('--revive', '--revive', [CompletionResultType]::ParameterName, 'Also bump named sessions the gateway would already reset')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the daemon''s reply as JSON instead of text')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'keepalivectl;active-within' {
+            [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the daemon''s reply as JSON instead of text')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'keepalivectl;sessions' {
+            [CompletionResult]::new('--agent', '--agent', [CompletionResultType]::ParameterName, 'Only this agent [default: every agent]')
+            [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the daemon''s reply as JSON instead of text')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'keepalivectl;doctor' {
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'OpenClaw state dir [default: found like the gateway]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'OpenClaw profile [default: $OPENCLAW_PROFILE]')
             [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the daemon''s reply as JSON instead of text')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -126,6 +154,9 @@ Register-ArgumentCompleter -Native -CommandName 'keepalivectl' -ScriptBlock {
             [CompletionResult]::new('start', 'start', [CompletionResultType]::ParameterValue, 'Start keepalived in the background and wait until it answers')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show whether the daemon runs, its settings and every agent''s last round')
             [CompletionResult]::new('touch', 'touch', [CompletionResultType]::ParameterValue, 'Bump sessions now and wait until the write is durable')
+            [CompletionResult]::new('active-within', 'active-within', [CompletionResultType]::ParameterValue, 'Show the activity window, or set and persist it (24h, 90m, or `all`)')
+            [CompletionResult]::new('sessions', 'sessions', [CompletionResultType]::ParameterValue, 'One row per session: last activity, when it would expire, whether it is kept alive and why')
+            [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Explain this installation: state dir, config, reset policy, generations, locks (needs no daemon)')
             [CompletionResult]::new('interval', 'interval', [CompletionResultType]::ParameterValue, 'Show the tick interval, or set and persist it')
             [CompletionResult]::new('include', 'include', [CompletionResultType]::ParameterValue, 'Always keep a session alive')
             [CompletionResult]::new('exclude', 'exclude', [CompletionResultType]::ParameterValue, 'Never bump a session on ticks or `touch` without keys')
@@ -143,6 +174,15 @@ Register-ArgumentCompleter -Native -CommandName 'keepalivectl' -ScriptBlock {
             break
         }
         'keepalivectl;help;touch' {
+            break
+        }
+        'keepalivectl;help;active-within' {
+            break
+        }
+        'keepalivectl;help;sessions' {
+            break
+        }
+        'keepalivectl;help;doctor' {
             break
         }
         'keepalivectl;help;interval' {

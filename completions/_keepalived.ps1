@@ -21,12 +21,16 @@ Register-ArgumentCompleter -Native -CommandName 'keepalived' -ScriptBlock {
 
     $completions = @(switch ($command) {
         'keepalived' {
-            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'OpenClaw state dir [default: $OPENCLAW_STATE_DIR, else ~/.openclaw]')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'OpenClaw state dir [default: found like the gateway: $OPENCLAW_STATE_DIR, profile, ~/.openclaw, legacy dirs]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'OpenClaw profile: the state dir ~/.openclaw-PROFILE [default: $OPENCLAW_PROFILE]')
             [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'Unix socket to listen on [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]')
             [CompletionResult]::new('--interval', '--interval', [CompletionResultType]::ParameterName, 'How often to bump (90, 90s, 5m, 1h; 1s to 24h) [default: 60s, or the persisted setting]')
+            [CompletionResult]::new('--active-within', '--active-within', [CompletionResultType]::ParameterName, 'Keep alive sessions really used within this window (24h, 90m; or `all`) [default: 24h, or the persisted setting]')
+            [CompletionResult]::new('--schedule', '--schedule', [CompletionResultType]::ParameterName, 'When to write: `policy` (just before sessions would expire) or `interval` (every tick) [default: policy, or interval when openclaw.json cannot be read]')
             [CompletionResult]::new('--agent', '--agent', [CompletionResultType]::ParameterName, 'Only serve this agent (repeatable) [default: every agent in the state dir]')
             [CompletionResult]::new('--log-file', '--log-file', [CompletionResultType]::ParameterName, 'Append logs to this file instead of stderr')
-            [CompletionResult]::new('--lock-timeout', '--lock-timeout', [CompletionResultType]::ParameterName, 'How long to wait for the gateway''s store lock before skipping a round')
+            [CompletionResult]::new('--lock-timeout', '--lock-timeout', [CompletionResultType]::ParameterName, 'How long to wait for the gateway''s store lock before skipping a round (at most 60s)')
+            [CompletionResult]::new('--bump-session-start', '--bump-session-start', [CompletionResultType]::ParameterName, 'Also bump sessionStartedAt on json-v2 stores, which stops the daily reset but rewrites each session''s recorded start')
             [CompletionResult]::new('--once', '--once', [CompletionResultType]::ParameterName, 'One pass over the stores, print a summary and exit (replaces update-session-timestamps.sh)')
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Compute and log what would be written, write nothing')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')

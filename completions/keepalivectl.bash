@@ -16,8 +16,14 @@ _keepalivectl() {
             ",$1")
                 cmd="keepalivectl"
                 ;;
+            keepalivectl,active-within)
+                cmd="keepalivectl__subcmd__active__subcmd__within"
+                ;;
             keepalivectl,completions)
                 cmd="keepalivectl__subcmd__completions"
+                ;;
+            keepalivectl,doctor)
+                cmd="keepalivectl__subcmd__doctor"
                 ;;
             keepalivectl,exclude)
                 cmd="keepalivectl__subcmd__exclude"
@@ -37,6 +43,9 @@ _keepalivectl() {
             keepalivectl,rules)
                 cmd="keepalivectl__subcmd__rules"
                 ;;
+            keepalivectl,sessions)
+                cmd="keepalivectl__subcmd__sessions"
+                ;;
             keepalivectl,shutdown)
                 cmd="keepalivectl__subcmd__shutdown"
                 ;;
@@ -52,8 +61,14 @@ _keepalivectl() {
             keepalivectl,touch)
                 cmd="keepalivectl__subcmd__touch"
                 ;;
+            keepalivectl__subcmd__help,active-within)
+                cmd="keepalivectl__subcmd__help__subcmd__active__subcmd__within"
+                ;;
             keepalivectl__subcmd__help,completions)
                 cmd="keepalivectl__subcmd__help__subcmd__completions"
+                ;;
+            keepalivectl__subcmd__help,doctor)
+                cmd="keepalivectl__subcmd__help__subcmd__doctor"
                 ;;
             keepalivectl__subcmd__help,exclude)
                 cmd="keepalivectl__subcmd__help__subcmd__exclude"
@@ -72,6 +87,9 @@ _keepalivectl() {
                 ;;
             keepalivectl__subcmd__help,rules)
                 cmd="keepalivectl__subcmd__help__subcmd__rules"
+                ;;
+            keepalivectl__subcmd__help,sessions)
+                cmd="keepalivectl__subcmd__help__subcmd__sessions"
                 ;;
             keepalivectl__subcmd__help,shutdown)
                 cmd="keepalivectl__subcmd__help__subcmd__shutdown"
@@ -92,8 +110,26 @@ _keepalivectl() {
 
     case "${cmd}" in
         keepalivectl)
-            opts="-h -V --socket --json --help --version start status touch interval include exclude forget rules shutdown stop completions help"
+            opts="-h -V --socket --json --help --version start status touch active-within sessions doctor interval include exclude forget rules shutdown stop completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        keepalivectl__subcmd__active__subcmd__within)
+            opts="-h --socket --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -116,6 +152,32 @@ _keepalivectl() {
                 return 0
             fi
             case "${prev}" in
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        keepalivectl__subcmd__doctor)
+            opts="-h --state-dir --profile --socket --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --socket)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -172,7 +234,7 @@ _keepalivectl() {
             return 0
             ;;
         keepalivectl__subcmd__help)
-            opts="start status touch interval include exclude forget rules shutdown completions help"
+            opts="start status touch active-within sessions doctor interval include exclude forget rules shutdown completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -185,7 +247,35 @@ _keepalivectl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        keepalivectl__subcmd__help__subcmd__active__subcmd__within)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         keepalivectl__subcmd__help__subcmd__completions)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        keepalivectl__subcmd__help__subcmd__doctor)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -270,6 +360,20 @@ _keepalivectl() {
             return 0
             ;;
         keepalivectl__subcmd__help__subcmd__rules)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        keepalivectl__subcmd__help__subcmd__sessions)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -397,6 +501,28 @@ _keepalivectl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        keepalivectl__subcmd__sessions)
+            opts="-h --agent --socket --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --agent)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         keepalivectl__subcmd__shutdown)
             opts="-h --socket --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -452,7 +578,7 @@ _keepalivectl() {
             return 0
             ;;
         keepalivectl__subcmd__touch)
-            opts="-h --agent --socket --json --help"
+            opts="-h --agent --revive --socket --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

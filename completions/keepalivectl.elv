@@ -27,6 +27,9 @@ set edit:completion:arg-completer[keepalivectl] = {|@words|
             cand start 'Start keepalived in the background and wait until it answers'
             cand status 'Show whether the daemon runs, its settings and every agent''s last round'
             cand touch 'Bump sessions now and wait until the write is durable'
+            cand active-within 'Show the activity window, or set and persist it (24h, 90m, or `all`)'
+            cand sessions 'One row per session: last activity, when it would expire, whether it is kept alive and why'
+            cand doctor 'Explain this installation: state dir, config, reset policy, generations, locks (needs no daemon)'
             cand interval 'Show the tick interval, or set and persist it'
             cand include 'Always keep a session alive'
             cand exclude 'Never bump a session on ticks or `touch` without keys'
@@ -51,6 +54,28 @@ set edit:completion:arg-completer[keepalivectl] = {|@words|
         }
         &'keepalivectl;touch'= {
             cand --agent 'Only this agent [default: every agent]'
+            cand --socket 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]'
+            cand --revive 'Also bump named sessions the gateway would already reset'
+            cand --json 'Print the daemon''s reply as JSON instead of text'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'keepalivectl;active-within'= {
+            cand --socket 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]'
+            cand --json 'Print the daemon''s reply as JSON instead of text'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'keepalivectl;sessions'= {
+            cand --agent 'Only this agent [default: every agent]'
+            cand --socket 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]'
+            cand --json 'Print the daemon''s reply as JSON instead of text'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'keepalivectl;doctor'= {
+            cand --state-dir 'OpenClaw state dir [default: found like the gateway]'
+            cand --profile 'OpenClaw profile [default: $OPENCLAW_PROFILE]'
             cand --socket 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]'
             cand --json 'Print the daemon''s reply as JSON instead of text'
             cand -h 'Print help'
@@ -111,6 +136,9 @@ set edit:completion:arg-completer[keepalivectl] = {|@words|
             cand start 'Start keepalived in the background and wait until it answers'
             cand status 'Show whether the daemon runs, its settings and every agent''s last round'
             cand touch 'Bump sessions now and wait until the write is durable'
+            cand active-within 'Show the activity window, or set and persist it (24h, 90m, or `all`)'
+            cand sessions 'One row per session: last activity, when it would expire, whether it is kept alive and why'
+            cand doctor 'Explain this installation: state dir, config, reset policy, generations, locks (needs no daemon)'
             cand interval 'Show the tick interval, or set and persist it'
             cand include 'Always keep a session alive'
             cand exclude 'Never bump a session on ticks or `touch` without keys'
@@ -125,6 +153,12 @@ set edit:completion:arg-completer[keepalivectl] = {|@words|
         &'keepalivectl;help;status'= {
         }
         &'keepalivectl;help;touch'= {
+        }
+        &'keepalivectl;help;active-within'= {
+        }
+        &'keepalivectl;help;sessions'= {
+        }
+        &'keepalivectl;help;doctor'= {
         }
         &'keepalivectl;help;interval'= {
         }

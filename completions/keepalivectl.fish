@@ -31,6 +31,9 @@ complete -c keepalivectl -n "__fish_keepalivectl_needs_command" -s V -l version 
 complete -c keepalivectl -n "__fish_keepalivectl_needs_command" -f -a "start" -d 'Start keepalived in the background and wait until it answers'
 complete -c keepalivectl -n "__fish_keepalivectl_needs_command" -f -a "status" -d 'Show whether the daemon runs, its settings and every agent\'s last round'
 complete -c keepalivectl -n "__fish_keepalivectl_needs_command" -f -a "touch" -d 'Bump sessions now and wait until the write is durable'
+complete -c keepalivectl -n "__fish_keepalivectl_needs_command" -f -a "active-within" -d 'Show the activity window, or set and persist it (24h, 90m, or `all`)'
+complete -c keepalivectl -n "__fish_keepalivectl_needs_command" -f -a "sessions" -d 'One row per session: last activity, when it would expire, whether it is kept alive and why'
+complete -c keepalivectl -n "__fish_keepalivectl_needs_command" -f -a "doctor" -d 'Explain this installation: state dir, config, reset policy, generations, locks (needs no daemon)'
 complete -c keepalivectl -n "__fish_keepalivectl_needs_command" -f -a "interval" -d 'Show the tick interval, or set and persist it'
 complete -c keepalivectl -n "__fish_keepalivectl_needs_command" -f -a "include" -d 'Always keep a session alive'
 complete -c keepalivectl -n "__fish_keepalivectl_needs_command" -f -a "exclude" -d 'Never bump a session on ticks or `touch` without keys'
@@ -48,8 +51,21 @@ complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand status" -l jso
 complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand status" -s h -l help -d 'Print help'
 complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand touch" -l agent -d 'Only this agent [default: every agent]' -r
 complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand touch" -l socket -d 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]' -r -F
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand touch" -l revive -d 'Also bump named sessions the gateway would already reset'
 complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand touch" -l json -d 'Print the daemon\'s reply as JSON instead of text'
 complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand touch" -s h -l help -d 'Print help'
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand active-within" -l socket -d 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]' -r -F
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand active-within" -l json -d 'Print the daemon\'s reply as JSON instead of text'
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand active-within" -s h -l help -d 'Print help'
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand sessions" -l agent -d 'Only this agent [default: every agent]' -r
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand sessions" -l socket -d 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]' -r -F
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand sessions" -l json -d 'Print the daemon\'s reply as JSON instead of text'
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand sessions" -s h -l help -d 'Print help'
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand doctor" -l state-dir -d 'OpenClaw state dir [default: found like the gateway]' -r -F
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand doctor" -l profile -d 'OpenClaw profile [default: $OPENCLAW_PROFILE]' -r
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand doctor" -l socket -d 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]' -r -F
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand doctor" -l json -d 'Print the daemon\'s reply as JSON instead of text'
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand doctor" -s h -l help -d 'Print help'
 complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand interval" -l socket -d 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]' -r -F
 complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand interval" -l json -d 'Print the daemon\'s reply as JSON instead of text'
 complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand interval" -s h -l help -d 'Print help'
@@ -77,14 +93,17 @@ complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand stop" -s h -l 
 complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand completions" -l socket -d 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]' -r -F
 complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand completions" -l json -d 'Print the daemon\'s reply as JSON instead of text'
 complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand help; and not __fish_seen_subcommand_from start status touch interval include exclude forget rules shutdown completions help" -f -a "start" -d 'Start keepalived in the background and wait until it answers'
-complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand help; and not __fish_seen_subcommand_from start status touch interval include exclude forget rules shutdown completions help" -f -a "status" -d 'Show whether the daemon runs, its settings and every agent\'s last round'
-complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand help; and not __fish_seen_subcommand_from start status touch interval include exclude forget rules shutdown completions help" -f -a "touch" -d 'Bump sessions now and wait until the write is durable'
-complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand help; and not __fish_seen_subcommand_from start status touch interval include exclude forget rules shutdown completions help" -f -a "interval" -d 'Show the tick interval, or set and persist it'
-complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand help; and not __fish_seen_subcommand_from start status touch interval include exclude forget rules shutdown completions help" -f -a "include" -d 'Always keep a session alive'
-complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand help; and not __fish_seen_subcommand_from start status touch interval include exclude forget rules shutdown completions help" -f -a "exclude" -d 'Never bump a session on ticks or `touch` without keys'
-complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand help; and not __fish_seen_subcommand_from start status touch interval include exclude forget rules shutdown completions help" -f -a "forget" -d 'Remove the include/exclude rule for a session'
-complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand help; and not __fish_seen_subcommand_from start status touch interval include exclude forget rules shutdown completions help" -f -a "rules" -d 'List the include/exclude rules'
-complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand help; and not __fish_seen_subcommand_from start status touch interval include exclude forget rules shutdown completions help" -f -a "shutdown" -d 'Stop the daemon gracefully (exit 0 also when none was running)'
-complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand help; and not __fish_seen_subcommand_from start status touch interval include exclude forget rules shutdown completions help" -f -a "completions" -d 'Print shell completions'
-complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand help; and not __fish_seen_subcommand_from start status touch interval include exclude forget rules shutdown completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand help; and not __fish_seen_subcommand_from start status touch active-within sessions doctor interval include exclude forget rules shutdown completions help" -f -a "start" -d 'Start keepalived in the background and wait until it answers'
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand help; and not __fish_seen_subcommand_from start status touch active-within sessions doctor interval include exclude forget rules shutdown completions help" -f -a "status" -d 'Show whether the daemon runs, its settings and every agent\'s last round'
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand help; and not __fish_seen_subcommand_from start status touch active-within sessions doctor interval include exclude forget rules shutdown completions help" -f -a "touch" -d 'Bump sessions now and wait until the write is durable'
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand help; and not __fish_seen_subcommand_from start status touch active-within sessions doctor interval include exclude forget rules shutdown completions help" -f -a "active-within" -d 'Show the activity window, or set and persist it (24h, 90m, or `all`)'
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand help; and not __fish_seen_subcommand_from start status touch active-within sessions doctor interval include exclude forget rules shutdown completions help" -f -a "sessions" -d 'One row per session: last activity, when it would expire, whether it is kept alive and why'
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand help; and not __fish_seen_subcommand_from start status touch active-within sessions doctor interval include exclude forget rules shutdown completions help" -f -a "doctor" -d 'Explain this installation: state dir, config, reset policy, generations, locks (needs no daemon)'
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand help; and not __fish_seen_subcommand_from start status touch active-within sessions doctor interval include exclude forget rules shutdown completions help" -f -a "interval" -d 'Show the tick interval, or set and persist it'
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand help; and not __fish_seen_subcommand_from start status touch active-within sessions doctor interval include exclude forget rules shutdown completions help" -f -a "include" -d 'Always keep a session alive'
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand help; and not __fish_seen_subcommand_from start status touch active-within sessions doctor interval include exclude forget rules shutdown completions help" -f -a "exclude" -d 'Never bump a session on ticks or `touch` without keys'
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand help; and not __fish_seen_subcommand_from start status touch active-within sessions doctor interval include exclude forget rules shutdown completions help" -f -a "forget" -d 'Remove the include/exclude rule for a session'
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand help; and not __fish_seen_subcommand_from start status touch active-within sessions doctor interval include exclude forget rules shutdown completions help" -f -a "rules" -d 'List the include/exclude rules'
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand help; and not __fish_seen_subcommand_from start status touch active-within sessions doctor interval include exclude forget rules shutdown completions help" -f -a "shutdown" -d 'Stop the daemon gracefully (exit 0 also when none was running)'
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand help; and not __fish_seen_subcommand_from start status touch active-within sessions doctor interval include exclude forget rules shutdown completions help" -f -a "completions" -d 'Print shell completions'
+complete -c keepalivectl -n "__fish_keepalivectl_using_subcommand help; and not __fish_seen_subcommand_from start status touch active-within sessions doctor interval include exclude forget rules shutdown completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -23,7 +23,7 @@ _keepalived() {
 
     case "${cmd}" in
         keepalived)
-            opts="-h -V --state-dir --socket --interval --agent --once --dry-run --log-file --lock-timeout --help --version"
+            opts="-h -V --state-dir --profile --socket --interval --active-within --schedule --bump-session-start --agent --once --dry-run --log-file --lock-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -33,12 +33,24 @@ _keepalived() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --socket)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --interval)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --active-within)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --schedule)
+                    COMPREPLY=($(compgen -W "interval policy" -- "${cur}"))
                     return 0
                     ;;
                 --agent)

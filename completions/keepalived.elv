@@ -18,12 +18,16 @@ set edit:completion:arg-completer[keepalived] = {|@words|
     }
     var completions = [
         &'keepalived'= {
-            cand --state-dir 'OpenClaw state dir [default: $OPENCLAW_STATE_DIR, else ~/.openclaw]'
+            cand --state-dir 'OpenClaw state dir [default: found like the gateway: $OPENCLAW_STATE_DIR, profile, ~/.openclaw, legacy dirs]'
+            cand --profile 'OpenClaw profile: the state dir ~/.openclaw-PROFILE [default: $OPENCLAW_PROFILE]'
             cand --socket 'Unix socket to listen on [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]'
             cand --interval 'How often to bump (90, 90s, 5m, 1h; 1s to 24h) [default: 60s, or the persisted setting]'
+            cand --active-within 'Keep alive sessions really used within this window (24h, 90m; or `all`) [default: 24h, or the persisted setting]'
+            cand --schedule 'When to write: `policy` (just before sessions would expire) or `interval` (every tick) [default: policy, or interval when openclaw.json cannot be read]'
             cand --agent 'Only serve this agent (repeatable) [default: every agent in the state dir]'
             cand --log-file 'Append logs to this file instead of stderr'
-            cand --lock-timeout 'How long to wait for the gateway''s store lock before skipping a round'
+            cand --lock-timeout 'How long to wait for the gateway''s store lock before skipping a round (at most 60s)'
+            cand --bump-session-start 'Also bump sessionStartedAt on json-v2 stores, which stops the daily reset but rewrites each session''s recorded start'
             cand --once 'One pass over the stores, print a summary and exit (replaces update-session-timestamps.sh)'
             cand --dry-run 'Compute and log what would be written, write nothing'
             cand -h 'Print help'

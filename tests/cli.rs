@@ -9,7 +9,7 @@ use support::{Env, bumped_digit_spans, fixture, stderr, stdout, text};
 fn status_json_has_the_documented_fields() {
     let env = Env::new();
     env.add_agent("main", &fixture("v1-6.json"));
-    let daemon = env.daemon(&["--interval", "1h"]);
+    let daemon = env.daemon_all(&["--interval", "1h"]);
     let status = env.wait_status("the first round", |s| {
         s["agents"][0]["last_tick_ms"].is_u64()
     });
@@ -72,7 +72,7 @@ fn a_client_without_a_daemon_says_so_with_exit_code_3() {
 fn touch_by_key_bumps_only_that_session_and_waits_for_the_write() {
     let env = Env::new();
     let store = env.add_agent("main", &fixture("typical-3-entries.json"));
-    let _daemon = env.daemon(&["--interval", "1h"]);
+    let _daemon = env.daemon_all(&["--interval", "1h"]);
     env.wait_status("the first round", |s| s["agents"][0]["writes"] == 1);
     let before = std::fs::read(&store).expect("read");
 
@@ -97,7 +97,7 @@ fn touch_by_key_bumps_only_that_session_and_waits_for_the_write() {
 fn touch_of_an_unknown_key_is_an_error_naming_it_and_writes_nothing() {
     let env = Env::new();
     env.add_agent("main", &fixture("typical-3-entries.json"));
-    let _daemon = env.daemon(&["--interval", "1h"]);
+    let _daemon = env.daemon_all(&["--interval", "1h"]);
     env.wait_status("the first round", |s| s["agents"][0]["writes"] == 1);
     let before = env.read_store("main");
     let out = env.ctl(&["touch", "agent:main:main", "agent:main:nope"]);
@@ -119,7 +119,7 @@ fn touch_without_keys_bumps_every_selected_session_of_every_agent() {
     let env = Env::new();
     env.add_agent("main", &fixture("v1-6.json"));
     env.add_agent("work", &fixture("v2-5.json"));
-    let _daemon = env.daemon(&["--interval", "1h"]);
+    let _daemon = env.daemon_all(&["--interval", "1h"]);
     env.wait_status("the first rounds", |s| {
         s["agents"][0]["writes"] == 1 && s["agents"][1]["writes"] == 1
     });
@@ -157,7 +157,7 @@ fn touch_without_keys_bumps_every_selected_session_of_every_agent() {
 #[test]
 fn interval_shows_sets_validates_and_persists() {
     let env = Env::new();
-    let daemon = env.daemon(&[]);
+    let daemon = env.daemon_all(&[]);
     assert_eq!(env.ctl_json(&["interval"])["interval_s"], 60);
     let out = env.ctl(&["interval", "5m"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -179,7 +179,7 @@ fn interval_shows_sets_validates_and_persists() {
     );
 
     drop(daemon);
-    let _again = env.daemon(&[]);
+    let _again = env.daemon_all(&[]);
     assert_eq!(
         env.ctl_json(&["interval"])["interval_s"],
         300,
@@ -190,13 +190,13 @@ fn interval_shows_sets_validates_and_persists() {
 #[test]
 fn a_command_line_interval_beats_the_persisted_one() {
     let env = Env::new();
-    let daemon = env.daemon(&[]);
+    let daemon = env.daemon_all(&[]);
     env.ctl_json(&["interval", "10m"]);
     drop(daemon);
-    let daemon = env.daemon(&["--interval", "90"]);
+    let daemon = env.daemon_all(&["--interval", "90"]);
     assert_eq!(env.status()["interval_s"], 90);
     drop(daemon);
-    let _daemon = env.daemon(&[]);
+    let _daemon = env.daemon_all(&[]);
     assert_eq!(
         env.status()["interval_s"],
         600,
@@ -208,7 +208,7 @@ fn a_command_line_interval_beats_the_persisted_one() {
 fn rules_are_managed_listed_and_persisted() {
     let env = Env::new();
     env.add_agent("main", &fixture("v1-6.json"));
-    let daemon = env.daemon(&["--interval", "1h"]);
+    let daemon = env.daemon_all(&["--interval", "1h"]);
     let reply = env.ctl_json(&["exclude", "agent:main:main"]);
     assert_eq!(
         reply["rules"],
@@ -242,7 +242,7 @@ fn rules_are_managed_listed_and_persisted() {
     env.ctl_json(&["forget", "cron:x", "--agent", "main"]);
 
     drop(daemon);
-    let _daemon = env.daemon(&[]);
+    let _daemon = env.daemon_all(&[]);
     assert_eq!(
         env.ctl_json(&["rules"])["rules"],
         serde_json::json!([{"session": "agent:main:main", "agent": null, "action": "include"}])
@@ -253,11 +253,11 @@ fn rules_are_managed_listed_and_persisted() {
 fn an_excluded_session_is_not_bumped_by_ticks() {
     let env = Env::new();
     env.add_agent("main", &fixture("v1-6.json"));
-    let daemon = env.daemon(&["--interval", "1h"]);
+    let daemon = env.daemon_all(&["--interval", "1h"]);
     env.ctl_json(&["exclude", "agent:main:main"]);
     drop(daemon);
     let before = env.read_store("main");
-    let _daemon = env.daemon(&["--interval", "1h"]);
+    let _daemon = env.daemon_all(&["--interval", "1h"]);
     let status = env.wait_status("the first round", |s| s["agents"][0]["writes"] == 1);
     assert_eq!(status["agents"][0]["kept_alive"], 5);
     let after = env.read_store("main");
@@ -273,7 +273,7 @@ fn an_excluded_session_is_not_bumped_by_ticks() {
 #[test]
 fn shutdown_stops_the_daemon_and_removes_its_socket() {
     let env = Env::new();
-    let mut daemon = env.daemon(&[]);
+    let mut daemon = env.daemon_all(&[]);
     let out = env.ctl(&["stop"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(stdout(&out).contains("stopped"), "{}", text(&out));
@@ -286,7 +286,7 @@ fn dry_run_writes_nothing_and_says_so() {
     let env = Env::new();
     env.add_agent("main", &fixture("v1-6.json"));
     let before = env.read_store("main");
-    let daemon = env.daemon(&["--dry-run", "--interval", "1h"]);
+    let daemon = env.daemon_all(&["--dry-run", "--interval", "1h"]);
     let status = env.wait_status("the first round", |s| {
         s["agents"][0]["last_tick_ms"].is_u64()
     });
@@ -403,14 +403,27 @@ fn start_refuses_a_keepalived_that_is_not_ours() {
     .expect("impostor");
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&impostor, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    let out = std::process::Command::new(bin.join("keepalivectl"))
-        .env("PATH", &bin)
-        .env("HOME", &env.home)
-        .arg("--socket")
-        .arg(&env.socket)
-        .arg("start")
-        .output()
-        .expect("run");
+    // Executables written by this process can be briefly "busy" (ETXTBSY)
+    // while another test thread forks; retry rather than flake.
+    let run = || {
+        std::process::Command::new(bin.join("keepalivectl"))
+            .env("PATH", &bin)
+            .env("HOME", &env.home)
+            .arg("--socket")
+            .arg(&env.socket)
+            .arg("start")
+            .output()
+    };
+    let mut attempt = 0;
+    let out = loop {
+        match run() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && attempt < 50 => {
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => break other.expect("run"),
+        }
+    };
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(stderr(&out).contains("VRRP"), "{}", text(&out));
 }

@@ -7,7 +7,7 @@ use support::{Env, fixture, stderr, text};
 #[test]
 fn a_second_daemon_on_the_same_socket_is_refused() {
     let env = Env::new();
-    let first = env.daemon(&[]);
+    let first = env.daemon_all(&[]);
     let mut second = env.spawn_daemon(&[]);
     assert_eq!(
         second.wait_exit(),
@@ -28,7 +28,7 @@ fn a_second_daemon_on_the_same_socket_is_refused() {
 fn a_sigkilled_daemon_does_not_block_the_next_start() {
     let env = Env::new();
     env.add_agent("main", &fixture("v1-6.json"));
-    let mut daemon = env.daemon(&[]);
+    let mut daemon = env.daemon_all(&[]);
     daemon.signal(libc::SIGKILL);
     assert_eq!(daemon.wait_exit(), None, "killed by a signal");
     assert!(
@@ -42,7 +42,7 @@ fn a_sigkilled_daemon_does_not_block_the_next_start() {
         "a dead socket means not running: {}",
         text(&out)
     );
-    let next = env.daemon(&[]);
+    let next = env.daemon_all(&[]);
     assert_eq!(env.status()["pid"], next.pid());
 }
 
@@ -51,7 +51,7 @@ fn sigterm_and_sigint_stop_cleanly_and_remove_the_socket() {
     for signal in [libc::SIGTERM, libc::SIGINT] {
         let env = Env::new();
         env.add_agent("main", &fixture("v1-6.json"));
-        let mut daemon = env.daemon(&[]);
+        let mut daemon = env.daemon_all(&[]);
         env.wait_status("the first round", |s| s["agents"][0]["writes"] == 1);
         daemon.signal(signal);
         assert_eq!(daemon.wait_exit(), Some(0), "log:\n{}", daemon.log());
@@ -65,7 +65,7 @@ fn sigterm_and_sigint_stop_cleanly_and_remove_the_socket() {
 #[test]
 fn shutdown_is_answered_before_the_daemon_exits() {
     let env = Env::new();
-    let mut daemon = env.daemon(&[]);
+    let mut daemon = env.daemon_all(&[]);
     let mut client = env.client();
     let reply = client.request(r#"{"v":1,"cmd":"shutdown"}"#);
     assert_eq!(reply["ok"], true);
@@ -77,7 +77,7 @@ fn shutdown_is_answered_before_the_daemon_exits() {
 #[test]
 fn agents_that_appear_later_are_picked_up() {
     let env = Env::new();
-    let _daemon = env.daemon(&["--interval", "1s"]);
+    let _daemon = env.daemon_all(&["--interval", "1s"]);
     assert_eq!(env.status()["agents"], serde_json::json!([]));
     let out = env.ctl(&["status"]);
     assert!(
@@ -97,7 +97,7 @@ fn agent_flags_restrict_the_daemon_to_those_agents() {
     env.add_agent("main", &fixture("v1-6.json"));
     env.add_agent("other", &fixture("v1-6.json"));
     let before = env.read_store("other");
-    let _daemon = env.daemon(&["--agent", "main", "--interval", "1h"]);
+    let _daemon = env.daemon_all(&["--agent", "main", "--interval", "1h"]);
     let status = env.wait_status("main's first round", |s| s["agents"][0]["writes"] == 1);
     assert_eq!(status["agents"].as_array().expect("agents").len(), 1);
     assert_eq!(env.read_store("other"), before);

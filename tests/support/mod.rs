@@ -15,6 +15,15 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 pub const DAEMON: &str = env!("CARGO_BIN_EXE_keepalived");
+
+/// Daemon flags for the seed behaviour: every session, every tick. The
+/// tests of store safety and of the client use it so that what they check
+/// does not depend on the activity policy (which tests/activity.rs covers).
+pub const KEEP_ALL: [&str; 4] = ["--schedule", "interval", "--active-within", "all"];
+
+/// A reset policy under which the fixtures (made in April 2026) are not
+/// stale: idle after ten years, no daily reset.
+pub const PERMISSIVE_CONFIG: &str = "// written by the keepalive tests\n{ session: { reset: { mode: 'idle', idleMinutes: 5256000 } } }\n";
 pub const CTL: &str = env!("CARGO_BIN_EXE_keepalivectl");
 
 /// Fixtures made with `shared/openclaw/gen-store.mjs` (see tests/fixtures/README.md).
@@ -43,6 +52,7 @@ impl Env {
         let state_dir = dir.path().join("oc");
         let home = dir.path().join("home");
         std::fs::create_dir_all(&state_dir).expect("state dir");
+        std::fs::write(state_dir.join("openclaw.json"), PERMISSIVE_CONFIG).expect("config");
         std::fs::create_dir_all(&home).expect("home");
         let socket = dir.path().join("run").join("k.sock");
         Env {
@@ -83,6 +93,7 @@ impl Env {
             .env("XDG_STATE_HOME", self.home.join("state"))
             .env("XDG_RUNTIME_DIR", self.dir.path().join("xdg-run"))
             .env("RUST_LOG", "info")
+            .env("TZ", "UTC")
             .stdin(Stdio::null());
         command
     }
@@ -92,6 +103,13 @@ impl Env {
         let daemon = self.spawn_daemon(args);
         daemon.wait_ready(&self.socket);
         daemon
+    }
+
+    /// The daemon with [`KEEP_ALL`] before `args`.
+    pub fn daemon_all(&self, args: &[&str]) -> Daemon {
+        let mut all = KEEP_ALL.to_vec();
+        all.extend_from_slice(args);
+        self.daemon(&all)
     }
 
     /// Spawns the daemon without waiting for it.
@@ -118,6 +136,7 @@ impl Env {
             .arg("--state-dir")
             .arg(&self.state_dir)
             .arg("--once")
+            .args(["--active-within", "all"])
             .args(args)
             .output()
             .expect("run keepalived --once")
@@ -131,6 +150,21 @@ impl Env {
             .args(args)
             .output()
             .expect("run keepalivectl")
+    }
+
+    /// `keepalivectl ARGS` with extra environment variables.
+    pub fn ctl_with(&self, args: &[&str], vars: &[(&str, &std::ffi::OsStr)]) -> Output {
+        let mut command = self.command(CTL);
+        command.arg("--socket").arg(&self.socket).args(args);
+        for (name, value) in vars {
+            command.env(name, value);
+        }
+        command.output().expect("run keepalivectl")
+    }
+
+    /// Writes `openclaw.json` (JSON5) in the state dir.
+    pub fn config(&self, text: &str) {
+        std::fs::write(self.state_dir.join("openclaw.json"), text).expect("config");
     }
 
     /// `keepalivectl --json ARGS`, asserting success, parsed.

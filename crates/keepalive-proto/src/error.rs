@@ -27,6 +27,9 @@ pub enum ErrorCode {
     UnknownSession,
     /// `forget` named a rule that does not exist.
     NoSuchRule,
+    /// A touch named a session the gateway would already reset; pass
+    /// `revive` to bump it anyway.
+    SessionStale,
     /// The gateway's lock on a store was held for longer than the daemon waits.
     StoreBusy,
     /// A store is not a complete JSON object; it was left untouched.
@@ -35,6 +38,9 @@ pub enum ErrorCode {
     StoreNotFound,
     /// A store kept changing under the daemon; the round was abandoned.
     StoreChanged,
+    /// The agent's store generation is one keepalive does not write (SQLite,
+    /// or an unknown layout); nothing was written.
+    GenerationUnsupported,
     /// Reading or writing a store failed at the OS level.
     StoreIo,
     /// Persisting the daemon's settings failed; the change was not applied.
@@ -64,10 +70,12 @@ impl ErrorCode {
             ErrorCode::UnknownAgent => "unknown_agent",
             ErrorCode::UnknownSession => "unknown_session",
             ErrorCode::NoSuchRule => "no_such_rule",
+            ErrorCode::SessionStale => "session_stale",
             ErrorCode::StoreBusy => "store_busy",
             ErrorCode::StoreInvalid => "store_invalid",
             ErrorCode::StoreNotFound => "store_not_found",
             ErrorCode::StoreChanged => "store_changed",
+            ErrorCode::GenerationUnsupported => "generation_unsupported",
             ErrorCode::StoreIo => "store_io",
             ErrorCode::SettingsIo => "settings_io",
             ErrorCode::ShuttingDown => "shutting_down",

@@ -15,8 +15,9 @@ mod request;
 pub use codec::{Frame, FrameCodec, MAX_FRAME_BYTES, MAX_REPLY_BYTES};
 pub use error::{ErrorBody, ErrorCode};
 pub use reply::{
-    AgentResult, AgentStatus, HelloReply, IntervalReply, Reply, RulesReply, ShutdownReply,
-    StatusReply, TouchReply, decode_reply, encode_error, encode_ok,
+    ActiveWithinReply, AgentResult, AgentStatus, ConfigStatus, HelloReply, IntervalReply, Reply,
+    RulesReply, SessionRow, SessionsReply, ShutdownReply, StatusReply, TouchReply, decode_reply,
+    encode_error, encode_ok,
 };
 pub use request::{COMMANDS, Request, Rule, RuleAction, parse_request};
 
@@ -37,6 +38,11 @@ pub const CAPABILITIES: &[&str] = &[
     "status",
     "shutdown",
     "dry-run",
+    "activity",
+    "sessions",
+    "revive",
+    "generations",
+    "policy-schedule",
 ];
 
 /// Longest session key a request may carry. Real keys are well under 200

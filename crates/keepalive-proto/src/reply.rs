@@ -116,6 +116,10 @@ pub struct AgentResult {
     pub dry_run: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorBody>,
+    /// Why this store was not written, when that is by design (e.g. the
+    /// SQLite generation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// `get_interval` / `set_interval`.
@@ -133,10 +137,47 @@ pub struct RulesReply {
     pub rules: Vec<Rule>,
 }
 
+/// `get_active_within` / `set_active_within`. `null`: every session is kept alive.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActiveWithinReply {
+    pub active_within_s: Option<u64>,
+}
+
+/// `sessions`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionsReply {
+    pub sessions: Vec<SessionRow>,
+}
+
+/// One session as keepalive sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionRow {
+    pub agent: String,
+    pub key: String,
+    /// Unix ms of the last real activity (not keepalive's own bumps); null if none is known.
+    pub last_activity_ms: Option<u64>,
+    /// `transcript` (the session's .jsonl was appended to), `gateway` (its
+    /// timestamps were moved by someone else than keepalive) or `touch` (a client touched it).
+    pub activity_source: Option<String>,
+    /// Unix ms at which the gateway would reset it if nothing bumped it (in
+    /// the past when it is stale already); null when it never expires.
+    pub stale_at_ms: Option<u64>,
+    /// `daily` or `idle`: the rule behind `stale_at_ms`.
+    pub stale_rule: Option<String>,
+    pub kept_alive: bool,
+    /// Stable code: `included`, `in_use`, `excluded`, `idle_too_long`,
+    /// `stale_already`, `no_timestamp`.
+    pub reason: String,
+    /// The reason in words, with the numbers behind it.
+    pub detail: String,
+}
+
 /// `shutdown`: sent before the daemon stops.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ShutdownReply {
     pub stopping: bool,
+    /// The daemon's pid, so a client can wait until the process is gone.
+    pub pid: u32,
 }
 
 /// `status`.
@@ -155,7 +196,23 @@ pub struct StatusReply {
     pub log_file: Option<String>,
     /// Unix ms of the next scheduled tick.
     pub next_tick_ms: u64,
+    /// `policy` (write just before sessions would expire) or `interval` (write every tick).
+    pub schedule: String,
+    /// Sessions active within this many seconds are kept alive; null: all of them.
+    pub active_within_s: Option<u64>,
+    /// How the state dir was found, e.g. `$OPENCLAW_STATE_DIR`.
+    pub state_dir_source: String,
+    pub config: ConfigStatus,
     pub agents: Vec<AgentStatus>,
+}
+
+/// The gateway config keepalive read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConfigStatus {
+    pub path: String,
+    pub found: bool,
+    /// Problems reading it (file, line, reason); the gateway's defaults apply for those parts.
+    pub problems: Vec<String>,
 }
 
 /// One agent in `status`.
@@ -174,4 +231,12 @@ pub struct AgentStatus {
     pub writes: u64,
     /// The error of the last round, cleared by the next successful one.
     pub last_error: Option<ErrorBody>,
+    /// `json-v1`, `json-v2`, `sqlite` or `unknown`; null before the first round.
+    pub generation: Option<String>,
+    /// Unix ms of the next planned write; null when none is planned.
+    pub next_write_ms: Option<u64>,
+    /// Why that write is planned (or why none is).
+    pub next_write_reason: Option<String>,
+    /// Something people should know about this agent (e.g. why keepalive does not write it).
+    pub note: Option<String>,
 }

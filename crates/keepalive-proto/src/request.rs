@@ -28,6 +28,10 @@ pub enum Request {
         sessions: Option<Vec<String>>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         agent: Option<String>,
+        /// Also bump named sessions the gateway would already reset. Without
+        /// it such a touch is refused with `session_stale`.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        revive: bool,
     },
     GetInterval {},
     SetInterval {
@@ -52,6 +56,18 @@ pub enum Request {
         agent: Option<String>,
     },
     Rules {},
+    /// The activity window: sessions used within it are kept alive.
+    GetActiveWithin {},
+    /// `active_within_s: null` keeps every session alive (no window).
+    SetActiveWithin {
+        #[serde(deserialize_with = "nullable_secs")]
+        active_within_s: Option<u64>,
+    },
+    /// One row per session: its activity and whether keepalive keeps it alive, and why.
+    Sessions {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        agent: Option<String>,
+    },
     Status {},
     Shutdown {},
 }
@@ -68,6 +84,9 @@ impl Request {
             Request::Exclude { .. } => "exclude",
             Request::Forget { .. } => "forget",
             Request::Rules {} => "rules",
+            Request::GetActiveWithin {} => "get_active_within",
+            Request::SetActiveWithin { .. } => "set_active_within",
+            Request::Sessions { .. } => "sessions",
             Request::Status {} => "status",
             Request::Shutdown {} => "shutdown",
         }
@@ -104,7 +123,10 @@ impl Request {
                     "\"sessions\" is an empty list; omit it to touch every selected session",
                 ));
             }
-            Request::Touch { sessions, agent } => (sessions.as_deref().unwrap_or_default(), agent),
+            Request::Touch {
+                sessions, agent, ..
+            } => (sessions.as_deref().unwrap_or_default(), agent),
+            Request::Sessions { agent } => (&[][..], agent),
             Request::Include { session, agent }
             | Request::Exclude { session, agent }
             | Request::Forget { session, agent } => (std::slice::from_ref(session), agent),
@@ -124,6 +146,11 @@ impl Request {
 /// because either would otherwise mean "every session".
 fn present_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
     Vec::<String>::deserialize(d).map(Some)
+}
+
+/// `active_within_s` must be present; `null` is a deliberate "no window".
+fn nullable_secs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    Option::<u64>::deserialize(d)
 }
 
 /// The action of an include/exclude rule.
@@ -221,6 +248,9 @@ pub const COMMANDS: &[&str] = &[
     "exclude",
     "forget",
     "rules",
+    "get_active_within",
+    "set_active_within",
+    "sessions",
     "status",
     "shutdown",
 ];

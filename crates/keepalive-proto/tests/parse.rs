@@ -84,10 +84,12 @@ fn requests_round_trip_through_their_line_form() {
         Request::Hello {},
         Request::Touch {
             sessions: Some(vec!["agent:main:main".into()]),
+            revive: true,
             agent: Some("main".into()),
         },
         Request::Touch {
             sessions: None,
+            revive: false,
             agent: None,
         },
         Request::SetInterval { interval_s: 90 },

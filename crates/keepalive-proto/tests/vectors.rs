@@ -13,9 +13,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use keepalive_proto::{
-    CAPABILITIES, COMMANDS, ErrorBody, ErrorCode, HelloReply, IntervalReply, MAX_FRAME_BYTES,
-    Reply, Request, RulesReply, ShutdownReply, StatusReply, TouchReply, decode_reply, encode_error,
-    encode_ok, parse_request,
+    ActiveWithinReply, CAPABILITIES, COMMANDS, ErrorBody, ErrorCode, HelloReply, IntervalReply,
+    MAX_FRAME_BYTES, Reply, Request, RulesReply, SessionsReply, ShutdownReply, StatusReply,
+    TouchReply, decode_reply, encode_error, encode_ok, parse_request,
 };
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -59,6 +59,9 @@ fn command_of(request: &Request) -> &'static str {
         Request::Exclude { .. } => "exclude",
         Request::Forget { .. } => "forget",
         Request::Rules {} => "rules",
+        Request::GetActiveWithin {} => "get_active_within",
+        Request::SetActiveWithin { .. } => "set_active_within",
+        Request::Sessions { .. } => "sessions",
         Request::Status {} => "status",
         Request::Shutdown {} => "shutdown",
     }
@@ -76,10 +79,12 @@ const DOCUMENTED_CODES: &[ErrorCode] = &[
     ErrorCode::UnknownAgent,
     ErrorCode::UnknownSession,
     ErrorCode::NoSuchRule,
+    ErrorCode::SessionStale,
     ErrorCode::StoreBusy,
     ErrorCode::StoreInvalid,
     ErrorCode::StoreNotFound,
     ErrorCode::StoreChanged,
+    ErrorCode::GenerationUnsupported,
     ErrorCode::StoreIo,
     ErrorCode::SettingsIo,
     ErrorCode::ShuttingDown,
@@ -100,16 +105,44 @@ fn is_documented(code: ErrorCode) -> bool {
         | ErrorCode::UnknownAgent
         | ErrorCode::UnknownSession
         | ErrorCode::NoSuchRule
+        | ErrorCode::SessionStale
         | ErrorCode::StoreBusy
         | ErrorCode::StoreInvalid
         | ErrorCode::StoreNotFound
         | ErrorCode::StoreChanged
+        | ErrorCode::GenerationUnsupported
         | ErrorCode::StoreIo
         | ErrorCode::SettingsIo
         | ErrorCode::ShuttingDown
         | ErrorCode::PermissionDenied => true,
         ErrorCode::Internal | ErrorCode::Other => false,
     }
+}
+
+/// Every wire spelling in `ErrorCode::as_str`, read from the crate's source.
+/// That match is exhaustive, so this sees a new code even if nobody added it
+/// to `DOCUMENTED_CODES` or `is_documented`.
+fn codes_in_source() -> Vec<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/error.rs");
+    let source =
+        fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let body = source
+        .split("pub fn as_str(self)")
+        .nth(1)
+        .and_then(|rest| rest.split("\n    }\n").next())
+        .expect("src/error.rs has ErrorCode::as_str");
+    let codes: Vec<String> = body
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("ErrorCode::"))
+        .filter_map(|l| l.split("=> \"").nth(1))
+        .filter_map(|l| l.split('"').next())
+        .map(str::to_owned)
+        .collect();
+    assert!(
+        codes.len() > DOCUMENTED_CODES.len(),
+        "as_str lists {codes:?}"
+    );
+    codes
 }
 
 fn proto_dir() -> PathBuf {
@@ -179,8 +212,13 @@ fn check_success(at: &str, case: &Case) {
         matches!(reply, Reply::Ok(_)),
         "{at}: reply is not a success"
     );
-    let r = &case.reply;
-    match request {
+    check_ok_reply(at, &request, &case.reply, reply);
+}
+
+/// Checks a success reply `r` (decoded as `reply`) against the reply type of
+/// `request`'s command, and what the reply must say about that request.
+fn check_ok_reply(at: &str, request: &Request, r: &Value, reply: Reply) {
+    match request.clone() {
         Request::Hello {} => {
             assert_reply_round_trips::<HelloReply>(at, r, reply.clone());
             let hello: HelloReply = reply.into_result().expect("checked above");
@@ -191,7 +229,20 @@ fn check_success(at: &str, case: &Case) {
                 "{at}: capabilities differ from CAPABILITIES"
             );
         }
-        Request::Touch { .. } => assert_reply_round_trips::<TouchReply>(at, r, reply),
+        Request::Touch { .. } => {
+            assert_reply_round_trips::<TouchReply>(at, r, reply.clone());
+            let touch: TouchReply = reply.into_result().expect("checked above");
+            for result in &touch.results {
+                assert!(
+                    result.error.is_none(),
+                    "{at}: a successful touch has no per-agent error"
+                );
+                assert!(
+                    !result.written || !result.dry_run,
+                    "{at}: a dry run writes nothing"
+                );
+            }
+        }
         Request::GetInterval {} => {
             assert_reply_round_trips::<IntervalReply>(at, r, reply.clone());
             let interval: IntervalReply = reply.into_result().expect("checked above");
@@ -216,8 +267,96 @@ fn check_success(at: &str, case: &Case) {
         | Request::Exclude { .. }
         | Request::Forget { .. }
         | Request::Rules {} => assert_reply_round_trips::<RulesReply>(at, r, reply),
-        Request::Status {} => assert_reply_round_trips::<StatusReply>(at, r, reply),
-        Request::Shutdown {} => assert_reply_round_trips::<ShutdownReply>(at, r, reply),
+        Request::GetActiveWithin {} => {
+            assert_reply_round_trips::<ActiveWithinReply>(at, r, reply.clone());
+            let window: ActiveWithinReply = reply.into_result().expect("checked above");
+            check_window(at, window.active_within_s);
+        }
+        Request::SetActiveWithin { active_within_s } => {
+            assert_reply_round_trips::<ActiveWithinReply>(at, r, reply.clone());
+            let window: ActiveWithinReply = reply.into_result().expect("checked above");
+            assert_eq!(
+                window.active_within_s, active_within_s,
+                "{at}: reply names another window"
+            );
+            check_window(at, window.active_within_s);
+        }
+        Request::Sessions { agent } => {
+            assert_reply_round_trips::<SessionsReply>(at, r, reply.clone());
+            let sessions: SessionsReply = reply.into_result().expect("checked above");
+            for row in &sessions.sessions {
+                if let Some(agent) = &agent {
+                    assert_eq!(&row.agent, agent, "{at}: a row of another agent");
+                }
+                let kept = match row.reason.as_str() {
+                    "included" | "in_use" => true,
+                    "excluded" | "idle_too_long" | "stale_already" | "no_timestamp" => false,
+                    other => panic!("{at}: {}: undocumented reason {other:?}", row.key),
+                };
+                assert_eq!(row.kept_alive, kept, "{at}: {}: kept_alive", row.key);
+                assert_one_of(
+                    at,
+                    "activity_source",
+                    &row.activity_source,
+                    ACTIVITY_SOURCES,
+                );
+                assert_eq!(
+                    row.activity_source.is_some(),
+                    row.last_activity_ms.is_some(),
+                    "{at}: {}: activity_source and last_activity_ms go together",
+                    row.key
+                );
+                assert_one_of(at, "stale_rule", &row.stale_rule, STALE_RULES);
+                assert_eq!(
+                    row.stale_rule.is_some(),
+                    row.stale_at_ms.is_some(),
+                    "{at}: {}: stale_rule and stale_at_ms go together",
+                    row.key
+                );
+                assert!(!row.detail.is_empty(), "{at}: {}: no detail", row.key);
+            }
+        }
+        Request::Status {} => {
+            assert_reply_round_trips::<StatusReply>(at, r, reply.clone());
+            let status: StatusReply = reply.into_result().expect("checked above");
+            assert_one_of(at, "schedule", &Some(status.schedule), SCHEDULES);
+            check_window(at, status.active_within_s);
+            for agent in &status.agents {
+                assert_one_of(at, "generation", &agent.generation, GENERATIONS);
+            }
+        }
+        Request::Shutdown {} => {
+            assert_reply_round_trips::<ShutdownReply>(at, r, reply.clone());
+            let shutdown: ShutdownReply = reply.into_result().expect("checked above");
+            assert!(shutdown.stopping, "{at}: shutdown always says stopping");
+        }
+    }
+}
+
+/// The documented values of the string fields that work like enums.
+const ACTIVITY_SOURCES: &[&str] = &["transcript", "gateway", "touch"];
+const STALE_RULES: &[&str] = &["daily", "idle"];
+const SCHEDULES: &[&str] = &["policy", "interval"];
+const GENERATIONS: &[&str] = &["json-v1", "json-v2", "sqlite", "unknown"];
+
+/// Longest activity window in seconds (366 days); the daemon refuses more.
+const MAX_WINDOW_S: u64 = 366 * 24 * 60 * 60;
+
+fn assert_one_of(at: &str, field: &str, value: &Option<String>, allowed: &[&str]) {
+    if let Some(value) = value {
+        assert!(
+            allowed.contains(&value.as_str()),
+            "{at}: {field} {value:?} is none of {allowed:?}"
+        );
+    }
+}
+
+fn check_window(at: &str, secs: Option<u64>) {
+    if let Some(secs) = secs {
+        assert!(
+            (1..=MAX_WINDOW_S).contains(&secs),
+            "{at}: active_within_s {secs} is outside 1..={MAX_WINDOW_S}"
+        );
     }
 }
 
@@ -357,6 +496,22 @@ fn protocol_md_documents_every_code_command_and_capability() {
             "PROTOCOL.md has no error table row starting {row:?}"
         );
     }
+    let table_codes: Vec<String> = DOCUMENTED_CODES.iter().map(|c| c.to_string()).collect();
+    for wire in codes_in_source() {
+        let code = ErrorCode::from_wire(&wire);
+        assert_eq!(code.as_str(), wire, "{wire} does not round-trip");
+        assert_eq!(
+            is_documented(code),
+            table_codes.contains(&wire),
+            "{wire}: is_documented and DOCUMENTED_CODES disagree"
+        );
+        if !matches!(code, ErrorCode::Internal | ErrorCode::Other) {
+            assert!(
+                table_codes.contains(&wire),
+                "ErrorCode {wire:?} is not in DOCUMENTED_CODES (nor in the PROTOCOL.md table)"
+            );
+        }
+    }
     for command in COMMANDS {
         let heading = format!("### `{command}`");
         assert!(
@@ -390,6 +545,17 @@ fn protocol_md_documents_every_code_command_and_capability() {
         rows += 1;
     }
     assert_eq!(rows, DOCUMENTED_CODES.len(), "error table rows");
+    // Capabilities: the table in section 4 lists exactly CAPABILITIES, in order.
+    let versioning = doc
+        .split("\n## ")
+        .find(|section| section.starts_with("4. Versioning"))
+        .expect("PROTOCOL.md has a section \"## 4. Versioning\"");
+    let listed: Vec<&str> = versioning
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split('`').next())
+        .collect();
+    assert_eq!(listed, CAPABILITIES, "PROTOCOL.md capability table");
     assert!(
         doc.contains(&MAX_FRAME_BYTES.to_string()),
         "PROTOCOL.md does not give the frame limit"
@@ -404,6 +570,7 @@ fn protocol_md_examples_parse() {
     let doc =
         fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     let (mut requests, mut replies) = (0, 0);
+    let mut last_request: Option<Request> = None;
     for (index, line) in doc.lines().enumerate() {
         let at = format!("PROTOCOL.md:{}", index + 1);
         if let Some(request) = line.strip_prefix("→ ") {
@@ -411,11 +578,17 @@ fn protocol_md_examples_parse() {
                 .unwrap_or_else(|e| panic!("{at}: example request is refused: {e}"));
             check_line_round_trip(&at, &parsed);
             requests += 1;
+            last_request = Some(parsed);
         } else if let Some(reply) = line.strip_prefix("← ")
             && !reply.contains("...")
         {
-            decode_reply(reply)
+            let decoded = decode_reply(reply)
                 .unwrap_or_else(|e| panic!("{at}: example reply does not decode: {e}"));
+            // A success reply has the shape of the command just above it.
+            if let (Reply::Ok(_), Some(request)) = (&decoded, &last_request) {
+                let value: Value = serde_json::from_str(reply).expect("decoded above");
+                check_ok_reply(&at, request, &value, decoded);
+            }
             replies += 1;
         }
     }

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::duration::parse_interval;
+use crate::duration::{parse_interval, parse_window};
+use crate::settings::ActiveWithin;
 
 /// Exit codes shared by both programs (also listed in `--help` and the README).
 pub mod exit {
@@ -42,9 +43,13 @@ Exit codes:
 #[derive(Debug, Clone, Parser)]
 #[command(name = "keepalived", version = crate::VERSION_TEXT, after_help = DAEMON_EXIT_CODES)]
 pub struct DaemonArgs {
-    /// OpenClaw state dir [default: $OPENCLAW_STATE_DIR, else ~/.openclaw]
+    /// OpenClaw state dir [default: found like the gateway: $OPENCLAW_STATE_DIR, profile, ~/.openclaw, legacy dirs]
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+
+    /// OpenClaw profile: the state dir ~/.openclaw-PROFILE [default: $OPENCLAW_PROFILE]
+    #[arg(long, value_name = "PROFILE")]
+    pub profile: Option<String>,
 
     /// Unix socket to listen on [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]
     #[arg(long, value_name = "PATH", env = "KEEPALIVE_SOCKET")]
@@ -53,6 +58,18 @@ pub struct DaemonArgs {
     /// How often to bump (90, 90s, 5m, 1h; 1s to 24h) [default: 60s, or the persisted setting]
     #[arg(long, value_name = "DURATION", value_parser = parse_interval)]
     pub interval: Option<Duration>,
+
+    /// Keep alive sessions really used within this window (24h, 90m; or `all`) [default: 24h, or the persisted setting]
+    #[arg(long, value_name = "DURATION|all", value_parser = parse_window)]
+    pub active_within: Option<ActiveWithin>,
+
+    /// When to write: `policy` (just before sessions would expire) or `interval` (every tick) [default: policy, or interval when openclaw.json cannot be read]
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub schedule: Option<ScheduleArg>,
+
+    /// Also bump sessionStartedAt on json-v2 stores, which stops the daily reset but rewrites each session's recorded start
+    #[arg(long)]
+    pub bump_session_start: bool,
 
     /// Only serve this agent (repeatable) [default: every agent in the state dir]
     #[arg(long = "agent", value_name = "ID")]
@@ -70,9 +87,26 @@ pub struct DaemonArgs {
     #[arg(long, value_name = "PATH")]
     pub log_file: Option<PathBuf>,
 
-    /// How long to wait for the gateway's store lock before skipping a round
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
+    /// How long to wait for the gateway's store lock before skipping a round (at most 60s)
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_lock_timeout)]
     pub lock_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScheduleArg {
+    Interval,
+    Policy,
+}
+
+fn parse_lock_timeout(text: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(text)
+        .map_err(|e| format!("{text:?} is not a duration ({e}); use e.g. 5s"))?;
+    if d > Duration::from_secs(60) {
+        return Err(format!(
+            "{text} is too long: a lock the gateway holds longer than 60s is stale anyway"
+        ));
+    }
+    Ok(d)
 }
 
 /// keepalivectl: talk to keepalived (touch sessions, change settings, status).
@@ -103,11 +137,33 @@ pub enum CtlCommand {
     Status,
     /// Bump sessions now and wait until the write is durable
     Touch {
-        /// Session keys to bump [default: every selected session]
+        /// Session keys to bump [default: every session kept alive]
         #[arg(value_name = "SESSION_KEY")]
         sessions: Vec<String>,
         #[command(flatten)]
         agent: AgentArg,
+        /// Also bump named sessions the gateway would already reset
+        #[arg(long)]
+        revive: bool,
+    },
+    /// Show the activity window, or set and persist it (24h, 90m, or `all`)
+    ActiveWithin {
+        #[arg(value_name = "DURATION|all", value_parser = parse_window)]
+        window: Option<ActiveWithin>,
+    },
+    /// One row per session: last activity, when it would expire, whether it is kept alive and why
+    Sessions {
+        #[command(flatten)]
+        agent: AgentArg,
+    },
+    /// Explain this installation: state dir, config, reset policy, generations, locks (needs no daemon)
+    Doctor {
+        /// OpenClaw state dir [default: found like the gateway]
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+        /// OpenClaw profile [default: $OPENCLAW_PROFILE]
+        #[arg(long, value_name = "PROFILE")]
+        profile: Option<String>,
     },
     /// Show the tick interval, or set and persist it
     Interval {

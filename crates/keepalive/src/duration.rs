@@ -42,6 +42,38 @@ pub fn check_interval_secs(secs: u64) -> Result<u64, String> {
     Ok(secs)
 }
 
+/// Longest activity window: a year. Longer is `all`.
+pub const MAX_WINDOW_SECS: u64 = 366 * 24 * 60 * 60;
+
+/// Checks an activity window in whole seconds.
+pub fn check_window_secs(secs: u64) -> Result<u64, String> {
+    if secs == 0 || secs > MAX_WINDOW_SECS {
+        return Err(format!(
+            "activity window {secs}s is out of range; choose between 1s and 366d, or `all` to keep every session"
+        ));
+    }
+    Ok(secs)
+}
+
+/// Parses `--active-within`: a duration (`24h`, `90m`, `3600`) or `all`.
+pub fn parse_window(text: &str) -> Result<crate::settings::ActiveWithin, String> {
+    use crate::settings::ActiveWithin;
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("all") {
+        return Ok(ActiveWithin::All);
+    }
+    let secs = if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        text.parse::<u64>()
+            .map_err(|_| format!("activity window {text:?} is too large"))?
+    } else {
+        let d = humantime::parse_duration(text).map_err(|e| {
+            format!("activity window {text:?} is not a duration ({e}); use e.g. 24h, 90m or all")
+        })?;
+        d.as_secs()
+    };
+    check_window_secs(secs).map(ActiveWithin::Secs)
+}
+
 /// Renders seconds the way people write them (`1m 30s`).
 pub fn format_secs(secs: u64) -> String {
     humantime::format_duration(Duration::from_secs(secs)).to_string()

@@ -7,6 +7,7 @@
 //! The wire protocol is in `keepalive-proto`; locking and patching a store is
 //! in `keepalive-store`.
 
+pub mod atomic_file;
 pub mod cli;
 pub mod client;
 pub mod daemon;

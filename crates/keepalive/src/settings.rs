@@ -3,7 +3,6 @@
 //!
 //! Precedence: built-in defaults < this file < flags given at start-up.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use keepalive_proto::Rule;
@@ -25,8 +24,38 @@ pub enum SettingsError {
 pub struct Persisted {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval_s: Option<u64>,
+    /// The activity window, `--active-within`: absent until set at run time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_within: Option<ActiveWithin>,
     #[serde(default)]
     pub rules: Vec<Rule>,
+}
+
+/// How long after its last real activity a session is kept alive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActiveWithin {
+    /// Seconds.
+    Secs(u64),
+    /// Keep every session alive, whatever its activity (the seed behaviour).
+    All,
+}
+
+impl ActiveWithin {
+    /// The window in ms, `None` for all.
+    pub fn window_ms(self) -> Option<u64> {
+        match self {
+            ActiveWithin::Secs(s) => Some(s.saturating_mul(1000)),
+            ActiveWithin::All => None,
+        }
+    }
+
+    pub fn secs(self) -> Option<u64> {
+        match self {
+            ActiveWithin::Secs(s) => Some(s),
+            ActiveWithin::All => None,
+        }
+    }
 }
 
 /// The on-disk form: the state dir is recorded so the file explains itself.
@@ -108,11 +137,8 @@ impl SettingsFile {
         }
     }
 
-    /// Writes the settings atomically: a temp file in the same directory,
-    /// fsynced, renamed over the old file, directory fsynced.
+    /// Writes the settings atomically (see [`crate::atomic_file`]).
     pub fn save(&self, settings: &Persisted) -> Result<(), SettingsError> {
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(|e| self.io("create the directory of", e))?;
         let disk = OnDisk {
             format: FORMAT,
             state_dir: self.state_dir.clone(),
@@ -121,18 +147,12 @@ impl SettingsFile {
         let mut text = serde_json::to_vec_pretty(&disk)
             .map_err(|e| self.io("encode", std::io::Error::other(e)))?;
         text.push(b'\n');
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".settings-")
-            .suffix(".tmp")
-            .tempfile_in(dir)
-            .map_err(|e| self.io("create a temp file for", e))?;
-        tmp.write_all(&text).map_err(|e| self.io("write", e))?;
-        tmp.as_file().sync_all().map_err(|e| self.io("sync", e))?;
-        tmp.persist(&self.path)
-            .map_err(|e| self.io("replace", e.error))?;
-        std::fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| self.io("sync the directory of", e))
+        crate::atomic_file::write_atomically(&self.path, &text).map_err(|e| self.io("write", e))
+    }
+
+    /// The directory for per-agent activity ledgers of this state dir.
+    pub fn ledger_dir(&self) -> PathBuf {
+        self.path.with_extension("activity")
     }
 
     fn io(&self, op: &'static str, source: std::io::Error) -> SettingsError {
@@ -163,6 +183,7 @@ mod tests {
         assert_ne!(a.path(), b.path());
         let settings = Persisted {
             interval_s: Some(90),
+            active_within: Some(ActiveWithin::Secs(3600)),
             rules: vec![Rule {
                 session: "agent:main:main".into(),
                 agent: None,

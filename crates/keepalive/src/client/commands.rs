@@ -4,7 +4,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use clap::CommandFactory;
-use keepalive_proto::{IntervalReply, Request, RulesReply, ShutdownReply, StatusReply, TouchReply};
+use keepalive_proto::{
+    ActiveWithinReply, IntervalReply, Request, RulesReply, SessionsReply, ShutdownReply,
+    StatusReply, TouchReply,
+};
 
 use super::connection::{ClientError, call};
 use super::output;
@@ -18,8 +21,13 @@ pub async fn run(command: CtlCommand, socket: &Path, json: bool) -> Result<(), C
             print(json, &line, || output::status(&status));
             Ok(())
         }
-        CtlCommand::Touch { sessions, agent } => {
+        CtlCommand::Touch {
+            sessions,
+            agent,
+            revive,
+        } => {
             let request = Request::Touch {
+                revive,
                 sessions: (!sessions.is_empty()).then_some(sessions),
                 agent: agent.agent,
             };
@@ -86,6 +94,35 @@ pub async fn run(command: CtlCommand, socket: &Path, json: bool) -> Result<(), C
             .await
         }
         CtlCommand::Rules => rules(socket, json, Request::Rules {}).await,
+        CtlCommand::ActiveWithin { window } => {
+            let request = match window {
+                None => Request::GetActiveWithin {},
+                Some(w) => Request::SetActiveWithin {
+                    active_within_s: w.secs(),
+                },
+            };
+            let (line, reply) = call::<ActiveWithinReply>(socket, &request).await?;
+            print(json, &line, || {
+                let shown = reply.active_within_s.map_or_else(
+                    || "all (every session is kept alive)".to_string(),
+                    output::secs,
+                );
+                match window {
+                    None => format!("active within: {shown}"),
+                    Some(_) => format!("active within set to {shown}; saved for restarts"),
+                }
+            });
+            Ok(())
+        }
+        CtlCommand::Sessions { agent } => {
+            let request = Request::Sessions { agent: agent.agent };
+            let (line, reply) = call::<SessionsReply>(socket, &request).await?;
+            print(json, &line, || output::sessions(&reply.sessions));
+            Ok(())
+        }
+        CtlCommand::Doctor { state_dir, profile } => {
+            super::doctor::run(socket, state_dir.as_deref(), profile.as_deref(), json).await
+        }
         CtlCommand::Shutdown => shutdown(socket, json).await,
         CtlCommand::Completions { shell } => {
             completions(shell);
@@ -104,8 +141,8 @@ async fn rules(socket: &Path, json: bool, request: Request) -> Result<(), Client
 /// `keepalivectl stop && keepalivectl start` works.
 async fn shutdown(socket: &Path, json: bool) -> Result<(), ClientError> {
     let stopping = call::<ShutdownReply>(socket, &Request::Shutdown {}).await;
-    let line = match stopping {
-        Ok((line, _)) => line,
+    let (line, pid) = match stopping {
+        Ok((line, reply)) => (line, reply.pid),
         Err(ClientError::NotRunning { .. }) => {
             print(json, r#"{"v":1,"ok":true,"stopping":false}"#, || {
                 format!(
@@ -117,18 +154,36 @@ async fn shutdown(socket: &Path, json: bool) -> Result<(), ClientError> {
         }
         Err(e) => return Err(e),
     };
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while super::Connection::connect(socket).await.is_ok() {
+    // The socket stops answering before in-flight writes are done. The
+    // daemon is gone, and a new one may start, once its instance lock is
+    // free: the kernel releases it when the process exits.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    while instance_lock_held(socket) {
         if tokio::time::Instant::now() > deadline {
             return Err(ClientError::Failed(format!(
-                "keepalived accepted the shutdown but still answers on {} after 30 s",
-                socket.display()
+                "keepalived (pid {pid}) accepted the shutdown but is still running after 90 s; \
+                 see its log, or stop it with `kill {pid}`"
             )));
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     print(json, &line, || "keepalived stopped".into());
     Ok(())
+}
+
+/// Whether a daemon still holds the instance lock beside `socket`.
+fn instance_lock_held(socket: &Path) -> bool {
+    let Ok(file) = std::fs::File::open(crate::daemon::socket::lock_path(socket)) else {
+        return false;
+    };
+    match file.try_lock_shared() {
+        Ok(()) => {
+            let _ = file.unlock();
+            false
+        }
+        Err(std::fs::TryLockError::WouldBlock) => true,
+        Err(std::fs::TryLockError::Error(_)) => false,
+    }
 }
 
 pub fn completions(shell: clap_complete::Shell) {

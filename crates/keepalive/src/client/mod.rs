@@ -2,6 +2,7 @@
 
 mod commands;
 mod connection;
+mod doctor;
 mod output;
 mod start;
 

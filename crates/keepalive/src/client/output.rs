@@ -3,7 +3,7 @@
 use std::fmt::Write;
 use std::time::SystemTime;
 
-use keepalive_proto::{Rule, RuleAction, StatusReply, TouchReply};
+use keepalive_proto::{Rule, RuleAction, SessionRow, StatusReply, TouchReply};
 
 use crate::daemon::agent::unix_ms;
 
@@ -22,7 +22,28 @@ pub fn status(s: &StatusReply) -> String {
         secs(s.uptime_s)
     );
     let _ = writeln!(out, "  socket:    {}", s.socket);
-    let _ = writeln!(out, "  state dir: {}", s.state_dir);
+    let _ = writeln!(
+        out,
+        "  state dir: {} (from {})",
+        s.state_dir, s.state_dir_source
+    );
+    let config = if s.config.found {
+        s.config.path.clone()
+    } else {
+        format!("{} (none: gateway defaults)", s.config.path)
+    };
+    let _ = writeln!(out, "  config:    {config}");
+    for problem in &s.config.problems {
+        let _ = writeln!(out, "    problem: {problem}");
+    }
+    let window = s
+        .active_within_s
+        .map_or_else(|| "all sessions".to_string(), secs);
+    let _ = writeln!(
+        out,
+        "  schedule:  {}; keeping alive sessions active within {window}",
+        s.schedule
+    );
     let _ = writeln!(
         out,
         "  interval:  {} (next tick in {})",
@@ -44,14 +65,16 @@ pub fn status(s: &StatusReply) -> String {
         );
         return out;
     }
-    let rows: Vec<[String; 7]> = s
+    let rows: Vec<[String; 9]> = s
         .agents
         .iter()
         .map(|a| {
             [
                 a.id.clone(),
+                a.generation.clone().unwrap_or_else(|| "-".into()),
                 opt(a.sessions),
                 opt(a.kept_alive),
+                a.next_write_ms.map_or("-".into(), |t| when(now, t)),
                 a.last_tick_ms.map_or("-".into(), |t| {
                     format!("{} ago", secs(now.saturating_sub(t) / 1000))
                 }),
@@ -66,8 +89,10 @@ pub fn status(s: &StatusReply) -> String {
         .collect();
     let header = [
         "AGENT",
+        "GENERATION",
         "SESSIONS",
         "KEPT ALIVE",
+        "NEXT WRITE",
         "LAST ROUND",
         "TOOK",
         "WRITES",
@@ -77,8 +102,68 @@ pub fn status(s: &StatusReply) -> String {
     out.push_str(&table(&header, &rows));
     for a in &s.agents {
         let _ = write!(out, "\n{}: {}", a.id, a.store);
+        if let Some(why) = &a.next_write_reason {
+            let _ = write!(out, "\n  next write: {why}");
+        }
+        if let Some(note) = &a.note {
+            let _ = write!(out, "\n  note: {note}");
+        }
     }
     out
+}
+
+pub fn sessions(rows: &[SessionRow]) -> String {
+    if rows.is_empty() {
+        return "no sessions".into();
+    }
+    let now = unix_ms(SystemTime::now());
+    let table_rows: Vec<[String; 6]> = rows
+        .iter()
+        .map(|r| {
+            [
+                r.agent.clone(),
+                r.key.clone(),
+                match (r.last_activity_ms, &r.activity_source) {
+                    (Some(t), Some(source)) => {
+                        format!("{} ago ({source})", secs(now.saturating_sub(t) / 1000))
+                    }
+                    _ => "-".into(),
+                },
+                match (r.stale_at_ms, &r.stale_rule) {
+                    (Some(t), Some(rule)) => format!("{} ({rule})", when(now, t)),
+                    _ => "never".into(),
+                },
+                if r.kept_alive {
+                    "yes".into()
+                } else {
+                    "no".into()
+                },
+                format!("{}: {}", r.reason, r.detail),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "AGENT",
+            "SESSION",
+            "LAST ACTIVITY",
+            "EXPIRES WITHOUT KEEPALIVE",
+            "KEPT",
+            "WHY",
+        ],
+        &table_rows,
+    )
+}
+
+/// A time relative to now: `in 5m`, `3m ago`, `now`.
+pub fn when(now: u64, at: u64) -> String {
+    if at > now + 999 {
+        format!("in {}", secs((at - now).div_ceil(1000)))
+    } else if now > at + 999 {
+        format!("{} ago", secs((now - at) / 1000))
+    } else {
+        "now".into()
+    }
 }
 
 pub fn touched(reply: &TouchReply) -> String {

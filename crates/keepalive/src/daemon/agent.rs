@@ -1,49 +1,49 @@
 //! The agent actor: the single writer of one agent's store.
 //!
-//! Ticks and client touches for an agent all go through this actor's queue,
-//! so keepalive never races itself on a store. Whatever queued up while a
-//! round was running is merged into the next round (one write for a burst of
-//! touches), and each caller is answered once the write containing its
-//! request is durable.
+//! Ticks, touches, lookups and reports for an agent all go through this
+//! actor's queue, so keepalive never races itself on a store and reads it
+//! once per round however many clients ask. Whatever queued up while a round
+//! ran is merged into the next one (one write for a burst of touches), and
+//! each caller is answered once the write containing its request is durable.
 
-use std::collections::HashSet;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use keepalive_proto::{AgentResult, AgentStatus, ErrorBody, ErrorCode};
-use keepalive_store::{RoundOptions, RoundOutcome, StoreError, bump_store};
+use keepalive_proto::{AgentResult, AgentStatus, ErrorBody, ErrorCode, SessionRow};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::policy::{Rules, selected_on_tick};
+use super::discovery::AgentSpec;
+pub use super::round::AgentConfig;
+use super::round::{self, Batch, KeyTouch};
+use super::state::{Daemon, PolicyInputs};
+use crate::openclaw::Clock;
+use crate::policy::{AgentLedger, LedgerFile};
 
 /// How many requests may wait for one agent before callers are slowed down.
 const QUEUE_DEPTH: usize = 4096;
-/// How often a round is redone when the store changes between read and rename.
-const MAX_ATTEMPTS: u32 = 3;
 
-/// What a caller wants bumped.
+/// What a caller wants from the agent.
 #[derive(Debug, Clone)]
-pub enum Job {
-    /// Every selected session (a tick, or a touch without keys).
-    Selected,
-    /// Exactly these keys, whatever the rules say.
-    Keys(Vec<String>),
+enum Job {
+    Tick,
+    TouchAll,
+    TouchKeys(KeyTouch),
+    Lookup(Vec<String>),
+    Report,
 }
 
-pub type JobReply = oneshot::Sender<Result<AgentResult, ErrorBody>>;
+enum Answer {
+    Touched(AgentResult),
+    Found(Vec<String>),
+    Rows(Vec<SessionRow>),
+}
 
 struct Message {
     job: Job,
-    reply: Option<JobReply>,
-}
-
-/// Per-round settings that do not change while the daemon runs.
-#[derive(Debug, Clone)]
-pub struct AgentConfig {
-    pub dry_run: bool,
-    pub lock_timeout: Duration,
+    reply: Option<oneshot::Sender<Result<Answer, ErrorBody>>>,
 }
 
 /// The daemon's handle on a running actor.
@@ -56,96 +56,149 @@ pub struct AgentHandle {
 }
 
 impl AgentHandle {
-    /// Starts the actor for `id`'s store on `tracker`, stopping at `shutdown`.
+    /// Starts the actor for `spec` on the daemon's worker tracker.
     pub fn spawn(
-        id: String,
-        store: PathBuf,
+        spec: AgentSpec,
         config: AgentConfig,
-        rules: watch::Receiver<Arc<Rules>>,
-        shutdown: CancellationToken,
-        tracker: &tokio_util::task::TaskTracker,
+        daemon: &Daemon,
+        policy: watch::Receiver<Arc<PolicyInputs>>,
     ) -> Self {
         let (queue, inbox) = mpsc::channel(QUEUE_DEPTH);
         let status = Arc::new(Mutex::new(AgentStatus {
-            id: id.clone(),
-            store: store.display().to_string(),
+            id: spec.id.clone(),
+            store: spec.store.display().to_string(),
             sessions: None,
             kept_alive: None,
             last_tick_ms: None,
             last_tick_duration_ms: None,
             writes: 0,
             last_error: None,
+            generation: None,
+            next_write_ms: None,
+            next_write_reason: None,
+            note: None,
         }));
-        let actor = Actor {
-            id: id.clone(),
-            store: store.clone(),
-            config,
-            rules,
+        let handle = AgentHandle {
+            id: spec.id.clone(),
+            store: spec.store.clone(),
+            queue,
             status: status.clone(),
         };
-        tracker.spawn(actor.run(inbox, shutdown));
-        AgentHandle {
-            id,
-            store,
-            queue,
+        let actor = Actor {
+            ledger_file: LedgerFile::new(&config.ledger_dir, &spec.id),
+            ledger: AgentLedger::default(),
+            spec,
+            config,
+            policy,
             status,
-        }
+            cancel: daemon.cancel.clone(),
+        };
+        daemon
+            .workers
+            .spawn(actor.run(inbox, daemon.shutdown.clone()));
+        handle
     }
 
     /// Queues a tick unless the queue is full, in which case a round is
     /// coming anyway and this tick would be merged into it.
     pub fn tick(&self) {
         let _ = self.queue.try_send(Message {
-            job: Job::Selected,
+            job: Job::Tick,
             reply: None,
         });
     }
 
-    /// Queues `job` and waits for the round that carries it.
-    pub async fn run(&self, job: Job) -> Result<AgentResult, ErrorBody> {
+    pub async fn touch_all(&self) -> Result<AgentResult, ErrorBody> {
+        match self.ask(Job::TouchAll).await? {
+            Answer::Touched(result) => Ok(result),
+            _ => Err(mixed_up()),
+        }
+    }
+
+    pub async fn touch_keys(
+        &self,
+        keys: Vec<String>,
+        revive: bool,
+    ) -> Result<AgentResult, ErrorBody> {
+        match self.ask(Job::TouchKeys(KeyTouch { keys, revive })).await? {
+            Answer::Touched(result) => Ok(result),
+            _ => Err(mixed_up()),
+        }
+    }
+
+    /// Which of `keys` this agent's store holds.
+    pub async fn lookup(&self, keys: Vec<String>) -> Result<Vec<String>, ErrorBody> {
+        match self.ask(Job::Lookup(keys)).await? {
+            Answer::Found(found) => Ok(found),
+            _ => Err(mixed_up()),
+        }
+    }
+
+    /// One row per session, without writing anything.
+    pub async fn report(&self) -> Result<Vec<SessionRow>, ErrorBody> {
+        match self.ask(Job::Report).await? {
+            Answer::Rows(rows) => Ok(rows),
+            _ => Err(mixed_up()),
+        }
+    }
+
+    async fn ask(&self, job: Job) -> Result<Answer, ErrorBody> {
         let (reply, answer) = oneshot::channel();
-        let message = Message {
-            job,
-            reply: Some(reply),
-        };
-        if self.queue.send(message).await.is_err() {
+        if self
+            .queue
+            .send(Message {
+                job,
+                reply: Some(reply),
+            })
+            .await
+            .is_err()
+        {
             return Err(shutting_down());
         }
         answer.await.unwrap_or_else(|_| Err(shutting_down()))
     }
 
     pub fn status(&self) -> AgentStatus {
-        match self.status.lock() {
-            Ok(status) => status.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        lock(&self.status).clone()
     }
 }
 
 struct Actor {
-    id: String,
-    store: PathBuf,
+    spec: AgentSpec,
     config: AgentConfig,
-    rules: watch::Receiver<Arc<Rules>>,
+    policy: watch::Receiver<Arc<PolicyInputs>>,
     status: Arc<Mutex<AgentStatus>>,
+    cancel: Arc<AtomicBool>,
+    ledger_file: LedgerFile,
+    ledger: AgentLedger,
 }
 
 impl Actor {
-    async fn run(self, mut inbox: mpsc::Receiver<Message>, shutdown: CancellationToken) {
-        if let Some(dir) = self.store.parent() {
-            match keepalive_store::remove_stale_temp_files(dir) {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(
-                    "{}: removed {n} temp file(s) left by an earlier keepalived",
-                    self.id
-                ),
-                Err(e) => tracing::warn!(
-                    "{}: cannot clean old temp files in {}: {e}",
-                    self.id,
-                    dir.display()
-                ),
+    async fn run(mut self, mut inbox: mpsc::Receiver<Message>, shutdown: CancellationToken) {
+        let (ledger_file, dir, dry_run) = (
+            self.ledger_file.clone(),
+            self.spec.store.parent().map(PathBuf::from),
+            self.config.dry_run,
+        );
+        let id = self.spec.id.clone();
+        let loaded = tokio::task::spawn_blocking(move || {
+            // A dry run changes no file at all, not even our own leftovers.
+            if let (Some(dir), false) = (dir, dry_run) {
+                match keepalive_store::remove_stale_temp_files(&dir) {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(
+                        "{id}: removed {n} temp file(s) left by an earlier keepalived"
+                    ),
+                    Err(e) => tracing::debug!(
+                        "{id}: cannot look for old temp files in {}: {e}",
+                        dir.display()
+                    ),
+                }
             }
-        }
+            ledger_file.load()
+        })
+        .await;
+        self.ledger = loaded.unwrap_or_default();
         loop {
             let first = tokio::select! {
                 biased;
@@ -160,7 +213,7 @@ impl Actor {
                 batch.push(message);
             }
             // The round runs to completion even if shutdown starts meanwhile:
-            // a write is never cut in half.
+            // a write is never cut in half (a wait for the lock is, though).
             self.round(batch).await;
         }
         inbox.close();
@@ -171,161 +224,129 @@ impl Actor {
         }
     }
 
-    async fn round(&self, batch: Vec<Message>) {
-        let all_selected = batch.iter().any(|m| matches!(m.job, Job::Selected));
-        let named: HashSet<String> = batch
-            .iter()
-            .filter_map(|m| match &m.job {
-                Job::Keys(keys) => Some(keys.iter().cloned()),
-                Job::Selected => None,
-            })
-            .flatten()
-            .collect();
-        let rules = self.rules.borrow().clone();
-        let (id, store, config) = (self.id.clone(), self.store.clone(), self.config.clone());
+    async fn round(&mut self, messages: Vec<Message>) {
+        let mut batch = Batch::default();
+        for message in &messages {
+            match &message.job {
+                Job::Tick => batch.tick = true,
+                Job::TouchAll => batch.touch_all += 1,
+                Job::TouchKeys(touch) => batch.touches.push(touch.clone()),
+                Job::Lookup(keys) => batch.lookups.push(keys.clone()),
+                Job::Report => batch.reports += 1,
+            }
+        }
+        let input = round::Input {
+            spec: self.spec.clone(),
+            config: self.config.clone(),
+            policy: self.policy.borrow().clone(),
+            cancel: self.cancel.clone(),
+            clock: Clock::system(),
+        };
+        let mut ledger = std::mem::take(&mut self.ledger);
+        let before = ledger.clone();
+        let ledger_file = self.ledger_file.clone();
+        let dry_run = self.config.dry_run;
         let started = Instant::now();
-        let outcome = tokio::task::spawn_blocking(move || {
-            run_round(&id, &store, &config, &rules, all_selected, &named)
+        let ran = tokio::task::spawn_blocking(move || {
+            let out = round::run(&input, &batch, &mut ledger);
+            if ledger != before
+                && !dry_run
+                && let Err(e) = ledger_file.save(&ledger)
+            {
+                tracing::warn!(
+                    "cannot save the activity ledger {}: {e}",
+                    ledger_file.path().display()
+                );
+            }
+            (out, ledger, batch)
         })
-        .await
-        .unwrap_or_else(|e| Err(RoundError::Panicked(e.to_string())));
-        let elapsed = started.elapsed();
-        self.record(&outcome, elapsed);
-        for message in batch {
+        .await;
+        let Ok((out, ledger, batch)) = ran else {
+            let error = ErrorBody::new(
+                ErrorCode::Internal,
+                "internal error in a store round; see the log",
+            );
+            for reply in messages.into_iter().filter_map(|m| m.reply) {
+                let _ = reply.send(Err(error.clone()));
+            }
+            return;
+        };
+        self.ledger = ledger;
+        self.record(&out, &batch, started.elapsed());
+        let (mut touches, mut lookups) = (out.touches.into_iter(), out.lookups.into_iter());
+        for message in messages {
             let Some(reply) = message.reply else { continue };
-            let answer = match &outcome {
-                Ok(round) => Ok(self.result_for(&message.job, round)),
-                Err(e) => Err(e.to_body()),
+            let answer = match message.job {
+                Job::Tick => continue,
+                Job::TouchAll => out.touch_all.clone().map(Answer::Touched),
+                Job::TouchKeys(_) => touches
+                    .next()
+                    .unwrap_or_else(|| Err(mixed_up()))
+                    .map(Answer::Touched),
+                Job::Lookup(_) => lookups
+                    .next()
+                    .unwrap_or_else(|| Err(mixed_up()))
+                    .map(Answer::Found),
+                Job::Report => out.report.clone().map(Answer::Rows),
             };
             let _ = reply.send(answer);
         }
     }
 
-    fn result_for(&self, job: &Job, round: &Round) -> AgentResult {
-        let bumped = match job {
-            Job::Selected => round.outcome.bumped.clone(),
-            Job::Keys(keys) => round
-                .outcome
-                .bumped
-                .iter()
-                .filter(|k| keys.contains(k))
-                .cloned()
-                .collect(),
-        };
-        AgentResult {
-            agent: self.id.clone(),
-            store: self.store.display().to_string(),
-            sessions: round.outcome.sessions,
-            bumped,
-            written: round.outcome.written,
-            dry_run: self.config.dry_run,
-            error: None,
-        }
-    }
-
-    fn record(&self, outcome: &Result<Round, RoundError>, elapsed: Duration) {
+    fn record(&self, out: &round::Output, batch: &Batch, elapsed: std::time::Duration) {
         let ms = elapsed.as_secs_f64() * 1000.0;
-        let mut status = match self.status.lock() {
-            Ok(status) => status,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let id = &self.spec.id;
+        let mut status = lock(&self.status);
+        if status.note != out.note
+            && let Some(note) = &out.note
+        {
+            tracing::info!("{id}: {note}");
+        }
         status.last_tick_ms = Some(unix_ms(SystemTime::now()));
         status.last_tick_duration_ms = Some(ms);
-        match outcome {
-            Ok(round) => {
-                let o = &round.outcome;
-                status.sessions = Some(o.sessions);
-                status.kept_alive = Some(round.selected);
-                status.last_error = None;
-                if o.written {
-                    status.writes += 1;
-                }
-                if self.config.dry_run {
-                    tracing::info!(
-                        "{}: dry run: would bump {} of {} sessions{}",
-                        self.id,
-                        o.bumped.len(),
-                        o.sessions,
-                        list_keys(&o.bumped)
-                    );
-                } else {
-                    tracing::info!(
-                        "{}: bumped {} of {} sessions in {ms:.1} ms{}",
-                        self.id,
-                        o.bumped.len(),
-                        o.sessions,
-                        if o.reclaimed_stale_lock {
-                            " (reclaimed a stale gateway lock)"
-                        } else {
-                            ""
-                        }
-                    );
-                }
+        status.generation = out.generation.map(|g| g.as_str().to_string());
+        status.note = out.note.clone();
+        status.sessions = out.sessions.or(status.sessions);
+        status.kept_alive = out.kept_alive.or(status.kept_alive);
+        status.next_write_ms = out.next_write.as_ref().map(|(at, _)| *at);
+        status.next_write_reason = Some(match &out.next_write {
+            Some((_, why)) => why.clone(),
+            None if out.kept_alive == Some(0) => "no session is in use".into(),
+            None if out.kept_alive.is_some() => {
+                "the sessions kept alive never expire (reset mode none)".into()
             }
-            Err(e) => {
-                tracing::warn!("{}: {e}", self.id);
-                status.last_error = Some(e.to_body());
+            None => "nothing to plan".into(),
+        });
+        if out.written {
+            status.writes += 1;
+        }
+        let (sessions, kept) = (out.sessions.unwrap_or(0), out.kept_alive.unwrap_or(0));
+        match &out.error {
+            Some(e) => {
+                tracing::warn!("{id}: {}", e.message);
+                status.last_error = Some(e.clone());
+                return;
             }
+            None => status.last_error = None,
+        }
+        let next = status.next_write_reason.clone().unwrap_or_default();
+        if out.dry_run && !out.bumped.is_empty() {
+            tracing::info!(
+                "{id}: dry run: would bump {} of {sessions} sessions{}",
+                out.bumped.len(),
+                list_keys(&out.bumped)
+            );
+        } else if out.written {
+            tracing::info!(
+                "{id}: bumped {} of {sessions} sessions in {ms:.1} ms ({kept} in use; next: {next})",
+                out.bumped.len()
+            );
+        } else if batch.tick {
+            tracing::info!(
+                "{id}: {kept} of {sessions} sessions in use, nothing due (next: {next})"
+            );
         }
     }
-}
-
-/// A finished round: the store's answer plus how many sessions were selected.
-struct Round {
-    outcome: RoundOutcome,
-    selected: usize,
-}
-
-#[derive(Debug, thiserror::Error)]
-enum RoundError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("internal error while writing the store: {0}")]
-    Panicked(String),
-}
-
-impl RoundError {
-    fn to_body(&self) -> ErrorBody {
-        match self {
-            RoundError::Store(e) => ErrorBody::new(ErrorCode::from_wire(e.code()), e.to_string()),
-            RoundError::Panicked(_) => ErrorBody::new(ErrorCode::Internal, self.to_string()),
-        }
-    }
-}
-
-/// One blocking round on the store. `named` keys are bumped whatever the
-/// rules say; the rest only when `all_selected` and the policy selects them.
-fn run_round(
-    agent: &str,
-    store: &std::path::Path,
-    config: &AgentConfig,
-    rules: &Rules,
-    all_selected: bool,
-    named: &HashSet<String>,
-) -> Result<Round, RoundError> {
-    // Counted as a set: the store may redo the round and ask again.
-    let selected = std::cell::RefCell::new(HashSet::new());
-    // Only `updatedAt` for now: which fields to bump per entry is the policy's to decide.
-    let decide = |entry: &keepalive_store::EntryInfo| {
-        let key = entry.key.as_str();
-        let chosen = named.contains(key) || (all_selected && selected_on_tick(rules, agent, key));
-        if chosen {
-            selected.borrow_mut().insert(key.to_owned());
-            keepalive_store::Fields::UPDATED_AT
-        } else {
-            keepalive_store::Fields::NONE
-        }
-    };
-    let options = RoundOptions {
-        now_ms: unix_ms(SystemTime::now()),
-        decide: &decide,
-        dry_run: config.dry_run,
-        lock_timeout: config.lock_timeout,
-        max_attempts: MAX_ATTEMPTS,
-    };
-    let outcome = bump_store(store, &options)?;
-    let selected = selected.borrow().len();
-    Ok(Round { outcome, selected })
 }
 
 pub fn unix_ms(time: SystemTime) -> u64 {
@@ -341,11 +362,21 @@ fn shutting_down() -> ErrorBody {
     )
 }
 
+fn mixed_up() -> ErrorBody {
+    ErrorBody::new(
+        ErrorCode::Internal,
+        "internal error: a reply went to the wrong request",
+    )
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn list_keys(keys: &[String]) -> String {
     const SHOWN: usize = 10;
-    if keys.is_empty() {
-        return String::new();
-    }
     let mut text = format!(
         ": {}",
         keys.iter()

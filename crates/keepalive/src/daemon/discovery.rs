@@ -1,28 +1,89 @@
-//! Finding agents: every `<stateDir>/agents/<id>/sessions/sessions.json`.
-//! Re-run on each tick so agents created after start-up are picked up.
+//! Finding agents and their stores the way the gateway lays them out:
+//! every `<stateDir>/agents/<id>/`, with its store at
+//! `sessions/sessions.json` or wherever `session.store` in `openclaw.json`
+//! puts it, and its generation's SQLite database at
+//! `agent/openclaw-agent.sqlite`. Re-run on each tick.
 
 use std::path::{Path, PathBuf};
 
-/// Store file name inside an agent's `sessions` directory.
-pub const STORE_FILE: &str = "sessions.json";
+use crate::openclaw::{OpenClawConfig, config_path, store_path, template_is_shared};
 
-/// The store path of agent `id`.
-pub fn store_path(state_dir: &Path, id: &str) -> PathBuf {
-    state_dir
-        .join("agents")
-        .join(id)
-        .join("sessions")
-        .join(STORE_FILE)
+/// The id under which a store shared by every agent (a `session.store`
+/// without `{agentId}`) is served.
+pub const SHARED_AGENT: &str = "shared";
+
+/// The gateway config as read this tick, and where paths resolve from.
+#[derive(Debug, Clone)]
+pub struct Installation {
+    pub state_dir: PathBuf,
+    pub config: OpenClawConfig,
+    pub home: PathBuf,
 }
 
-/// The agents that have a store, sorted by id, restricted to `only` when it
-/// is not empty. A missing `agents` directory is simply no agents yet.
-pub fn discover(state_dir: &Path, only: &[String]) -> std::io::Result<Vec<(String, PathBuf)>> {
-    let entries = match std::fs::read_dir(state_dir.join("agents")) {
+impl Installation {
+    /// Reads `openclaw.json` (path from `$OPENCLAW_CONFIG_PATH` or the state
+    /// dir). Never fails: problems are in `config.problems`.
+    pub fn load(state_dir: &Path) -> Self {
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let config = crate::openclaw::config::load(&config_path(state_dir, &env));
+        let home = directories::BaseDirs::new()
+            .map(|b| b.home_dir().to_path_buf())
+            .unwrap_or_else(|| PathBuf::from("/"));
+        Installation {
+            state_dir: state_dir.to_path_buf(),
+            config,
+            home,
+        }
+    }
+
+    pub fn store_of(&self, agent: &str) -> PathBuf {
+        let config_dir = self.config.path.parent().unwrap_or(&self.state_dir);
+        store_path(
+            self.config.store_template.as_deref(),
+            &self.state_dir,
+            agent,
+            &self.home,
+            config_dir,
+        )
+    }
+}
+
+/// One agent to serve.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct AgentSpec {
+    pub id: String,
+    pub store: PathBuf,
+    /// Where the SQLite generation keeps this agent's sessions.
+    pub sqlite: PathBuf,
+}
+
+/// The agents with a store or an SQLite database, sorted by id, restricted
+/// to `only` when it is not empty. No `agents` directory is no agents yet.
+pub fn discover(installation: &Installation, only: &[String]) -> std::io::Result<Vec<AgentSpec>> {
+    let agents_dir = installation.state_dir.join("agents");
+    let entries = match std::fs::read_dir(&agents_dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(e),
     };
+    let template = installation.config.store_template.as_deref();
+    if template_is_shared(template) {
+        // One file for every agent: one actor, or two actors would write it.
+        let store = installation.store_of(SHARED_AGENT);
+        let wanted = only.is_empty() || only.iter().any(|a| a == SHARED_AGENT);
+        return Ok(if wanted && store.symlink_metadata().is_ok() {
+            vec![AgentSpec {
+                id: SHARED_AGENT.into(),
+                store,
+                sqlite: agents_dir
+                    .join(SHARED_AGENT)
+                    .join("agent")
+                    .join(SQLITE_FILE),
+            }]
+        } else {
+            Vec::new()
+        });
+    }
     let mut agents = Vec::new();
     for entry in entries {
         let entry = entry?;
@@ -34,11 +95,15 @@ pub fn discover(state_dir: &Path, only: &[String]) -> std::io::Result<Vec<(Strin
         if !only.is_empty() && !only.contains(&id) {
             continue;
         }
-        let store = store_path(state_dir, &id);
-        if store.symlink_metadata().is_ok() {
-            agents.push((id, store));
+        let store = installation.store_of(&id);
+        let sqlite = agents_dir.join(&id).join("agent").join(SQLITE_FILE);
+        if store.symlink_metadata().is_ok() || sqlite.exists() {
+            agents.push(AgentSpec { id, store, sqlite });
         }
     }
     agents.sort();
     Ok(agents)
 }
+
+/// The per-agent database of OpenClaw >= ~2026.7.
+pub const SQLITE_FILE: &str = "openclaw-agent.sqlite";

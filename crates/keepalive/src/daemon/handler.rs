@@ -2,18 +2,19 @@
 //! protocol crate; this module turns it into work for the agents and
 //! settings, and builds the reply line.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use keepalive_proto::{
-    AgentResult, ErrorBody, ErrorCode, HelloReply, IntervalReply, Request, Rule, RuleAction,
-    RulesReply, ShutdownReply, StatusReply, TouchReply, encode_ok,
+    ActiveWithinReply, AgentResult, ErrorBody, ErrorCode, HelloReply, IntervalReply, Request, Rule,
+    RuleAction, RulesReply, SessionsReply, ShutdownReply, StatusReply, TouchReply, encode_ok,
 };
 
-use super::agent::{AgentHandle, Job};
+use super::agent::AgentHandle;
 use super::state::Daemon;
-use crate::duration::check_interval_secs;
+use crate::duration::{check_interval_secs, check_window_secs};
 use crate::policy::normalize_key;
+use crate::settings::ActiveWithin;
 
 /// The reply line, and whether the daemon should stop once it is sent.
 pub struct Handled {
@@ -34,7 +35,11 @@ pub async fn handle(daemon: &Arc<Daemon>, request: Request) -> Handled {
                 .collect(),
             pid: std::process::id(),
         })),
-        Request::Touch { sessions, agent } => touch(daemon, sessions, agent).await,
+        Request::Touch {
+            sessions,
+            agent,
+            revive,
+        } => touch(daemon, sessions, agent, revive).await,
         Request::GetInterval {} => Ok(encode_ok(&IntervalReply {
             interval_s: daemon.interval_s(),
             previous_s: None,
@@ -48,10 +53,20 @@ pub async fn handle(daemon: &Arc<Daemon>, request: Request) -> Handled {
         }
         Request::Forget { session, agent } => forget(daemon, session, agent).await,
         Request::Rules {} => Ok(encode_ok(&RulesReply {
-            rules: daemon.rules().as_slice().to_vec(),
+            rules: daemon.policy().rules.as_slice().to_vec(),
         })),
+        Request::GetActiveWithin {} => Ok(encode_ok(&ActiveWithinReply {
+            active_within_s: daemon.active_within().await.secs(),
+        })),
+        Request::SetActiveWithin { active_within_s } => {
+            set_active_within(daemon, active_within_s).await
+        }
+        Request::Sessions { agent } => sessions(daemon, agent).await,
         Request::Status {} => Ok(encode_ok(&status(daemon).await)),
-        Request::Shutdown {} => Ok(encode_ok(&ShutdownReply { stopping: true })),
+        Request::Shutdown {} => Ok(encode_ok(&ShutdownReply {
+            stopping: true,
+            pid: std::process::id(),
+        })),
     };
     Handled {
         reply,
@@ -127,12 +142,13 @@ async fn forget(
 }
 
 async fn status(daemon: &Daemon) -> StatusReply {
+    let policy = daemon.policy();
     StatusReply {
         pid: std::process::id(),
         version: crate::VERSION.into(),
         uptime_s: daemon.started.elapsed().as_secs(),
         interval_s: daemon.interval_s(),
-        state_dir: daemon.config.state_dir.display().to_string(),
+        state_dir: daemon.config.state_dir.path.display().to_string(),
         socket: daemon.config.socket.display().to_string(),
         dry_run: daemon.config.agent.dry_run,
         settings_file: daemon.settings_path().await.display().to_string(),
@@ -144,48 +160,112 @@ async fn status(daemon: &Daemon) -> StatusReply {
         next_tick_ms: daemon
             .next_tick_ms
             .load(std::sync::atomic::Ordering::Relaxed),
+        schedule: policy.schedule.as_str().into(),
+        active_within_s: daemon.active_within().await.secs(),
+        state_dir_source: daemon.config.state_dir.source.clone(),
+        config: daemon.config_status(),
         agents: daemon.agent_statuses(),
     }
 }
 
-/// `touch`: with keys, bump exactly those (looked up in every targeted
-/// store first, so an unknown key writes nothing); without, every selected
-/// session of the targeted agents.
-async fn touch(
-    daemon: &Arc<Daemon>,
-    sessions: Option<Vec<String>>,
-    agent: Option<String>,
-) -> Result<String, ErrorBody> {
-    // A touch may name an agent created since the last tick.
-    daemon.refresh_agents().await;
-    let mut targets = daemon.agents();
-    if let Some(id) = &agent {
-        targets.retain(|a| &a.id == id);
-        if targets.is_empty() {
-            return Err(unknown_agent(daemon, id));
+async fn set_active_within(daemon: &Daemon, secs: Option<u64>) -> Result<String, ErrorBody> {
+    let window = match secs {
+        None => ActiveWithin::All,
+        Some(secs) => ActiveWithin::Secs(
+            check_window_secs(secs).map_err(|m| ErrorBody::new(ErrorCode::InvalidArgument, m))?,
+        ),
+    };
+    daemon.set_active_within(window).await?;
+    tracing::info!(
+        "activity window set to {}",
+        window.secs().map_or_else(
+            || "all (every session kept alive)".into(),
+            crate::duration::format_secs
+        )
+    );
+    Ok(encode_ok(&ActiveWithinReply {
+        active_within_s: window.secs(),
+    }))
+}
+
+/// The agents a request targets: one by id (an agent created since the last
+/// tick is looked for first), or all.
+async fn targets(daemon: &Daemon, agent: Option<&str>) -> Result<Vec<AgentHandle>, ErrorBody> {
+    let Some(id) = agent else {
+        return Ok(daemon.agents());
+    };
+    let find = || {
+        daemon
+            .agents()
+            .into_iter()
+            .filter(|a| a.id == id)
+            .collect::<Vec<_>>()
+    };
+    let mut found = find();
+    if found.is_empty() {
+        daemon.refresh().await;
+        found = find();
+    }
+    if found.is_empty() {
+        return Err(unknown_agent(daemon, id));
+    }
+    Ok(found)
+}
+
+async fn sessions(daemon: &Daemon, agent: Option<String>) -> Result<String, ErrorBody> {
+    let targets = targets(daemon, agent.as_deref()).await?;
+    let reports = futures_util::future::join_all(targets.iter().map(AgentHandle::report)).await;
+    let mut rows = Vec::new();
+    for (agent, report) in targets.iter().zip(reports) {
+        match report {
+            Ok(mut found) => rows.append(&mut found),
+            Err(e) => {
+                return Err(ErrorBody::new(
+                    e.code,
+                    format!("agent {}: {}", agent.id, e.message),
+                ));
+            }
         }
     }
-    let jobs: Vec<(AgentHandle, Job)> = match sessions {
-        None => targets.into_iter().map(|a| (a, Job::Selected)).collect(),
+    Ok(encode_ok(&SessionsReply { sessions: rows }))
+}
+
+/// `touch`: with keys, bump exactly those (looked up in every targeted store
+/// first, so an unknown key writes nothing); without, every session kept
+/// alive in the targeted agents.
+async fn touch(
+    daemon: &Daemon,
+    sessions: Option<Vec<String>>,
+    agent: Option<String>,
+    revive: bool,
+) -> Result<String, ErrorBody> {
+    let targets = targets(daemon, agent.as_deref()).await?;
+    let results: Vec<AgentResult> = match sessions {
+        None => {
+            let ran =
+                futures_util::future::join_all(targets.iter().map(AgentHandle::touch_all)).await;
+            targets
+                .iter()
+                .zip(ran)
+                .map(|(a, r)| r.unwrap_or_else(|e| failed(a, e)))
+                .collect()
+        }
         Some(sessions) => {
             let keys: BTreeSet<String> = sessions.iter().map(|k| normalize_key(k)).collect();
-            locate(targets, keys).await?
+            let owners = locate(&targets, &keys).await?;
+            let ran = futures_util::future::join_all(
+                owners
+                    .iter()
+                    .map(|(agent, here)| agent.touch_keys(here.clone(), revive)),
+            )
+            .await;
+            owners
+                .iter()
+                .zip(ran)
+                .map(|((a, _), r)| r.unwrap_or_else(|e| failed(a, e)))
+                .collect()
         }
     };
-    let results = futures_util::future::join_all(jobs.into_iter().map(|(agent, job)| async move {
-        let id = agent.id.clone();
-        let store = agent.store.display().to_string();
-        agent.run(job).await.unwrap_or_else(|error| AgentResult {
-            agent: id,
-            store,
-            sessions: 0,
-            bumped: Vec::new(),
-            written: false,
-            dry_run: false,
-            error: Some(error),
-        })
-    }))
-    .await;
     if let Some(first) = results.iter().find_map(|r| r.error.clone()) {
         let failed: Vec<String> = results
             .iter()
@@ -201,41 +281,45 @@ async fn touch(
     Ok(encode_ok(&TouchReply { results }))
 }
 
-/// Finds which agents hold each key. Any key found nowhere is an error
-/// naming it, and nothing is written.
+fn failed(agent: &AgentHandle, error: ErrorBody) -> AgentResult {
+    AgentResult {
+        agent: agent.id.clone(),
+        store: agent.store.display().to_string(),
+        sessions: 0,
+        bumped: Vec::new(),
+        written: false,
+        dry_run: false,
+        error: Some(error),
+        note: None,
+    }
+}
+
+/// Finds which agents hold each key, asking each agent's actor (which reads
+/// its store once however many touches wait). Any key found nowhere is an
+/// error naming it, and nothing is written.
 async fn locate(
-    targets: Vec<AgentHandle>,
-    keys: BTreeSet<String>,
-) -> Result<Vec<(AgentHandle, Job)>, ErrorBody> {
+    targets: &[AgentHandle],
+    keys: &BTreeSet<String>,
+) -> Result<Vec<(AgentHandle, Vec<String>)>, ErrorBody> {
+    let wanted: Vec<String> = keys.iter().cloned().collect();
+    let found =
+        futures_util::future::join_all(targets.iter().map(|a| a.lookup(wanted.clone()))).await;
+    let mut owners = Vec::new();
     let mut unreadable = Vec::new();
-    let mut found: BTreeMap<String, (AgentHandle, Vec<String>)> = BTreeMap::new();
-    for agent in targets {
-        let store = agent.store.clone();
-        let listed = tokio::task::spawn_blocking(move || keepalive_store::read_keys(&store))
-            .await
-            .map_err(|e| ErrorBody::new(ErrorCode::Internal, e.to_string()))?;
-        match listed {
-            Ok(in_store) => {
-                let in_store: BTreeSet<String> = in_store.into_iter().collect();
-                let here: Vec<String> = keys
-                    .iter()
-                    .filter(|k| in_store.contains(*k))
-                    .cloned()
-                    .collect();
-                if !here.is_empty() {
-                    found.insert(agent.id.clone(), (agent, here));
-                }
-            }
-            Err(e) => unreadable.push(format!("{}: {e}", agent.id)),
+    for (agent, found) in targets.iter().zip(found) {
+        match found {
+            Ok(here) if !here.is_empty() => owners.push((agent.clone(), here)),
+            Ok(_) => {}
+            Err(e) => unreadable.push(format!("{}: {}", agent.id, e.message)),
         }
     }
     let missing: Vec<&String> = keys
         .iter()
-        .filter(|k| !found.values().any(|(_, here)| here.contains(k)))
+        .filter(|k| !owners.iter().any(|(_, here)| here.contains(k)))
         .collect();
     if !missing.is_empty() {
         let mut message = format!(
-            "unknown session {}: in no store; `keepalivectl status` lists the stores",
+            "unknown session {}: in no store; `keepalivectl sessions` lists them",
             missing
                 .iter()
                 .map(|k| format!("{k:?}"))
@@ -251,19 +335,27 @@ async fn locate(
         return Err(ErrorBody::new(ErrorCode::UnknownSession, message)
             .with_details(serde_json::json!({ "missing": missing })));
     }
-    Ok(found
-        .into_values()
-        .map(|(agent, here)| (agent, Job::Keys(here)))
-        .collect())
+    Ok(owners)
 }
 
 fn unknown_agent(daemon: &Daemon, id: &str) -> ErrorBody {
     let known: Vec<String> = daemon.agents().iter().map(|a| a.id.clone()).collect();
+    let why = if daemon.config.only_agents.is_empty()
+        || daemon.config.only_agents.iter().any(|a| a == id)
+    {
+        format!(
+            "agent {id:?} has no store under {}",
+            daemon.config.state_dir.path.join("agents").display()
+        )
+    } else {
+        format!(
+            "agent {id:?} is not served: this keepalived was started with --agent for other agents"
+        )
+    };
     ErrorBody::new(
         ErrorCode::UnknownAgent,
         format!(
-            "agent {id:?} has no store under {} (agents served: {})",
-            daemon.config.state_dir.join("agents").display(),
+            "{why} (agents served: {})",
             if known.is_empty() {
                 "none yet".to_string()
             } else {

@@ -2,26 +2,32 @@
 //!
 //! The path of a tick or a touch: [`server`] reads a request line,
 //! [`handler`] turns it into a job, the agent's [`agent`] actor merges jobs
-//! into one round, and `keepalive_store::bump_store` locks, patches and
-//! atomically replaces the store.
+//! into one round, [`round`] decides per session (`crate::policy`) and
+//! `keepalive_store::bump_store` locks, patches and atomically replaces the
+//! store.
 
 pub mod agent;
 pub mod discovery;
 pub mod handler;
+pub mod round;
 pub mod scheduler;
 pub mod server;
 pub mod socket;
 pub mod state;
 
-use std::path::PathBuf;
+use std::io::Write;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use crate::cli::{DaemonArgs, exit};
-use crate::paths::{resolve_state_dir, socket_path};
-use crate::policy::{Rules, selected_on_tick};
+use crate::duration::DEFAULT_INTERVAL;
+use crate::openclaw::Clock;
+use crate::paths::socket_path;
+use crate::policy::{LedgerFile, Schedule};
 use crate::settings::SettingsFile;
 use agent::AgentConfig;
+use discovery::Installation;
 use state::{Config, Daemon};
 
 /// A start-up failure, with the exit code it maps to.
@@ -46,102 +52,185 @@ impl DaemonError {
     }
 }
 
-/// Runs the daemon until SIGTERM, SIGINT or a `shutdown` request.
+/// How long connections may take to send their last replies at shutdown.
+const CONNECTION_GRACE: Duration = Duration::from_secs(2);
+
+/// Runs the daemon until SIGTERM, SIGINT, SIGHUP, SIGQUIT or `shutdown`.
 pub async fn run(args: DaemonArgs) -> Result<(), DaemonError> {
-    let (config, settings_file, persisted) = configure(&args)?;
+    let setup = configure(&args)?;
     let private_dir = args.socket.is_none();
-    let (guard, listener) = socket::bind(&config.socket, private_dir)?;
-    let daemon = Daemon::new(config, settings_file, persisted);
+    let (guard, listener) = socket::bind(&setup.config.socket, private_dir)?;
+    let state_dir = setup.config.state_dir.path.clone();
+    let installation = tokio::task::spawn_blocking(move || Installation::load(&state_dir))
+        .await
+        .map_err(|e| DaemonError::Setup(e.to_string()))?;
+    let daemon = Daemon::new(
+        setup.config,
+        setup.settings_file,
+        setup.persisted,
+        installation,
+    );
     announce(&daemon).await;
 
     let signals = tokio::spawn(watch_signals(daemon.clone()));
-    daemon.tracker.spawn(scheduler::run(daemon.clone()));
-    daemon.tracker.spawn(server::run(daemon.clone(), listener));
+    daemon.workers.spawn(scheduler::run(daemon.clone()));
+    daemon.workers.spawn(server::run(daemon.clone(), listener));
 
     daemon.shutdown.cancelled().await;
-    signals.abort();
     tracing::info!("shutting down: finishing in-flight writes");
-    daemon.tracker.close();
-    daemon.tracker.wait().await;
+    daemon.workers.close();
+    daemon.workers.wait().await;
+    daemon.connections.close();
+    if tokio::time::timeout(CONNECTION_GRACE, daemon.connections.wait())
+        .await
+        .is_err()
+    {
+        tracing::info!(
+            "closing connections that did not finish within {}s",
+            CONNECTION_GRACE.as_secs()
+        );
+    }
     guard.remove_socket();
+    signals.abort();
     tracing::info!("stopped");
     Ok(())
 }
 
-/// `--once`: one round on every store, a summary on stdout, no socket.
+/// `--once`: one round on every store (every session kept alive is bumped
+/// now), a summary on stdout, no socket. Ctrl-C ends lock waits; rounds
+/// that are writing finish.
 pub async fn run_once(args: DaemonArgs) -> Result<(), DaemonError> {
-    let (config, _, persisted) = configure(&args)?;
-    let rules = Rules::new(persisted.rules);
-    let state_dir = config.state_dir.clone();
+    let setup = configure(&args)?;
+    let config = setup.config;
+    let cancel = Arc::new(AtomicBool::new(false));
+    let on_signal = cancel.clone();
+    let signals = tokio::spawn(async move {
+        if let Ok(mut int) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+            && let Ok(mut term) =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
+            on_signal.store(true, Ordering::Relaxed);
+        }
+    });
+    let state_dir = config.state_dir.path.clone();
     let only = config.only_agents.clone();
-    let agents = tokio::task::spawn_blocking(move || discovery::discover(&state_dir, &only))
-        .await
-        .map_err(|e| DaemonError::Setup(e.to_string()))?
-        .map_err(|e| {
-            DaemonError::Setup(format!(
-                "cannot list agents in {}: {e}",
-                config.state_dir.display()
-            ))
-        })?;
+    let (installation, agents) = tokio::task::spawn_blocking(move || {
+        let installation = Installation::load(&state_dir);
+        let agents = discovery::discover(&installation, &only);
+        (installation, agents)
+    })
+    .await
+    .map_err(|e| DaemonError::Setup(e.to_string()))?;
+    for problem in &installation.config.problems {
+        tracing::warn!("{problem}");
+    }
+    let agents = agents.map_err(|e| {
+        DaemonError::Setup(format!(
+            "cannot list agents in {}: {e}",
+            config.state_dir.path.display()
+        ))
+    })?;
+    let mut out = std::io::stdout().lock();
     if agents.is_empty() {
-        println!(
+        let _ = writeln!(
+            out,
             "no OpenClaw agents under {} yet; nothing to do",
-            config.state_dir.join("agents").display()
+            config.state_dir.path.join("agents").display()
         );
         return Ok(());
     }
-    let mut tasks = Vec::new();
-    for (id, store) in agents {
-        let (rules, agent_config) = (rules.clone(), config.agent.clone());
-        tasks.push(tokio::task::spawn_blocking(move || {
-            let decide = |entry: &keepalive_store::EntryInfo| {
-                if selected_on_tick(&rules, &id, &entry.key) {
-                    keepalive_store::Fields::UPDATED_AT
-                } else {
-                    keepalive_store::Fields::NONE
-                }
-            };
-            let options = keepalive_store::RoundOptions {
-                now_ms: agent::unix_ms(SystemTime::now()),
-                decide: &decide,
-                dry_run: agent_config.dry_run,
-                lock_timeout: agent_config.lock_timeout,
-                max_attempts: 3,
-            };
-            (id.clone(), keepalive_store::bump_store(&store, &options))
-        }));
+    let interval = config
+        .interval_flag
+        .or(setup.persisted.interval_s)
+        .unwrap_or(DEFAULT_INTERVAL.as_secs());
+    let mut effective = setup.persisted.clone();
+    if let Some(window) = config.active_within_flag {
+        effective.active_within = Some(window);
     }
-    let (mut total, mut failed, mut bumped) = (0, 0, 0);
-    for task in tasks {
-        let (id, outcome) = task.await.map_err(|e| DaemonError::Setup(e.to_string()))?;
-        total += 1;
-        match outcome {
-            Ok(o) => {
-                bumped += o.bumped.len();
-                let verb = if config.agent.dry_run {
-                    "would bump"
-                } else {
-                    "bumped"
+    let policy = Arc::new(state::policy_inputs(
+        &config,
+        &effective,
+        &installation.config,
+        interval,
+    ));
+    let tasks: Vec<_> = agents
+        .into_iter()
+        .map(|spec| {
+            let input = round::Input {
+                spec,
+                config: config.agent.clone(),
+                policy: policy.clone(),
+                cancel: cancel.clone(),
+                clock: Clock::system(),
+            };
+            tokio::task::spawn_blocking(move || {
+                let file = LedgerFile::new(&input.config.ledger_dir, &input.spec.id);
+                let mut ledger = file.load();
+                let before = ledger.clone();
+                let batch = round::Batch {
+                    touch_all: 1,
+                    ..round::Batch::default()
                 };
-                println!(
-                    "  ✓ {id}: {verb} {} of {} session(s)",
-                    o.bumped.len(),
-                    o.sessions
-                );
-            }
-            Err(e) => {
+                let result = round::run(&input, &batch, &mut ledger);
+                if ledger != before
+                    && !input.config.dry_run
+                    && let Err(e) = file.save(&ledger)
+                {
+                    tracing::warn!(
+                        "cannot save the activity ledger {}: {e}",
+                        file.path().display()
+                    );
+                }
+                (input.spec.id, result)
+            })
+        })
+        .collect();
+    // Every round is awaited, even after a failure: none is cut short.
+    let results = futures_util::future::join_all(tasks).await;
+    signals.abort();
+    let (mut total, mut failed, mut bumped) = (0, 0, 0);
+    let verb = if config.agent.dry_run {
+        "would bump"
+    } else {
+        "bumped"
+    };
+    for result in results {
+        total += 1;
+        let Ok((id, r)) = result else {
+            failed += 1;
+            let _ = writeln!(out, "  ✗ internal error in a round; see the log");
+            continue;
+        };
+        match (&r.touch_all, &r.note) {
+            (Err(e), _) => {
                 failed += 1;
-                println!("  ✗ {id}: {e}");
+                let _ = writeln!(out, "  ✗ {id}: {}", e.message);
+            }
+            (Ok(done), Some(note)) if done.bumped.is_empty() => {
+                let _ = writeln!(out, "  - {id}: {note}");
+            }
+            (Ok(done), _) => {
+                bumped += done.bumped.len();
+                let _ = writeln!(
+                    out,
+                    "  ✓ {id}: {verb} {} of {} session(s) ({} kept alive)",
+                    done.bumped.len(),
+                    done.sessions,
+                    r.kept_alive.unwrap_or(0)
+                );
             }
         }
     }
-    let verb = if config.agent.dry_run {
-        "Would bump"
-    } else {
-        "Bumped"
-    };
-    println!(
-        "{verb} {bumped} session(s) in {} of {total} store(s)",
+    let _ = writeln!(
+        out,
+        "{} {bumped} session(s) in {} of {total} store(s)",
+        if config.agent.dry_run {
+            "Would bump"
+        } else {
+            "Bumped"
+        },
         total - failed
     );
     if failed > 0 {
@@ -150,10 +239,16 @@ pub async fn run_once(args: DaemonArgs) -> Result<(), DaemonError> {
     Ok(())
 }
 
-fn configure(
-    args: &DaemonArgs,
-) -> Result<(Config, SettingsFile, crate::settings::Persisted), DaemonError> {
-    let state_dir = resolve_state_dir(args.state_dir.as_deref()).map_err(DaemonError::Setup)?;
+struct Setup {
+    config: Config,
+    settings_file: SettingsFile,
+    persisted: crate::settings::Persisted,
+}
+
+fn configure(args: &DaemonArgs) -> Result<Setup, DaemonError> {
+    let state_dir =
+        crate::openclaw::resolve_from_process(args.state_dir.as_deref(), args.profile.as_deref())
+            .map_err(DaemonError::Setup)?;
     let socket = socket_path(args.socket.as_deref()).map_err(DaemonError::Setup)?;
     for id in &args.agents {
         if id.is_empty() || id == "." || id == ".." || id.contains('/') {
@@ -171,66 +266,115 @@ fn configure(
         tracing::warn!("{warning}");
     }
     let config = Config {
-        state_dir: state_dir.path,
         socket,
         only_agents: args.agents.clone(),
         agent: AgentConfig {
             dry_run: args.dry_run,
             lock_timeout: args.lock_timeout,
+            ledger_dir: settings_file.ledger_dir(),
         },
         log_file: args.log_file.clone(),
         interval_flag: args.interval.map(|d| d.as_secs()),
+        active_within_flag: args.active_within,
+        schedule_flag: args.schedule.map(|s| match s {
+            crate::cli::ScheduleArg::Interval => Schedule::Interval,
+            crate::cli::ScheduleArg::Policy => Schedule::Policy,
+        }),
+        bump_session_start: args.bump_session_start,
+        state_dir,
     };
-    Ok((config, settings_file, persisted))
+    Ok(Setup {
+        config,
+        settings_file,
+        persisted,
+    })
 }
 
 async fn announce(daemon: &Arc<Daemon>) {
     let config = &daemon.config;
-    daemon.refresh_agents().await;
+    daemon.refresh().await;
     let agents: Vec<String> = daemon.agents().iter().map(|a| a.id.clone()).collect();
+    let policy = daemon.policy();
     tracing::info!(
-        "keepalived {} (pid {}) on {}; state dir {}; interval {}{}",
+        "keepalived {} (pid {}) on {}; state dir {} ({}); interval {}; schedule {}; active within {}{}",
         crate::VERSION,
         std::process::id(),
         config.socket.display(),
-        config.state_dir.display(),
+        config.state_dir.path.display(),
+        config.state_dir.source,
         crate::duration::format_secs(daemon.interval_s()),
+        policy.schedule.as_str(),
+        daemon
+            .active_within()
+            .await
+            .secs()
+            .map_or_else(|| "all".into(), crate::duration::format_secs),
         if config.agent.dry_run {
             "; DRY RUN: nothing will be written"
         } else {
             ""
         }
     );
+    let installation = daemon.installation();
+    if installation.config.found {
+        tracing::info!("gateway config: {}", installation.config.path.display());
+    }
+    for problem in &installation.config.problems {
+        tracing::warn!("{problem}");
+    }
     if agents.is_empty() {
         tracing::info!(
             "no OpenClaw agents under {} yet; watching for them",
-            config.state_dir.join("agents").display()
+            config.state_dir.path.join("agents").display()
         );
     } else {
         tracing::info!("agents: {}", agents.join(", "));
     }
     for id in &config.only_agents {
         if !agents.contains(id) {
-            let store: PathBuf = discovery::store_path(&config.state_dir, id);
-            tracing::warn!("{id}: no store at {} yet; watching for it", store.display());
+            tracing::warn!(
+                "{id}: no store at {} yet; watching for it",
+                installation.store_of(id).display()
+            );
         }
     }
 }
 
+/// The first signal starts a graceful stop; a second one exits at once
+/// (a round that is writing may then leave a temp file, which the next
+/// start removes; the store itself is replaced atomically or not at all).
 async fn watch_signals(daemon: Arc<Daemon>) {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        tracing::warn!(
-            "cannot install signal handlers; stop the daemon with `keepalivectl shutdown`"
-        );
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM received"),
-        _ = int.recv() => tracing::info!("SIGINT received"),
+    let kinds = [
+        (SignalKind::terminate(), "SIGTERM"),
+        (SignalKind::interrupt(), "SIGINT"),
+        (SignalKind::hangup(), "SIGHUP"),
+        (SignalKind::quit(), "SIGQUIT"),
+    ];
+    let mut streams = Vec::new();
+    for (kind, name) in kinds {
+        match signal(kind) {
+            Ok(stream) => streams.push((stream, name)),
+            Err(e) => tracing::warn!("cannot handle {name}: {e}"),
+        }
     }
-    daemon.shutdown.cancel();
+    let mut first = true;
+    loop {
+        let received = futures_util::future::select_all(
+            streams
+                .iter_mut()
+                .map(|(stream, name)| Box::pin(async move { stream.recv().await.map(|_| *name) })),
+        )
+        .await
+        .0;
+        let Some(name) = received else { return };
+        if first {
+            tracing::info!("{name} received");
+            daemon.begin_shutdown();
+            first = false;
+        } else {
+            tracing::warn!("{name} received again: exiting now");
+            std::process::exit(crate::cli::exit::FAILED);
+        }
+    }
 }

@@ -1,5 +1,5 @@
-//! The tick loop: every interval, re-scan the state dir and queue a round on
-//! every agent. An interval change takes effect from the last tick.
+//! The tick loop: every interval, re-read the installation and queue a
+//! round on every agent. An interval change takes effect from the last tick.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -12,7 +12,7 @@ use super::state::Daemon;
 pub async fn run(daemon: Arc<Daemon>) {
     let mut interval = daemon.watch_interval();
     loop {
-        daemon.refresh_agents().await;
+        daemon.refresh().await;
         for agent in daemon.agents() {
             agent.tick();
         }

@@ -1,7 +1,12 @@
 //! The socket server: accept connections from our own user only, and serve
 //! each as a sequence of request lines answered in order.
+//!
+//! Connections are bounded in number, in idle time and in how long a reply
+//! may wait for a client that does not read: none of them can hold up the
+//! daemon or its shutdown.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use interprocess::local_socket::tokio::{Listener, Stream};
@@ -16,9 +21,24 @@ use super::handler::handle;
 use super::state::Daemon;
 use crate::paths::current_uid;
 
+/// Connections served at once; more wait in the kernel's backlog.
+const MAX_CONNECTIONS: usize = 512;
+/// A connection that sends nothing for this long is closed.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+/// A reply the client does not read within this long closes the connection.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Accepts until shutdown; dropping the listener then stops new connections.
 pub async fn run(daemon: Arc<Daemon>, listener: Listener) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
+        let slot = tokio::select! {
+            _ = daemon.shutdown.cancelled() => return,
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => return,
+            },
+        };
         let accepted = tokio::select! {
             _ = daemon.shutdown.cancelled() => return,
             accepted = listener.accept() => accepted,
@@ -26,7 +46,10 @@ pub async fn run(daemon: Arc<Daemon>, listener: Listener) {
         match accepted {
             Ok(stream) => {
                 let daemon_for_task = daemon.clone();
-                daemon.tracker.spawn(serve(daemon_for_task, stream));
+                daemon.connections.spawn(async move {
+                    serve(daemon_for_task, stream).await;
+                    drop(slot);
+                });
             }
             Err(e) => {
                 // Typically EMFILE under a flood of clients: back off briefly
@@ -50,12 +73,16 @@ async fn serve(daemon: Arc<Daemon>, stream: Stream) {
                 "this keepalived belongs to uid {me}; connections from other users are refused"
             ),
         );
-        let _ = connection.send(encode_error(&refusal)).await;
+        let _ = tokio::time::timeout(WRITE_TIMEOUT, connection.send(encode_error(&refusal))).await;
         return;
     }
     loop {
         let frame = tokio::select! {
             _ = daemon.shutdown.cancelled() => return,
+            _ = tokio::time::sleep(IDLE_TIMEOUT) => {
+                tracing::debug!("closing a connection idle for {}s", IDLE_TIMEOUT.as_secs());
+                return;
+            }
             frame = connection.next() => frame,
         };
         let handled = match frame {
@@ -78,13 +105,23 @@ async fn serve(daemon: Arc<Daemon>, stream: Stream) {
             )),
         };
         let line = handled.reply.unwrap_or_else(|error| encode_error(&error));
-        if let Err(e) = connection.send(line).await {
-            tracing::debug!("client went away before its reply: {e}");
-            return;
+        match tokio::time::timeout(WRITE_TIMEOUT, connection.send(line)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::debug!("client went away before its reply: {e}");
+                return;
+            }
+            Err(_) => {
+                tracing::warn!(
+                    "closing a connection that did not read its replies for {}s",
+                    WRITE_TIMEOUT.as_secs()
+                );
+                return;
+            }
         }
         if handled.then_shut_down {
             tracing::info!("shutdown requested by a client");
-            daemon.shutdown.cancel();
+            daemon.begin_shutdown();
             return;
         }
     }

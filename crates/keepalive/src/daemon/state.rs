@@ -1,70 +1,144 @@
-//! The daemon's shared state: configuration, the settings in force, the
-//! registry of agent actors, and the shutdown signal.
+//! The daemon's shared state: configuration, the settings and policy in
+//! force, the registry of agent actors, and the shutdown signal.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use keepalive_proto::{AgentStatus, ErrorBody, ErrorCode, Rule};
+use keepalive_proto::{AgentStatus, ConfigStatus, ErrorBody, ErrorCode, Rule};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::agent::{AgentConfig, AgentHandle};
-use super::discovery::discover;
-use crate::policy::Rules;
-use crate::settings::{Persisted, SettingsFile};
+use super::discovery::{Installation, discover};
+use crate::openclaw::{OpenClawConfig, ResetConfig, StateDirChoice};
+use crate::policy::{Rules, Schedule};
+use crate::settings::{ActiveWithin, Persisted, SettingsFile};
+
+/// The default activity window: a session used at any time in the last day
+/// survives the night's daily reset and its idle timeouts; one untouched
+/// for a day is let go, so the gateway's pruning keeps working.
+pub const DEFAULT_ACTIVE_WITHIN: ActiveWithin = ActiveWithin::Secs(24 * 60 * 60);
 
 /// Fixed for the daemon's lifetime.
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub state_dir: PathBuf,
+    pub state_dir: StateDirChoice,
     pub socket: PathBuf,
     pub only_agents: Vec<String>,
     pub agent: AgentConfig,
     pub log_file: Option<PathBuf>,
-    /// The interval given on the command line, which beats the persisted one.
+    /// Start-up flags, which beat persisted settings without being saved.
     pub interval_flag: Option<u64>,
+    pub active_within_flag: Option<ActiveWithin>,
+    /// `--schedule`; `None`: policy when the gateway config could be read.
+    pub schedule_flag: Option<Schedule>,
+    pub bump_session_start: bool,
 }
 
-/// Settings that change at run time, and where they are persisted.
+/// What every agent's decisions depend on; republished whenever any part
+/// changes, and read by the actors at the start of each round.
+#[derive(Debug, Clone)]
+pub struct PolicyInputs {
+    pub rules: Rules,
+    pub reset: ResetConfig,
+    pub window_ms: Option<u64>,
+    pub schedule: Schedule,
+    pub margin_ms: u64,
+    pub bump_session_start: bool,
+}
+
 struct Settings {
     file: SettingsFile,
     persisted: Persisted,
+    /// Start-up flags still in force: a flag beats the persisted value until
+    /// the same setting is changed at run time, which then applies at once.
+    flags: Flags,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Flags {
+    interval: Option<u64>,
+    active_within: Option<ActiveWithin>,
+}
+
+impl Flags {
+    fn apply(self, persisted: &Persisted) -> Persisted {
+        let mut effective = persisted.clone();
+        if let Some(interval) = self.interval {
+            effective.interval_s = Some(interval);
+        }
+        if let Some(window) = self.active_within {
+            effective.active_within = Some(window);
+        }
+        effective
+    }
 }
 
 pub struct Daemon {
     pub config: Config,
     pub shutdown: CancellationToken,
-    pub tracker: TaskTracker,
+    /// Set with `shutdown`, read by blocking rounds waiting for a lock.
+    pub cancel: Arc<AtomicBool>,
+    /// Actors and the scheduler: waited for in full at shutdown.
+    pub workers: TaskTracker,
+    /// Client connections: given a short grace at shutdown, then dropped.
+    pub connections: TaskTracker,
     pub started: Instant,
     pub next_tick_ms: AtomicU64,
     settings: tokio::sync::Mutex<Settings>,
     interval: watch::Sender<u64>,
-    rules: watch::Sender<Arc<Rules>>,
+    policy: watch::Sender<Arc<PolicyInputs>>,
+    installation: Mutex<Arc<Installation>>,
+    /// Held across discovery and registration, so two refreshes never race.
+    refresh: tokio::sync::Mutex<()>,
     agents: Mutex<BTreeMap<String, AgentHandle>>,
 }
 
 impl Daemon {
-    pub fn new(config: Config, file: SettingsFile, persisted: Persisted) -> Arc<Self> {
-        let interval = config
-            .interval_flag
-            .or(persisted.interval_s)
+    pub fn new(
+        config: Config,
+        file: SettingsFile,
+        persisted: Persisted,
+        installation: Installation,
+    ) -> Arc<Self> {
+        let flags = Flags {
+            interval: config.interval_flag,
+            active_within: config.active_within_flag,
+        };
+        let effective = flags.apply(&persisted);
+        let interval = effective
+            .interval_s
             .unwrap_or(crate::duration::DEFAULT_INTERVAL.as_secs());
-        let rules = Rules::new(persisted.rules.clone());
+        let policy = policy_inputs(&config, &effective, &installation.config, interval);
         Arc::new(Daemon {
             config,
             shutdown: CancellationToken::new(),
-            tracker: TaskTracker::new(),
+            cancel: Arc::new(AtomicBool::new(false)),
+            workers: TaskTracker::new(),
+            connections: TaskTracker::new(),
             started: Instant::now(),
             next_tick_ms: AtomicU64::new(0),
-            settings: tokio::sync::Mutex::new(Settings { file, persisted }),
+            settings: tokio::sync::Mutex::new(Settings {
+                file,
+                persisted,
+                flags,
+            }),
             interval: watch::Sender::new(interval),
-            rules: watch::Sender::new(Arc::new(rules)),
+            policy: watch::Sender::new(Arc::new(policy)),
+            installation: Mutex::new(Arc::new(installation)),
+            refresh: tokio::sync::Mutex::new(()),
             agents: Mutex::new(BTreeMap::new()),
         })
+    }
+
+    /// Starts stopping: new work is refused, lock waits end.
+    pub fn begin_shutdown(&self) {
+        self.cancel.store(true, Ordering::Relaxed);
+        self.shutdown.cancel();
     }
 
     pub fn interval_s(&self) -> u64 {
@@ -75,39 +149,83 @@ impl Daemon {
         self.interval.subscribe()
     }
 
-    pub fn rules(&self) -> Arc<Rules> {
-        self.rules.borrow().clone()
+    pub fn policy(&self) -> Arc<PolicyInputs> {
+        self.policy.borrow().clone()
+    }
+
+    pub fn installation(&self) -> Arc<Installation> {
+        lock(&self.installation).clone()
+    }
+
+    pub fn config_status(&self) -> ConfigStatus {
+        let installation = self.installation();
+        ConfigStatus {
+            path: installation.config.path.display().to_string(),
+            found: installation.config.found,
+            problems: installation.config.problems.clone(),
+        }
     }
 
     pub async fn settings_path(&self) -> PathBuf {
         self.settings.lock().await.file.path().to_path_buf()
     }
 
+    pub async fn active_within(&self) -> ActiveWithin {
+        let settings = self.settings.lock().await;
+        effective_window(&settings.flags.apply(&settings.persisted))
+    }
+
     /// Persists a new interval, then applies it. Nothing changes if the
     /// settings cannot be saved: a setting that silently reverts at the
     /// next restart would surprise more than an error now.
     pub async fn set_interval(&self, secs: u64) -> Result<u64, ErrorBody> {
-        self.update_settings(|p| p.interval_s = Some(secs)).await?;
-        Ok(self.interval.send_replace(secs))
+        let previous = self.interval_s();
+        self.update_settings(|p, flags| {
+            p.interval_s = Some(secs);
+            flags.interval = None;
+            Ok(())
+        })
+        .await?;
+        Ok(previous)
     }
 
-    /// Applies `change` to the rules, persists them, then publishes them.
+    pub async fn set_active_within(&self, window: ActiveWithin) -> Result<(), ErrorBody> {
+        self.update_settings(|p, flags| {
+            p.active_within = Some(window);
+            flags.active_within = None;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Applies `change` to the rules, persists them and publishes them.
     pub async fn update_rules(
         &self,
         change: impl FnOnce(&mut Rules) -> Result<(), ErrorBody>,
     ) -> Result<Vec<Rule>, ErrorBody> {
-        let mut rules = (*self.rules()).clone();
-        change(&mut rules)?;
-        let list = rules.as_slice().to_vec();
-        self.update_settings(|p| p.rules = list.clone()).await?;
-        self.rules.send_replace(Arc::new(rules));
+        let mut list = Vec::new();
+        self.update_settings(|p, _| {
+            let mut rules = Rules::new(p.rules.clone());
+            change(&mut rules)?;
+            p.rules = rules.as_slice().to_vec();
+            list = p.rules.clone();
+            Ok(())
+        })
+        .await?;
         Ok(list)
     }
 
-    async fn update_settings(&self, change: impl FnOnce(&mut Persisted)) -> Result<(), ErrorBody> {
+    /// Every settings change: computed from the persisted settings, saved,
+    /// and published while the settings lock is held, so concurrent changes
+    /// can neither lose each other nor publish out of order.
+    async fn update_settings(
+        &self,
+        change: impl FnOnce(&mut Persisted, &mut Flags) -> Result<(), ErrorBody>,
+    ) -> Result<(), ErrorBody> {
         let mut settings = self.settings.lock().await;
         let mut next = settings.persisted.clone();
-        change(&mut next);
+        let mut flags = settings.flags;
+        change(&mut next, &mut flags)?;
         let file = settings.file.clone();
         let to_save = next.clone();
         tokio::task::spawn_blocking(move || file.save(&to_save))
@@ -120,59 +238,80 @@ impl Daemon {
                 )
             })?;
         settings.persisted = next;
+        settings.flags = flags;
+        self.publish(&settings.flags.apply(&settings.persisted));
         Ok(())
     }
 
-    /// Re-reads the state dir: starts actors for new agents, drops those
-    /// whose store is gone (their actors finish queued work and stop).
-    pub async fn refresh_agents(&self) {
-        let state_dir = self.config.state_dir.clone();
+    /// Publishes the settings in force (`effective`: persisted plus flags).
+    fn publish(&self, effective: &Persisted) {
+        let interval = effective
+            .interval_s
+            .unwrap_or(crate::duration::DEFAULT_INTERVAL.as_secs());
+        self.interval
+            .send_if_modified(|current| std::mem::replace(current, interval) != interval);
+        let installation = self.installation();
+        let policy = policy_inputs(&self.config, effective, &installation.config, interval);
+        self.policy.send_replace(Arc::new(policy));
+    }
+
+    /// Re-reads `openclaw.json` and the state dir: new agents get actors;
+    /// agents whose store vanished keep theirs, which report
+    /// `store_not_found` (replacing an actor could let two write at once).
+    pub async fn refresh(&self) {
+        let _serial = self.refresh.lock().await;
+        let state_dir = self.config.state_dir.path.clone();
         let only = self.config.only_agents.clone();
-        let found = match tokio::task::spawn_blocking(move || discover(&state_dir, &only)).await {
-            Ok(Ok(found)) => found,
-            Ok(Err(e)) => {
+        let previous = self.installation();
+        let found = tokio::task::spawn_blocking(move || {
+            let installation = Installation::load(&state_dir);
+            let agents = discover(&installation, &only);
+            (installation, agents)
+        })
+        .await;
+        let Ok((installation, agents)) = found else {
+            return;
+        };
+        if installation.config.problems != previous.config.problems {
+            for problem in &installation.config.problems {
+                tracing::warn!("{problem}");
+            }
+        }
+        let config_changed = installation.config.reset != previous.config.reset;
+        *lock(&self.installation) = Arc::new(installation);
+        if config_changed {
+            let settings = self.settings.lock().await;
+            self.publish(&settings.flags.apply(&settings.persisted));
+        }
+        let agents = match agents {
+            Ok(agents) => agents,
+            Err(e) => {
                 tracing::warn!(
                     "cannot list agents in {}: {e}",
-                    self.config.state_dir.display()
+                    self.config.state_dir.path.display()
                 );
                 return;
             }
-            Err(_) => return,
         };
-        let mut agents = match self.agents.lock() {
-            Ok(agents) => agents,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        agents.retain(|id, _| {
-            let keep = found.iter().any(|(found, _)| found == id);
-            if !keep {
-                tracing::info!("{id}: store is gone; no longer served");
-            }
-            keep
-        });
-        for (id, store) in found {
-            if agents.contains_key(&id) {
+        let mut registry = lock(&self.agents);
+        for spec in agents {
+            if registry.contains_key(&spec.id) {
                 continue;
             }
-            tracing::info!("{id}: serving {}", store.display());
+            tracing::info!("{}: serving {}", spec.id, spec.store.display());
             let handle = AgentHandle::spawn(
-                id.clone(),
-                store,
+                spec,
                 self.config.agent.clone(),
-                self.rules.subscribe(),
-                self.shutdown.clone(),
-                &self.tracker,
+                self,
+                self.policy.subscribe(),
             );
-            agents.insert(id, handle);
+            registry.insert(handle.id.clone(), handle);
         }
     }
 
-    /// The agents now served, by id.
+    /// The agents served, by id.
     pub fn agents(&self) -> Vec<AgentHandle> {
-        match self.agents.lock() {
-            Ok(agents) => agents.values().cloned().collect(),
-            Err(poisoned) => poisoned.into_inner().values().cloned().collect(),
-        }
+        lock(&self.agents).values().cloned().collect()
     }
 
     pub fn agent_statuses(&self) -> Vec<AgentStatus> {
@@ -182,4 +321,41 @@ impl Daemon {
     pub fn set_next_tick_ms(&self, ms: u64) {
         self.next_tick_ms.store(ms, Ordering::Relaxed);
     }
+}
+
+fn effective_window(effective: &Persisted) -> ActiveWithin {
+    effective.active_within.unwrap_or(DEFAULT_ACTIVE_WITHIN)
+}
+
+/// The policy inputs for `config` and the settings in force (`effective`:
+/// persisted settings with start-up flags applied; also used by `--once`).
+pub fn policy_inputs(
+    config: &Config,
+    effective: &Persisted,
+    openclaw: &OpenClawConfig,
+    interval_s: u64,
+) -> PolicyInputs {
+    // Policy scheduling trusts the reset policy; when the user's config
+    // could not be read, keepalive does not know it and writes every tick.
+    let schedule = config
+        .schedule_flag
+        .unwrap_or(if openclaw.problems.is_empty() {
+            Schedule::Policy
+        } else {
+            Schedule::Interval
+        });
+    PolicyInputs {
+        rules: Rules::new(effective.rules.clone()),
+        reset: openclaw.reset.clone(),
+        window_ms: effective_window(effective).window_ms(),
+        schedule,
+        margin_ms: interval_s.saturating_mul(2000),
+        bump_session_start: config.bump_session_start,
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

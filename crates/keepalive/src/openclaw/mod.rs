@@ -12,6 +12,7 @@
 //! The contract is `shared/openclaw/STORE-FACTS.md`.
 
 pub mod config;
+pub mod generation;
 pub mod reset;
 pub mod state_dir;
 

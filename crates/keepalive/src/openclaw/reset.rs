@@ -26,6 +26,18 @@ pub enum Generation {
     Unknown,
 }
 
+impl Generation {
+    /// The name shown in `status` and `doctor`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Generation::JsonV1 => "json-v1",
+            Generation::JsonV2 => "json-v2",
+            Generation::Sqlite => "sqlite",
+            Generation::Unknown => "unknown",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {

@@ -1,13 +1,6 @@
-//! Which sessions keepalive bumps: the include/exclude rules and the one
-//! place that decides selection. Later activity rules plug in here.
+//! The include/exclude rules people set with `keepalivectl include/exclude`.
 
 use keepalive_proto::{Rule, RuleAction};
-
-/// The gateway trims and lower-cases session keys before storing them, so a
-/// key typed by a person is normalised the same way before it is looked up.
-pub fn normalize_key(key: &str) -> String {
-    key.trim().to_lowercase()
-}
 
 /// The include/exclude rules in force.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -63,12 +56,6 @@ impl Rules {
     }
 }
 
-/// Whether a tick (or a touch of every session) bumps `key` in `agent`.
-/// Today: everything not excluded, as the seed scripts did.
-pub fn selected_on_tick(rules: &Rules, agent: &str, key: &str) -> bool {
-    rules.action_for(agent, key) != Some(RuleAction::Exclude)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,9 +74,9 @@ mod tests {
             rule("k", None, RuleAction::Exclude),
             rule("k", Some("work"), RuleAction::Include),
         ]);
-        assert!(!selected_on_tick(&rules, "main", "k"));
-        assert!(selected_on_tick(&rules, "work", "k"));
-        assert!(selected_on_tick(&rules, "main", "other"));
+        assert_eq!(rules.action_for("main", "k"), Some(RuleAction::Exclude));
+        assert_eq!(rules.action_for("work", "k"), Some(RuleAction::Include));
+        assert_eq!(rules.action_for("main", "other"), None);
     }
 
     #[test]
@@ -103,10 +90,5 @@ mod tests {
         assert!(rules.forget("k", Some("main")));
         assert!(!rules.forget("k", Some("main")));
         assert_eq!(rules.action_for("main", "k"), Some(RuleAction::Include));
-    }
-
-    #[test]
-    fn keys_are_normalised_like_the_gateway() {
-        assert_eq!(normalize_key("  Agent:Main:MAIN "), "agent:main:main");
     }
 }

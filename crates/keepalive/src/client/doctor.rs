@@ -1,0 +1,407 @@
+//! `keepalivectl doctor`: explain this installation without a daemon. It
+//! only reads: the state dir and how it was found, the gateway config and
+//! reset policy, each agent's generation and lock, and what to do.
+
+use std::fmt::Write;
+use std::path::Path;
+
+use keepalive_proto::{Request, StatusReply};
+use serde::Serialize;
+
+use super::connection::{ClientError, call};
+use crate::daemon::discovery::{Installation, discover};
+use crate::openclaw::{Generation, Mode, ResetRule, effective_rule, generation};
+
+#[derive(Debug, Serialize)]
+struct Report {
+    state_dir: String,
+    state_dir_source: String,
+    state_dir_exists: bool,
+    config: ConfigReport,
+    reset_policy: Vec<PolicyLine>,
+    agents: Vec<AgentReport>,
+    daemon: DaemonReport,
+    /// Whether keepalive can keep any session alive here.
+    effective: bool,
+    advice: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct ConfigReport {
+    path: String,
+    found: bool,
+    problems: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct PolicyLine {
+    generation: String,
+    applies_to: String,
+    rule: ResetRule,
+}
+
+#[derive(Debug, Serialize)]
+struct AgentReport {
+    id: String,
+    store: String,
+    generation: Option<String>,
+    sessions: Option<usize>,
+    error: Option<String>,
+    lock: LockReport,
+}
+
+#[derive(Debug, Serialize)]
+struct LockReport {
+    path: String,
+    /// `free`, `held` (by a live process), `stale` (its process is gone) or `unreadable`.
+    state: String,
+    pid: Option<u32>,
+}
+
+#[derive(Debug, Serialize)]
+struct DaemonReport {
+    running: bool,
+    pid: Option<u32>,
+    socket: String,
+}
+
+pub async fn run(
+    socket: &Path,
+    state_dir: Option<&Path>,
+    profile: Option<&str>,
+    json: bool,
+) -> Result<(), ClientError> {
+    let choice =
+        crate::openclaw::resolve_from_process(state_dir, profile).map_err(ClientError::Failed)?;
+    let daemon = match call::<StatusReply>(socket, &Request::Status {}).await {
+        Ok((_, status)) => DaemonReport {
+            running: true,
+            pid: Some(status.pid),
+            socket: status.socket,
+        },
+        Err(_) => DaemonReport {
+            running: false,
+            pid: None,
+            socket: socket.display().to_string(),
+        },
+    };
+    let path = choice.path.clone();
+    let report = tokio::task::spawn_blocking(move || inspect(&path, choice.source, daemon))
+        .await
+        .map_err(|e| ClientError::Failed(format!("internal error: {e}")))?;
+    if json {
+        let line =
+            serde_json::to_string(&report).map_err(|e| ClientError::Failed(e.to_string()))?;
+        println!("{line}");
+    } else {
+        println!("{}", render(&report));
+    }
+    Ok(())
+}
+
+fn inspect(state_dir: &Path, source: String, daemon: DaemonReport) -> Report {
+    let installation = Installation::load(state_dir);
+    let specs = discover(&installation, &[]);
+    let mut advice = Vec::new();
+    let mut agents = Vec::new();
+    match &specs {
+        Ok(specs) => {
+            for spec in specs {
+                agents.push(inspect_agent(spec));
+            }
+        }
+        Err(e) => advice.push(format!(
+            "cannot list {}: {e}",
+            state_dir.join("agents").display()
+        )),
+    }
+    let config = &installation.config;
+    let generations: Vec<Generation> = {
+        let mut seen: Vec<Generation> = agents
+            .iter()
+            .filter_map(|a| parse_generation(a.generation.as_deref()))
+            .collect();
+        seen.sort_by_key(|g| g.as_str());
+        seen.dedup();
+        if seen.is_empty() {
+            vec![Generation::JsonV1]
+        } else {
+            seen
+        }
+    };
+    let mut reset_policy = Vec::new();
+    for &g in &generations {
+        for kind in ["direct", "group", "thread"] {
+            reset_policy.push(PolicyLine {
+                generation: g.as_str().into(),
+                applies_to: format!("{kind} sessions"),
+                rule: effective_rule(&config.reset, g, Some(kind), None),
+            });
+        }
+        for channel in config.reset.by_channel.keys() {
+            reset_policy.push(PolicyLine {
+                generation: g.as_str().into(),
+                applies_to: format!("channel {channel}"),
+                rule: effective_rule(&config.reset, g, None, Some(channel)),
+            });
+        }
+    }
+    let writable = |a: &AgentReport| matches!(a.generation.as_deref(), Some("json-v1" | "json-v2"));
+    let expires = reset_policy
+        .iter()
+        .any(|p| p.rule.mode != Mode::None && p.generation != "sqlite");
+    let effective = agents.iter().any(writable) && expires;
+
+    if !state_dir.exists() {
+        advice.push(format!(
+            "there is no OpenClaw state dir at {} (found via {source}): is OpenClaw installed for this \
+             user? Point keepalive at it with --state-dir or --profile",
+            state_dir.display()
+        ));
+    } else if agents.is_empty() {
+        advice.push(format!(
+            "no agent has a session store under {} yet",
+            state_dir.join("agents").display()
+        ));
+    }
+    if !config.problems.is_empty() {
+        advice.push(
+            "fix the problems in openclaw.json listed above; until then keepalive applies the gateway's \
+             defaults to those parts and writes every tick (--schedule interval)"
+                .into(),
+        );
+    }
+    for a in &agents {
+        match (a.generation.as_deref(), &a.error) {
+            (_, Some(e)) => advice.push(format!("{}: {e}", a.id)),
+            (Some("sqlite"), _) => advice.push(format!(
+                "{}: OpenClaw 2026.7+ keeps sessions in SQLite and forbids other writers, so keepalive \
+                 writes nothing there; sessions expire only where session.reset in openclaw.json says \
+                 so: to keep them, set session.reset.mode to \"none\" or raise idleMinutes",
+                a.id
+            )),
+            (Some("unknown"), _) => advice.push(format!("{}: the store layout is not one keepalive knows; it writes nothing there", a.id)),
+            _ => {}
+        }
+        if a.lock.state == "stale" {
+            advice.push(format!(
+                "{}: {} was left by process {} which is gone; the gateway and keepalive reclaim it after 30 s",
+                a.id,
+                a.lock.path,
+                a.lock.pid.map_or_else(|| "?".into(), |p| p.to_string())
+            ));
+        }
+    }
+    if generations.contains(&Generation::JsonV2)
+        && reset_policy
+            .iter()
+            .any(|p| p.generation == "json-v2" && p.rule.mode == Mode::Daily)
+    {
+        advice.push(
+            "json-v2 stores reset daily by sessionStartedAt, which keepalive leaves alone unless you pass \
+             --bump-session-start to keepalived (it rewrites each session's recorded start)"
+                .into(),
+        );
+    }
+    if agents.iter().any(writable) && !expires {
+        advice.push(
+            "your reset policy never expires sessions (mode none): keepalive has nothing to do"
+                .into(),
+        );
+    }
+    if effective && !daemon.running {
+        advice.push("keepalived is not running: start it with `keepalivectl start`".into());
+    }
+    Report {
+        state_dir: state_dir.display().to_string(),
+        state_dir_source: source,
+        state_dir_exists: state_dir.exists(),
+        config: ConfigReport {
+            path: config.path.display().to_string(),
+            found: config.found,
+            problems: config.problems.clone(),
+        },
+        reset_policy,
+        agents,
+        daemon,
+        effective,
+        advice,
+    }
+}
+
+fn inspect_agent(spec: &crate::daemon::discovery::AgentSpec) -> AgentReport {
+    let lock = inspect_lock(&spec.store);
+    let base = AgentReport {
+        id: spec.id.clone(),
+        store: spec.store.display().to_string(),
+        generation: None,
+        sessions: None,
+        error: None,
+        lock,
+    };
+    if spec.sqlite.exists() {
+        return AgentReport {
+            generation: Some(Generation::Sqlite.as_str().into()),
+            ..base
+        };
+    }
+    match keepalive_store::read_snapshot(&spec.store) {
+        Ok(snapshot) => AgentReport {
+            generation: Some(generation::detect(&snapshot.scan).as_str().into()),
+            sessions: Some(snapshot.scan.entries.len()),
+            ..base
+        },
+        Err(e) => AgentReport {
+            error: Some(e.to_string()),
+            ..base
+        },
+    }
+}
+
+/// Who holds the gateway's lock on this store, read like the gateway does.
+fn inspect_lock(store: &Path) -> LockReport {
+    let dir = store.parent().and_then(|d| std::fs::canonicalize(d).ok());
+    let path = dir
+        .map(|d| d.join("sessions.json.lock"))
+        .unwrap_or_else(|| store.with_extension("json.lock"));
+    let shown = path.display().to_string();
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            return LockReport {
+                path: shown,
+                state: "free".into(),
+                pid: None,
+            };
+        }
+    };
+    let pid = serde_json::Deserializer::from_slice(&bytes)
+        .into_iter::<serde_json::Value>()
+        .next()
+        .and_then(Result::ok)
+        .and_then(|v| v.get("pid").and_then(serde_json::Value::as_u64))
+        .and_then(|p| u32::try_from(p).ok());
+    let state = match pid {
+        None => "unreadable",
+        Some(pid) if alive(pid) => "held",
+        Some(_) => "stale",
+    };
+    LockReport {
+        path: shown,
+        state: state.into(),
+        pid,
+    }
+}
+
+fn alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: signal 0 only checks that the process exists.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+fn parse_generation(name: Option<&str>) -> Option<Generation> {
+    [
+        Generation::JsonV1,
+        Generation::JsonV2,
+        Generation::Sqlite,
+        Generation::Unknown,
+    ]
+    .into_iter()
+    .find(|g| Some(g.as_str()) == name)
+}
+
+fn describe(rule: &ResetRule) -> String {
+    match rule.mode {
+        Mode::None => "never expires (mode none)".into(),
+        Mode::Idle => format!("idle after {} min", rule.idle_minutes),
+        Mode::Daily if rule.idle_minutes > 0 => {
+            format!(
+                "daily at {:02}:00, and idle after {} min",
+                rule.at_hour, rule.idle_minutes
+            )
+        }
+        Mode::Daily => format!("daily at {:02}:00", rule.at_hour),
+    }
+}
+
+fn render(r: &Report) -> String {
+    let mut out = String::new();
+    let exists = if r.state_dir_exists {
+        ""
+    } else {
+        " (does not exist)"
+    };
+    let _ = writeln!(
+        out,
+        "state dir:  {}{exists}\n  found via {}",
+        r.state_dir, r.state_dir_source
+    );
+    if r.config.found {
+        let _ = writeln!(out, "config:     {}", r.config.path);
+    } else {
+        let _ = writeln!(
+            out,
+            "config:     {} (not found: the gateway's defaults apply)",
+            r.config.path
+        );
+    }
+    for problem in &r.config.problems {
+        let _ = writeln!(out, "  problem: {problem}");
+    }
+    let _ = writeln!(out, "reset policy:");
+    for line in &r.reset_policy {
+        let _ = writeln!(
+            out,
+            "  {} {}: {}  [{}]",
+            line.generation,
+            line.applies_to,
+            describe(&line.rule),
+            line.rule.source
+        );
+    }
+    let _ = writeln!(out, "agents:");
+    if r.agents.is_empty() {
+        let _ = writeln!(out, "  none");
+    }
+    for a in &r.agents {
+        let sessions = a
+            .sessions
+            .map_or_else(String::new, |n| format!(", {n} sessions"));
+        let lock = match (a.lock.state.as_str(), a.lock.pid) {
+            ("free", _) => "lock free".to_string(),
+            (state, Some(pid)) => format!("lock {state} by pid {pid}"),
+            (state, None) => format!("lock {state}"),
+        };
+        let _ = writeln!(
+            out,
+            "  {}: {}{sessions}, {lock}\n    {}",
+            a.id,
+            a.generation.as_deref().unwrap_or("unreadable"),
+            a.store
+        );
+    }
+    let daemon = match r.daemon.pid {
+        Some(pid) if r.daemon.running => format!("running (pid {pid}) on {}", r.daemon.socket),
+        _ => format!("not running (no daemon on {})", r.daemon.socket),
+    };
+    let _ = writeln!(out, "keepalived: {daemon}");
+    let _ = writeln!(
+        out,
+        "effect:     {}",
+        if r.effective {
+            "keepalive can keep sessions alive here"
+        } else {
+            "keepalive has nothing to keep alive here"
+        }
+    );
+    if !r.advice.is_empty() {
+        let _ = writeln!(out, "advice:");
+        for advice in &r.advice {
+            let _ = writeln!(out, "  - {advice}");
+        }
+    }
+    out.trim_end().to_string()
+}

@@ -1,0 +1,522 @@
+//! One round for one agent, on a blocking thread: read the store without
+//! a lock, decide for every session, write what is due under the gateway's
+//! lock (or nothing, and then take no lock at all), and answer every request
+//! that was merged into the round.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use keepalive_proto::{AgentResult, ErrorBody, ErrorCode, SessionRow};
+use keepalive_store::{EntryInfo, Fields, RoundOptions, StoreError, Timestamp};
+
+use super::discovery::AgentSpec;
+use super::state::PolicyInputs;
+use crate::openclaw::{Clock, Generation, Mode};
+use crate::policy::{AgentLedger, Context, Decision, decide};
+
+/// How often a write is redone when the store changes between read and rename.
+const MAX_ATTEMPTS: u32 = 3;
+
+/// A client's touch of named sessions.
+#[derive(Debug, Clone)]
+pub struct KeyTouch {
+    pub keys: Vec<String>,
+    pub revive: bool,
+}
+
+/// Everything merged into one round.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub tick: bool,
+    pub touch_all: usize,
+    pub touches: Vec<KeyTouch>,
+    pub lookups: Vec<Vec<String>>,
+    pub reports: usize,
+}
+
+/// Per-agent settings that do not change while the daemon runs.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    pub dry_run: bool,
+    pub lock_timeout: std::time::Duration,
+    pub ledger_dir: std::path::PathBuf,
+}
+
+pub struct Input {
+    pub spec: AgentSpec,
+    pub config: AgentConfig,
+    pub policy: Arc<PolicyInputs>,
+    pub cancel: Arc<AtomicBool>,
+    pub clock: Clock,
+}
+
+/// What the round found and did, and the answers in batch order.
+#[derive(Debug)]
+pub struct Output {
+    pub dry_run: bool,
+    pub generation: Option<Generation>,
+    pub note: Option<String>,
+    pub sessions: Option<usize>,
+    pub kept_alive: Option<usize>,
+    pub bumped: Vec<String>,
+    pub written: bool,
+    pub next_write: Option<(u64, String)>,
+    pub error: Option<ErrorBody>,
+    pub touch_all: Result<AgentResult, ErrorBody>,
+    pub touches: Vec<Result<AgentResult, ErrorBody>>,
+    pub lookups: Vec<Result<Vec<String>, ErrorBody>>,
+    pub report: Result<Vec<SessionRow>, ErrorBody>,
+}
+
+pub fn run(input: &Input, batch: &Batch, ledger: &mut AgentLedger) -> Output {
+    let spec = &input.spec;
+    let mut out = Output::empty(spec, input.config.dry_run, batch);
+    if spec.sqlite.exists() {
+        out.generation = Some(Generation::Sqlite);
+        out.note = Some(sqlite_note(spec));
+        // Keys of the leftover sessions.json are still found, so that a touch
+        // of one says why it is not written instead of "unknown session".
+        if let Ok(leftover) = keepalive_store::read_snapshot(&spec.store) {
+            let present: HashSet<&str> = leftover
+                .scan
+                .entries
+                .iter()
+                .map(|e| e.key.as_str())
+                .collect();
+            out.lookups = lookups(batch, &present);
+        }
+        return out.refuse_writes(ErrorBody::new(
+            ErrorCode::GenerationUnsupported,
+            sqlite_note(spec),
+        ));
+    }
+    let snapshot = match keepalive_store::read_snapshot(&spec.store) {
+        Ok(snapshot) => snapshot,
+        Err(e) => return out.fail(store_error(e)),
+    };
+    let scan = &snapshot.scan;
+    let generation = crate::openclaw::generation::detect(scan);
+    out.generation = Some(generation);
+    out.sessions = Some(scan.entries.len());
+    let present: HashSet<&str> = scan.entries.iter().map(|e| e.key.as_str()).collect();
+    out.lookups = lookups(batch, &present);
+    if generation == Generation::Unknown {
+        let note = format!(
+            "{}: its entries carry no integer updatedAt, lastInteractionAt or sessionStartedAt; \
+             this is not a store layout keepalive knows, so it writes nothing here",
+            spec.store.display()
+        );
+        out.note = Some(note.clone());
+        return out.refuse_writes(ErrorBody::new(ErrorCode::GenerationUnsupported, note));
+    }
+
+    let policy = &input.policy;
+    let now = input.clock.now_ms;
+    let ctx = Context {
+        agent: &spec.id,
+        generation,
+        rules: &policy.rules,
+        reset: &policy.reset,
+        clock: &input.clock,
+        window_ms: policy.window_ms,
+        margin_ms: policy.margin_ms,
+        schedule: policy.schedule,
+        bump_session_start: policy.bump_session_start,
+        ledger,
+    };
+    let decisions: Vec<Decision> = scan
+        .entries
+        .iter()
+        .map(|e| decide(e, transcript_ms(e), &ctx))
+        .collect();
+    // Remember what was seen: the bump below overwrites the timestamps
+    // that showed the gateway's activity.
+    let seen: Vec<(String, u64, &'static str)> = decisions
+        .iter()
+        .zip(&scan.entries)
+        .filter_map(|(d, e)| {
+            d.activity
+                .map(|a| (e.key.clone(), a.at_ms, a.source.as_str()))
+        })
+        .collect();
+    let index: HashMap<&str, usize> = scan
+        .entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.key.as_str(), i))
+        .collect();
+
+    // What to bump: kept sessions on a due tick (all of them, so their
+    // deadlines line up and the next write serves them all) or a touch of
+    // everything; named sessions on a touch, after the staleness check.
+    let mut bumps: HashMap<String, Fields> = HashMap::new();
+    let kept = || decisions.iter().zip(&scan.entries).filter(|(d, _)| d.keep);
+    if (batch.tick && decisions.iter().any(|d| d.due(now))) || batch.touch_all > 0 {
+        for (d, e) in kept() {
+            bumps.insert(e.key.clone(), d.fields);
+        }
+    }
+    let mut accepted: Vec<Option<&KeyTouch>> = Vec::new();
+    let mut refusals: Vec<Option<ErrorBody>> = Vec::new();
+    for touch in &batch.touches {
+        match check_touch(touch, &index, &decisions) {
+            Ok(()) => {
+                for key in &touch.keys {
+                    let d = &decisions[index[key.as_str()]];
+                    let fields = bumps.entry(key.clone()).or_default();
+                    *fields = union(*fields, d.fields);
+                }
+                accepted.push(Some(touch));
+                refusals.push(None);
+            }
+            Err(e) => {
+                accepted.push(None);
+                refusals.push(Some(e));
+            }
+        }
+    }
+    out.kept_alive = Some(decisions.iter().filter(|d| d.keep).count());
+
+    let written = if bumps.is_empty() {
+        Ok(None)
+    } else {
+        let choose = |e: &EntryInfo| bumps.get(&e.key).copied().unwrap_or(Fields::NONE);
+        let options = RoundOptions {
+            now_ms: now,
+            decide: &choose,
+            dry_run: input.config.dry_run,
+            lock_timeout: input.config.lock_timeout,
+            max_attempts: MAX_ATTEMPTS,
+            cancel: Some(&input.cancel),
+        };
+        keepalive_store::bump_store(&spec.store, &options)
+            .map(Some)
+            .map_err(store_error)
+    };
+    let outcome = match written {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            out.error = Some(e.clone());
+            out.touch_all = Err(e.clone());
+            out.touches = refusals
+                .into_iter()
+                .map(|r| Err(r.unwrap_or_else(|| e.clone())))
+                .collect();
+            out.next_write = next_write(&decisions, &scan.entries, now);
+            out.report = Ok(rows(spec, &decisions, &scan.entries));
+            return out;
+        }
+    };
+    let bumped: Vec<String> = outcome
+        .as_ref()
+        .map(|o| o.bumped.clone())
+        .unwrap_or_default();
+    out.written = outcome.as_ref().is_some_and(|o| o.written);
+
+    // Remember our own writes (so they never count as activity) and the
+    // touches (which do), then recompute the bumped sessions as they now are.
+    let mut decisions = decisions;
+    for (key, at, source) in &seen {
+        ledger.record_activity(key, *at, source);
+    }
+    if !input.config.dry_run {
+        for key in &bumped {
+            ledger.record_write(key, bumps[key], now);
+        }
+        for touch in accepted.iter().flatten() {
+            for key in &touch.keys {
+                ledger.record_touch(key, now);
+            }
+        }
+        ledger.retain(&present);
+        let ctx = Context {
+            agent: &spec.id,
+            generation,
+            rules: &policy.rules,
+            reset: &policy.reset,
+            clock: &input.clock,
+            window_ms: policy.window_ms,
+            margin_ms: policy.margin_ms,
+            schedule: policy.schedule,
+            bump_session_start: policy.bump_session_start,
+            ledger,
+        };
+        for key in &bumped {
+            let i = index[key.as_str()];
+            let after = bumped_entry(&scan.entries[i], bumps[key], now);
+            decisions[i] = decide(&after, transcript_ms(&after), &ctx);
+        }
+    }
+    let kept_keys: HashSet<&str> = kept_of(&decisions, &scan.entries);
+    out.touch_all = Ok(out.result(
+        spec,
+        bumped
+            .iter()
+            .filter(|k| kept_keys.contains(k.as_str()))
+            .cloned()
+            .collect(),
+    ));
+    out.touches = accepted
+        .iter()
+        .zip(refusals)
+        .map(|(touch, refusal)| match (touch, refusal) {
+            (_, Some(e)) => Err(e),
+            (Some(t), None) => Ok(out.result(
+                spec,
+                bumped
+                    .iter()
+                    .filter(|k| t.keys.contains(k))
+                    .cloned()
+                    .collect(),
+            )),
+            (None, None) => Err(ErrorBody::new(ErrorCode::Internal, "touch lost its keys")),
+        })
+        .collect();
+    out.bumped = bumped;
+    out.note = daily_note(generation, policy, &decisions, &scan.entries);
+    out.next_write = next_write(&decisions, &scan.entries, now);
+    out.report = Ok(rows(spec, &decisions, &scan.entries));
+    out
+}
+
+fn lookups(batch: &Batch, present: &HashSet<&str>) -> Vec<Result<Vec<String>, ErrorBody>> {
+    batch
+        .lookups
+        .iter()
+        .map(|keys| {
+            Ok(keys
+                .iter()
+                .filter(|k| present.contains(k.as_str()))
+                .cloned()
+                .collect())
+        })
+        .collect()
+}
+
+/// A touch is all or nothing: every key must be in this store, and none may
+/// be stale already unless the caller asked to revive.
+fn check_touch(
+    touch: &KeyTouch,
+    index: &HashMap<&str, usize>,
+    decisions: &[Decision],
+) -> Result<(), ErrorBody> {
+    let missing: Vec<&String> = touch
+        .keys
+        .iter()
+        .filter(|k| !index.contains_key(k.as_str()))
+        .collect();
+    if !missing.is_empty() {
+        return Err(ErrorBody::new(
+            ErrorCode::UnknownSession,
+            format!(
+                "unknown session {}: not in this store (the gateway removed it?)",
+                quoted(&missing)
+            ),
+        ));
+    }
+    if touch.revive {
+        return Ok(());
+    }
+    let stale: Vec<String> = touch
+        .keys
+        .iter()
+        .filter_map(|k| {
+            let d = &decisions[index[k.as_str()]];
+            d.stale_already.map(|_| format!("{k:?}: {}", d.detail))
+        })
+        .collect();
+    if stale.is_empty() {
+        Ok(())
+    } else {
+        Err(ErrorBody::new(
+            ErrorCode::SessionStale,
+            format!(
+                "not bumped: {}. The gateway starts such a session afresh at its next message; \
+                 pass --revive to bump it anyway",
+                stale.join("; ")
+            ),
+        ))
+    }
+}
+
+/// The transcript's mtime in ms; only absolute paths are looked at, and
+/// only looked at (never opened).
+fn transcript_ms(entry: &EntryInfo) -> Option<u64> {
+    let path = std::path::Path::new(entry.session_file.as_deref()?);
+    if !path.is_absolute() {
+        return None;
+    }
+    let modified = std::fs::metadata(path).ok()?.modified().ok()?;
+    Some(super::agent::unix_ms(modified))
+}
+
+/// The entry as it is after a bump of `fields` to `now`.
+fn bumped_entry(entry: &EntryInfo, fields: Fields, now: u64) -> EntryInfo {
+    let mut after = entry.clone();
+    let set = |t: &mut Timestamp, wanted: bool| {
+        if let Timestamp::Integer { value, .. } = t
+            && wanted
+            && *value < now
+        {
+            *value = now;
+        }
+    };
+    set(&mut after.updated_at, fields.updated_at);
+    set(&mut after.last_interaction_at, fields.last_interaction_at);
+    set(&mut after.session_started_at, fields.session_started_at);
+    after
+}
+
+fn kept_of<'a>(decisions: &[Decision], entries: &'a [EntryInfo]) -> HashSet<&'a str> {
+    decisions
+        .iter()
+        .zip(entries)
+        .filter(|(d, _)| d.keep)
+        .map(|(_, e)| e.key.as_str())
+        .collect()
+}
+
+fn next_write(decisions: &[Decision], entries: &[EntryInfo], now: u64) -> Option<(u64, String)> {
+    let soonest = decisions
+        .iter()
+        .zip(entries)
+        .filter_map(|(d, e)| {
+            d.write_at
+                .as_ref()
+                .filter(|_| d.keep)
+                .map(|(at, why)| (*at, e, why))
+        })
+        .min_by_key(|(at, _, _)| *at);
+    soonest.map(|(at, e, why)| (at.max(now), format!("{}: {why}", e.key)))
+}
+
+fn rows(spec: &AgentSpec, decisions: &[Decision], entries: &[EntryInfo]) -> Vec<SessionRow> {
+    decisions
+        .iter()
+        .zip(entries)
+        .map(|(d, e)| SessionRow {
+            agent: spec.id.clone(),
+            key: e.key.clone(),
+            last_activity_ms: d.activity.map(|a| a.at_ms),
+            activity_source: d.activity.map(|a| a.source.as_str().to_string()),
+            stale_at_ms: d.stale_at.map(|(at, _)| at),
+            stale_rule: d
+                .stale_at
+                .map(|(_, r)| crate::policy::decide::rule_name(r).to_string()),
+            kept_alive: d.keep,
+            reason: d.reason.code().to_string(),
+            detail: d.detail.clone(),
+        })
+        .collect()
+}
+
+/// On json-v2 the daily reset reads `sessionStartedAt`, which keepalive only
+/// writes on request: say so rather than look as if it prevented it.
+fn daily_note(
+    generation: Generation,
+    policy: &PolicyInputs,
+    decisions: &[Decision],
+    entries: &[EntryInfo],
+) -> Option<String> {
+    let affected = decisions.iter().zip(entries).any(|(d, e)| {
+        d.keep && d.rule.mode == Mode::Daily && e.session_started_at.value().is_some()
+    });
+    (generation == Generation::JsonV2 && !policy.bump_session_start && affected).then(|| {
+        "json-v2: the daily reset reads sessionStartedAt, which keepalive does not rewrite; kept \
+         sessions still reset at the daily boundary (opt in with --bump-session-start)"
+            .to_string()
+    })
+}
+
+fn sqlite_note(spec: &AgentSpec) -> String {
+    format!(
+        "agent {} keeps its sessions in SQLite ({}; OpenClaw 2026.7 and later): the gateway \
+         forbids other writers and sessions.json is only a leftover, so keepalive writes nothing \
+         here. Since 2026.7.2 sessions expire only where session.reset in openclaw.json says so: \
+         to keep them, set session.reset.mode to \"none\" or raise idleMinutes",
+        spec.id,
+        spec.sqlite.display()
+    )
+}
+
+fn store_error(e: StoreError) -> ErrorBody {
+    ErrorBody::new(ErrorCode::from_wire(e.code()), e.to_string())
+}
+
+fn union(a: Fields, b: Fields) -> Fields {
+    Fields {
+        updated_at: a.updated_at || b.updated_at,
+        last_interaction_at: a.last_interaction_at || b.last_interaction_at,
+        session_started_at: a.session_started_at || b.session_started_at,
+    }
+}
+
+fn quoted(keys: &[&String]) -> String {
+    keys.iter()
+        .map(|k| format!("{k:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Output {
+    fn empty(spec: &AgentSpec, dry_run: bool, batch: &Batch) -> Self {
+        let nothing = AgentResult {
+            agent: spec.id.clone(),
+            store: spec.store.display().to_string(),
+            sessions: 0,
+            bumped: Vec::new(),
+            written: false,
+            dry_run,
+            error: None,
+            note: None,
+        };
+        Output {
+            dry_run,
+            generation: None,
+            note: None,
+            sessions: None,
+            kept_alive: None,
+            bumped: Vec::new(),
+            written: false,
+            next_write: None,
+            error: None,
+            touch_all: Ok(nothing.clone()),
+            touches: batch.touches.iter().map(|_| Ok(nothing.clone())).collect(),
+            lookups: batch.lookups.iter().map(|_| Ok(Vec::new())).collect(),
+            report: Ok(Vec::new()),
+        }
+    }
+
+    fn result(&self, spec: &AgentSpec, bumped: Vec<String>) -> AgentResult {
+        AgentResult {
+            agent: spec.id.clone(),
+            store: spec.store.display().to_string(),
+            sessions: self.sessions.unwrap_or(0),
+            bumped,
+            written: self.written,
+            dry_run: self.dry_run,
+            error: None,
+            note: self.note.clone(),
+        }
+    }
+
+    /// This agent is never written: touches of named sessions fail, a touch
+    /// of everything reports the note, lookups and reports find nothing.
+    fn refuse_writes(mut self, why: ErrorBody) -> Self {
+        if let Ok(r) = &mut self.touch_all {
+            r.note = self.note.clone();
+        }
+        self.touches = self.touches.iter().map(|_| Err(why.clone())).collect();
+        self
+    }
+
+    fn fail(mut self, error: ErrorBody) -> Self {
+        self.touch_all = Err(error.clone());
+        self.touches = self.touches.iter().map(|_| Err(error.clone())).collect();
+        self.lookups = self.lookups.iter().map(|_| Err(error.clone())).collect();
+        self.report = Err(error.clone());
+        self.error = Some(error);
+        self
+    }
+}

@@ -1,0 +1,25 @@
+//! Telling a store's generation from what its entries carry (see
+//! STORE-FACTS "Store generations"). The SQLite generation is told by its
+//! database file, before the store is even read.
+
+use keepalive_store::{StoreScan, Timestamp};
+
+use super::Generation;
+
+/// json-v2 when any entry has `lastInteractionAt` or `sessionStartedAt`;
+/// json-v1 when entries carry `updatedAt` (or there are none yet: nothing
+/// to write either way); unknown otherwise.
+pub fn detect(scan: &StoreScan) -> Generation {
+    let has = |t: &Timestamp| !matches!(t, Timestamp::Missing | Timestamp::NotAnObject);
+    if scan
+        .entries
+        .iter()
+        .any(|e| has(&e.last_interaction_at) || has(&e.session_started_at))
+    {
+        Generation::JsonV2
+    } else if scan.entries.is_empty() || scan.entries.iter().any(|e| has(&e.updated_at)) {
+        Generation::JsonV1
+    } else {
+        Generation::Unknown
+    }
+}

@@ -1,0 +1,352 @@
+//! The keep-alive decision for one session: is it in real use, would the
+//! gateway reset it, which fields a bump writes, and when a write is due.
+//!
+//! Everything here is a pure function of the entry, the ledger and a
+//! [`Clock`], so tests drive time by passing clocks instead of sleeping.
+
+use keepalive_store::{EntryInfo, Field, Fields};
+
+use super::{AgentLedger, Rules};
+use crate::openclaw::{
+    Clock, Generation, Mode, ResetConfig, ResetRule, Rule, Times, daily_timestamp, effective_rule,
+    goes_stale_at, idle_timestamp, next_boundary_after, session_reset_type, stale_reason,
+};
+use keepalive_proto::RuleAction;
+
+const MINUTE_MS: u64 = 60_000;
+
+/// When the daemon writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schedule {
+    /// Every tick, every kept session (the seed scripts' behaviour).
+    Interval,
+    /// Just before a kept session would expire, and right after a daily boundary.
+    Policy,
+}
+
+impl Schedule {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Schedule::Interval => "interval",
+            Schedule::Policy => "policy",
+        }
+    }
+}
+
+/// Everything a decision depends on besides the entry itself.
+pub struct Context<'a> {
+    pub agent: &'a str,
+    pub generation: Generation,
+    pub rules: &'a Rules,
+    pub reset: &'a ResetConfig,
+    pub clock: &'a Clock,
+    /// Sessions active within this many ms are kept alive; `None`: all are.
+    pub window_ms: Option<u64>,
+    /// How long before an idle deadline to write, and how long after a
+    /// session went stale a bump still counts as keep-alive rather than a
+    /// revival (nobody can have seen it stale in between: the gateway only
+    /// checks when a message arrives). Two ticks.
+    pub margin_ms: u64,
+    pub schedule: Schedule,
+    /// Also bump `sessionStartedAt` (json-v2), which defeats the daily reset
+    /// but rewrites the session's recorded start: opt-in only.
+    pub bump_session_start: bool,
+    pub ledger: &'a AgentLedger,
+}
+
+/// Where the last real activity was seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The transcript (`sessionFile`) was appended to.
+    Transcript,
+    /// A timestamp moved, and not by keepalive.
+    Gateway,
+    /// A client touched it by name.
+    Touch,
+}
+
+impl Source {
+    pub fn parse(name: &str) -> Option<Source> {
+        [Source::Transcript, Source::Gateway, Source::Touch]
+            .into_iter()
+            .find(|s| s.as_str() == name)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Transcript => "transcript",
+            Source::Gateway => "gateway",
+            Source::Touch => "touch",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Activity {
+    pub at_ms: u64,
+    pub source: Source,
+}
+
+/// Why a session is or is not kept alive. The codes are part of the protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    Included,
+    InUse,
+    Excluded,
+    IdleTooLong,
+    StaleAlready,
+    NoTimestamp,
+}
+
+impl Reason {
+    pub fn code(self) -> &'static str {
+        match self {
+            Reason::Included => "included",
+            Reason::InUse => "in_use",
+            Reason::Excluded => "excluded",
+            Reason::IdleTooLong => "idle_too_long",
+            Reason::StaleAlready => "stale_already",
+            Reason::NoTimestamp => "no_timestamp",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Decision {
+    pub keep: bool,
+    pub reason: Reason,
+    pub detail: String,
+    pub activity: Option<Activity>,
+    pub rule: ResetRule,
+    /// When the gateway would reset it if nothing bumps it, and by which rule.
+    pub stale_at: Option<(u64, Rule)>,
+    /// Stale for longer than the margin: a bump now would be a revival.
+    pub stale_already: Option<Rule>,
+    /// The fields a bump of this session writes (only those the entry has
+    /// are ever written).
+    pub fields: Fields,
+    /// When the schedule next wants it written, and why; at or before now
+    /// means now. `None` when it is not kept or needs no writes.
+    pub write_at: Option<(u64, String)>,
+}
+
+impl Decision {
+    /// A kept session whose write is due at `now`.
+    pub fn due(&self, now_ms: u64) -> bool {
+        self.keep && self.write_at.as_ref().is_some_and(|(at, _)| *at <= now_ms)
+    }
+}
+
+pub fn decide(entry: &EntryInfo, transcript_ms: Option<u64>, ctx: &Context) -> Decision {
+    let clock = ctx.clock;
+    let now = clock.now_ms;
+    let generation = ctx.generation;
+    let times = Times {
+        updated_at: entry.updated_at.value(),
+        last_interaction_at: entry.last_interaction_at.value(),
+        session_started_at: entry.session_started_at.value(),
+    };
+    let reset_type = session_reset_type(&entry.key, entry.chat_type.as_deref());
+    let channel = entry.channel.as_deref().or(entry.last_channel.as_deref());
+    let rule = effective_rule(ctx.reset, generation, Some(reset_type), channel);
+    let activity = last_activity(entry, transcript_ms, ctx);
+    let stale_at = goes_stale_at(&rule, generation, &times, clock);
+    let grace = Clock {
+        now_ms: now.saturating_sub(ctx.margin_ms),
+        tz: clock.tz.clone(),
+    };
+    let stale_already = stale_reason(&rule, generation, &times, &grace);
+    let fields = match generation {
+        Generation::JsonV2 => Fields {
+            updated_at: true,
+            last_interaction_at: true,
+            session_started_at: ctx.bump_session_start,
+        },
+        _ => Fields::UPDATED_AT,
+    };
+
+    let (keep, reason, detail) = if times.updated_at.is_none()
+        && times.last_interaction_at.is_none()
+        && times.session_started_at.is_none()
+    {
+        (
+            false,
+            Reason::NoTimestamp,
+            "no integer timestamp keepalive could move".to_string(),
+        )
+    } else if ctx.rules.action_for(ctx.agent, &entry.key) == Some(RuleAction::Exclude) {
+        (
+            false,
+            Reason::Excluded,
+            "excluded by a rule (`keepalivectl rules`)".to_string(),
+        )
+    } else if let Some(why) = stale_already {
+        let detail = format!(
+            "the gateway would reset it already ({} rule, {}); bumping it would revive it, so it is \
+             left to expire (`keepalivectl touch --revive` overrides)",
+            rule_name(why),
+            rule.source
+        );
+        (false, Reason::StaleAlready, detail)
+    } else if ctx.rules.action_for(ctx.agent, &entry.key) == Some(RuleAction::Include) {
+        (
+            true,
+            Reason::Included,
+            "included by a rule: always kept alive".to_string(),
+        )
+    } else {
+        match (ctx.window_ms, activity) {
+            (None, _) => (
+                true,
+                Reason::InUse,
+                "every session is kept alive (--active-within all)".into(),
+            ),
+            (Some(window), Some(a)) if now.saturating_sub(a.at_ms) <= window => (
+                true,
+                Reason::InUse,
+                format!("active {} ago ({})", ago(now, a.at_ms), a.source.as_str()),
+            ),
+            (Some(window), Some(a)) => (
+                false,
+                Reason::IdleTooLong,
+                format!(
+                    "last active {} ago ({}), longer than the {} window",
+                    ago(now, a.at_ms),
+                    a.source.as_str(),
+                    crate::duration::format_secs(window / 1000)
+                ),
+            ),
+            (Some(_), None) => (false, Reason::IdleTooLong, "no activity seen".to_string()),
+        }
+    };
+
+    let write_at = if !keep {
+        None
+    } else if ctx.schedule == Schedule::Interval {
+        Some((now, "every tick (--schedule interval)".to_string()))
+    } else {
+        plan_write(entry, &rule, generation, &times, ctx)
+    };
+    Decision {
+        keep,
+        reason,
+        detail,
+        activity,
+        rule,
+        stale_at,
+        stale_already,
+        fields,
+        write_at,
+    }
+}
+
+/// Policy scheduling: write `margin` before the idle deadline, and right
+/// after a daily boundary that the session's daily timestamp predates (a
+/// bump before the boundary would not help: the timestamp must be later
+/// than the boundary).
+fn plan_write(
+    entry: &EntryInfo,
+    rule: &ResetRule,
+    generation: Generation,
+    times: &Times,
+    ctx: &Context,
+) -> Option<(u64, String)> {
+    let clock = ctx.clock;
+    let now = clock.now_ms;
+    let mut best: Option<(u64, String)> = None;
+    let mut consider = |at: u64, why: String| {
+        if best.as_ref().is_none_or(|(b, _)| at < *b) {
+            best = Some((at, why));
+        }
+    };
+    if rule.mode != Mode::None
+        && rule.idle_minutes > 0
+        && let Some(ts) = idle_timestamp(generation, times, now)
+    {
+        let deadline = ts
+            .saturating_add(rule.idle_minutes * MINUTE_MS)
+            .saturating_add(1);
+        consider(
+            deadline.saturating_sub(ctx.margin_ms),
+            format!(
+                "idle reset after {} min without interaction",
+                rule.idle_minutes
+            ),
+        );
+    }
+    if rule.mode == Mode::Daily
+        && daily_preventable(entry, generation, ctx)
+        && let Some(ts) = daily_timestamp(generation, times, now)
+    {
+        let boundary = next_boundary_after(rule.at_hour, ts, &clock.tz);
+        consider(boundary, format!("daily reset at {:02}:00", rule.at_hour));
+    }
+    best
+}
+
+/// Whether bumping can stop the daily reset: json-v2 judges it by
+/// `sessionStartedAt`, which keepalive only writes when the user opted in.
+fn daily_preventable(entry: &EntryInfo, generation: Generation, ctx: &Context) -> bool {
+    generation != Generation::JsonV2
+        || ctx.bump_session_start
+        || entry
+            .session_started_at
+            .value()
+            .is_none_or(|started| started > ctx.clock.now_ms)
+}
+
+/// The latest real activity: the transcript's mtime, a timestamp moved by
+/// someone other than keepalive, or a client's touch.
+fn last_activity(entry: &EntryInfo, transcript_ms: Option<u64>, ctx: &Context) -> Option<Activity> {
+    let now = ctx.clock.now_ms;
+    let mut best: Option<Activity> = None;
+    let mut consider = |at_ms: u64, source: Source| {
+        let at_ms = at_ms.min(now);
+        if best.is_none_or(|b| at_ms > b.at_ms) {
+            best = Some(Activity { at_ms, source });
+        }
+    };
+    if let Some(t) = transcript_ms {
+        consider(t, Source::Transcript);
+    }
+    for (field, value) in [
+        (Field::UpdatedAt, entry.updated_at.value()),
+        (Field::LastInteractionAt, entry.last_interaction_at.value()),
+    ] {
+        let Some(v) = value else { continue };
+        // Equal to what keepalive wrote: its own bump. Lower: someone wrote
+        // back an older copy (the heartbeat runner does); not activity.
+        if ctx
+            .ledger
+            .written(&entry.key, field)
+            .is_some_and(|w| v <= w)
+        {
+            continue;
+        }
+        consider(v, Source::Gateway);
+    }
+    if let Some(seen) = ctx.ledger.session(&entry.key) {
+        if let Some(t) = seen.touched_ms {
+            consider(t, Source::Touch);
+        }
+        if let (Some(t), Some(source)) = (seen.activity_ms, seen.activity_source.as_deref()) {
+            consider(t, Source::parse(source).unwrap_or(Source::Gateway));
+        }
+    }
+    best
+}
+
+pub fn rule_name(rule: Rule) -> &'static str {
+    match rule {
+        Rule::Daily => "daily",
+        Rule::Idle => "idle",
+    }
+}
+
+fn ago(now: u64, then: u64) -> String {
+    crate::duration::format_secs(now.saturating_sub(then) / 1000)
+}
+
+#[cfg(test)]
+#[path = "decide_tests.rs"]
+mod tests;

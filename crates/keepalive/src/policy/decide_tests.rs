@@ -1,0 +1,365 @@
+//! The decision driven by explicit clocks: idle and daily deadlines,
+//! per-channel overrides, generations, activity sources and rules.
+
+use super::*;
+use crate::openclaw::{PartialRule, ResetConfig};
+use jiff::tz::TimeZone;
+use keepalive_proto::{Rule as RuleSpec, RuleAction};
+use keepalive_store::Timestamp;
+
+const MIN: u64 = 60_000;
+const HOUR: u64 = 60 * MIN;
+
+fn at(iso: &str) -> u64 {
+    let ts: jiff::Timestamp = iso.parse().expect("timestamp");
+    u64::try_from(ts.as_millisecond()).expect("after 1970")
+}
+
+fn clock(now: u64) -> Clock {
+    Clock {
+        now_ms: now,
+        tz: TimeZone::UTC,
+    }
+}
+
+fn ts(value: Option<u64>) -> Timestamp {
+    match value {
+        Some(value) => Timestamp::Integer { value, span: 0..0 },
+        None => Timestamp::Missing,
+    }
+}
+
+fn entry(key: &str, updated: Option<u64>, last: Option<u64>, started: Option<u64>) -> EntryInfo {
+    EntryInfo {
+        key: key.into(),
+        key_lossy: false,
+        updated_at: ts(updated),
+        last_interaction_at: ts(last),
+        session_started_at: ts(started),
+        session_file: None,
+        chat_type: None,
+        channel: None,
+        last_channel: None,
+    }
+}
+
+fn idle(minutes: u64) -> ResetConfig {
+    ResetConfig {
+        reset: PartialRule {
+            mode: Some(Mode::Idle),
+            idle_minutes: Some(minutes),
+            at_hour: None,
+        },
+        ..ResetConfig::default()
+    }
+}
+
+fn daily(hour: u8) -> ResetConfig {
+    ResetConfig {
+        reset: PartialRule {
+            mode: Some(Mode::Daily),
+            at_hour: Some(hour),
+            idle_minutes: Some(0),
+        },
+        ..ResetConfig::default()
+    }
+}
+
+struct World {
+    rules: Rules,
+    reset: ResetConfig,
+    ledger: AgentLedger,
+    generation: Generation,
+    window_ms: Option<u64>,
+    schedule: Schedule,
+    bump_session_start: bool,
+}
+
+impl World {
+    fn new(reset: ResetConfig) -> Self {
+        World {
+            rules: Rules::default(),
+            reset,
+            ledger: AgentLedger::default(),
+            generation: Generation::JsonV1,
+            window_ms: Some(24 * HOUR),
+            schedule: Schedule::Policy,
+            bump_session_start: false,
+        }
+    }
+
+    fn decide(&self, e: &EntryInfo, transcript: Option<u64>, now: u64) -> Decision {
+        let clock = clock(now);
+        let ctx = Context {
+            agent: "main",
+            generation: self.generation,
+            rules: &self.rules,
+            reset: &self.reset,
+            clock: &clock,
+            window_ms: self.window_ms,
+            margin_ms: 2 * MIN,
+            schedule: self.schedule,
+            bump_session_start: self.bump_session_start,
+            ledger: &self.ledger,
+        };
+        decide(e, transcript, &ctx)
+    }
+}
+
+#[test]
+fn idle_sessions_are_written_a_margin_before_their_deadline() {
+    let world = World::new(idle(60));
+    let now = at("2026-11-24T10:00:00Z");
+    let e = entry("agent:main:main", Some(now - 10 * MIN), None, None);
+    let d = world.decide(&e, None, now);
+    assert!(d.keep, "{}", d.detail);
+    assert_eq!(d.reason, Reason::InUse);
+    assert_eq!(
+        d.activity,
+        Some(Activity {
+            at_ms: now - 10 * MIN,
+            source: Source::Gateway
+        })
+    );
+    let deadline = now - 10 * MIN + 60 * MIN + 1;
+    assert_eq!(d.stale_at, Some((deadline, Rule::Idle)));
+    let (write_at, why) = d.write_at.clone().expect("a planned write");
+    assert_eq!(write_at, deadline - 2 * MIN);
+    assert!(why.contains("idle"), "{why}");
+    assert!(!d.due(now));
+    assert!(!d.due(write_at - 1));
+    assert!(d.due(write_at));
+}
+
+#[test]
+fn a_session_stale_beyond_the_margin_is_not_revived_but_one_just_stale_is_kept() {
+    let world = World::new(idle(60));
+    let now = at("2026-11-24T10:00:00Z");
+    let long_gone = entry("a", Some(now - 3 * HOUR), None, None);
+    let d = world.decide(&long_gone, Some(now - 3 * HOUR), now);
+    assert!(!d.keep);
+    assert_eq!(d.reason, Reason::StaleAlready);
+    assert_eq!(d.stale_already, Some(Rule::Idle));
+    // Went stale one minute ago (a late tick): nobody can have seen it stale
+    // yet, so it is still kept, and due at once.
+    let just = entry("b", Some(now - 61 * MIN), None, None);
+    let d = world.decide(&just, None, now);
+    assert!(d.keep, "{}", d.detail);
+    assert!(d.due(now));
+}
+
+#[test]
+fn the_daily_rule_is_served_right_after_the_boundary() {
+    let world = World::new(daily(4));
+    let before = at("2026-11-24T02:00:00Z");
+    let e = entry("k", Some(at("2026-11-24T01:59:00Z")), None, None);
+    let d = world.decide(&e, None, before);
+    assert!(d.keep);
+    // A bump before 04:00 cannot help: the timestamp must be after it.
+    assert_eq!(
+        d.write_at.clone().map(|w| w.0),
+        Some(at("2026-11-24T04:00:00Z"))
+    );
+    assert!(!d.due(before));
+    // 30 s after the boundary: stale, but within the margin: due now.
+    let d = world.decide(&e, None, at("2026-11-24T04:00:30Z"));
+    assert!(d.keep, "{}", d.detail);
+    assert!(d.due(at("2026-11-24T04:00:30Z")));
+    // An hour later it is stale already: left to the gateway.
+    let d = world.decide(&e, None, at("2026-11-24T05:00:00Z"));
+    assert_eq!(d.reason, Reason::StaleAlready);
+    assert_eq!(d.stale_already, Some(Rule::Daily));
+}
+
+#[test]
+fn the_daily_boundary_is_local_time() {
+    let world = World::new(daily(4));
+    // 04:00 in UTC-5 is 09:00 UTC.
+    let e = entry("k", Some(at("2026-11-24T08:00:00Z")), None, None);
+    let clock = Clock {
+        now_ms: at("2026-11-24T08:30:00Z"),
+        tz: TimeZone::fixed(jiff::tz::offset(-5)),
+    };
+    let ctx = Context {
+        agent: "main",
+        generation: Generation::JsonV1,
+        rules: &world.rules,
+        reset: &world.reset,
+        clock: &clock,
+        window_ms: world.window_ms,
+        margin_ms: 2 * MIN,
+        schedule: Schedule::Policy,
+        bump_session_start: false,
+        ledger: &world.ledger,
+    };
+    let d = decide(&e, None, &ctx);
+    assert_eq!(d.write_at.map(|w| w.0), Some(at("2026-11-24T09:00:00Z")));
+}
+
+#[test]
+fn reset_by_channel_overrides_the_default() {
+    let mut config = idle(60);
+    config.by_channel.insert(
+        "discord".into(),
+        PartialRule {
+            mode: Some(Mode::Idle),
+            idle_minutes: Some(5),
+            at_hour: None,
+        },
+    );
+    let world = World::new(config);
+    let now = at("2026-11-24T10:00:00Z");
+    let mut e = entry("agent:main:discord:channel:1", Some(now - MIN), None, None);
+    e.channel = Some("discord".into());
+    let d = world.decide(&e, None, now);
+    assert_eq!(d.stale_at, Some((now - MIN + 5 * MIN + 1, Rule::Idle)));
+    assert!(
+        d.rule.source.contains("resetByChannel.discord"),
+        "{}",
+        d.rule.source
+    );
+    e.channel = None;
+    e.last_channel = Some("telegram".into());
+    let d = world.decide(&e, None, now);
+    assert_eq!(d.stale_at, Some((now - MIN + 60 * MIN + 1, Rule::Idle)));
+}
+
+#[test]
+fn mode_none_keeps_in_use_sessions_but_plans_no_write() {
+    let mut config = ResetConfig::default();
+    config.reset.mode = Some(Mode::None);
+    let world = World::new(config);
+    let now = at("2026-11-24T10:00:00Z");
+    let d = world.decide(&entry("k", Some(now - HOUR), None, None), None, now);
+    assert!(d.keep);
+    assert_eq!(d.stale_at, None);
+    assert_eq!(d.write_at, None);
+}
+
+#[test]
+fn json_v2_bumps_interaction_not_start_unless_opted_in() {
+    let mut world = World::new(ResetConfig {
+        reset: PartialRule {
+            mode: Some(Mode::Daily),
+            at_hour: Some(4),
+            idle_minutes: Some(60),
+        },
+        ..ResetConfig::default()
+    });
+    world.generation = Generation::JsonV2;
+    let now = at("2026-11-24T10:00:00Z");
+    let e = entry(
+        "k",
+        Some(now - 5 * MIN),
+        Some(now - 10 * MIN),
+        Some(now - 5 * HOUR),
+    );
+    let d = world.decide(&e, None, now);
+    assert_eq!(
+        d.fields,
+        Fields {
+            updated_at: true,
+            last_interaction_at: true,
+            session_started_at: false
+        }
+    );
+    // The daily reset reads sessionStartedAt, which is not bumped: only the
+    // idle deadline (lastInteractionAt + 60 min) is planned.
+    assert_eq!(
+        d.write_at.clone().map(|w| w.0),
+        Some(now - 10 * MIN + 60 * MIN + 1 - 2 * MIN)
+    );
+    world.bump_session_start = true;
+    let d = world.decide(&e, None, now);
+    assert!(d.fields.session_started_at);
+    assert!(d.write_at.is_some());
+}
+
+#[test]
+fn keepalives_own_bumps_are_not_activity_but_remembered_activity_is() {
+    let mut world = World::new(idle(60 * 48));
+    let now = at("2026-11-24T10:00:00Z");
+    let ours = now - 10 * MIN;
+    world.ledger.record_write("k", Fields::UPDATED_AT, ours);
+    let e = entry("k", Some(ours), None, None);
+    let d = world.decide(&e, None, now);
+    assert_eq!(d.activity, None, "our own write is not activity");
+    assert_eq!(d.reason, Reason::IdleTooLong);
+    // A transcript write is.
+    let d = world.decide(&e, Some(now - 30 * MIN), now);
+    assert_eq!(d.activity.map(|a| a.source), Some(Source::Transcript));
+    assert!(d.keep);
+    // A gateway write after ours is.
+    let moved = entry("k", Some(ours + 1000), None, None);
+    assert_eq!(
+        world.decide(&moved, None, now).activity.map(|a| a.source),
+        Some(Source::Gateway)
+    );
+    // And activity seen before our bump overwrote its evidence is remembered.
+    world.ledger.record_activity("k", now - 20 * MIN, "gateway");
+    let d = world.decide(&e, None, now);
+    assert_eq!(
+        d.activity,
+        Some(Activity {
+            at_ms: now - 20 * MIN,
+            source: Source::Gateway
+        })
+    );
+}
+
+#[test]
+fn the_window_decides_between_in_use_and_idle_too_long() {
+    let mut world = World::new(idle(60 * 24 * 30));
+    let now = at("2026-11-24T10:00:00Z");
+    let e = entry("k", Some(now - 30 * HOUR), None, None);
+    assert_eq!(world.decide(&e, None, now).reason, Reason::IdleTooLong);
+    world.window_ms = Some(48 * HOUR);
+    assert_eq!(world.decide(&e, None, now).reason, Reason::InUse);
+    world.window_ms = None;
+    assert!(
+        world.decide(&e, None, now).keep,
+        "all keeps everything not stale"
+    );
+}
+
+#[test]
+fn exclude_beats_activity_and_include_beats_idleness_but_not_staleness() {
+    let mut world = World::new(idle(60));
+    let now = at("2026-11-24T10:00:00Z");
+    world.rules.set(RuleSpec {
+        session: "busy".into(),
+        agent: None,
+        action: RuleAction::Exclude,
+    });
+    world.rules.set(RuleSpec {
+        session: "quiet".into(),
+        agent: Some("main".into()),
+        action: RuleAction::Include,
+    });
+    world.rules.set(RuleSpec {
+        session: "gone".into(),
+        agent: None,
+        action: RuleAction::Include,
+    });
+    let busy = world.decide(&entry("busy", Some(now - MIN), None, None), None, now);
+    assert_eq!((busy.keep, busy.reason), (false, Reason::Excluded));
+    world.window_ms = Some(MIN);
+    let quiet = world.decide(&entry("quiet", Some(now - 30 * MIN), None, None), None, now);
+    assert_eq!((quiet.keep, quiet.reason), (true, Reason::Included));
+    let gone = world.decide(&entry("gone", Some(now - 5 * HOUR), None, None), None, now);
+    assert_eq!((gone.keep, gone.reason), (false, Reason::StaleAlready));
+}
+
+#[test]
+fn interval_schedule_is_due_every_tick_and_no_timestamp_is_never_kept() {
+    let mut world = World::new(idle(60));
+    world.schedule = Schedule::Interval;
+    let now = at("2026-11-24T10:00:00Z");
+    assert!(
+        world
+            .decide(&entry("k", Some(now - MIN), None, None), None, now)
+            .due(now)
+    );
+    let none = world.decide(&entry("k", None, None, None), None, now);
+    assert_eq!((none.keep, none.reason), (false, Reason::NoTimestamp));
+}

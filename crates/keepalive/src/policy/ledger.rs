@@ -1,0 +1,156 @@
+//! keepalive's memory of its own writes and of client touches, per agent.
+//!
+//! A timestamp that equals the value keepalive last wrote there is its own
+//! bump, not activity; any other forward move was made by the gateway. The
+//! ledger is persisted (one small file per agent) so that a restart does not
+//! mistake yesterday's bumps for use.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use keepalive_store::{Field, Fields};
+use serde::{Deserialize, Serialize};
+
+/// What keepalive knows of one session.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionLedger {
+    /// Values keepalive last wrote, per field.
+    #[serde(default, rename = "updatedAt", skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<u64>,
+    #[serde(
+        default,
+        rename = "lastInteractionAt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub last_interaction_at: Option<u64>,
+    #[serde(
+        default,
+        rename = "sessionStartedAt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub session_started_at: Option<u64>,
+    /// When a client last touched it by name (ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub touched_ms: Option<u64>,
+    /// The latest real activity seen so far, and its source. A bump
+    /// overwrites the gateway's timestamp that showed it, so it is kept here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activity_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activity_source: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentLedger {
+    #[serde(default)]
+    sessions: BTreeMap<String, SessionLedger>,
+}
+
+impl AgentLedger {
+    pub fn session(&self, key: &str) -> Option<&SessionLedger> {
+        self.sessions.get(key)
+    }
+
+    /// The value keepalive last wrote into `field` of `key`.
+    pub fn written(&self, key: &str, field: Field) -> Option<u64> {
+        let s = self.sessions.get(key)?;
+        match field {
+            Field::UpdatedAt => s.updated_at,
+            Field::LastInteractionAt => s.last_interaction_at,
+            Field::SessionStartedAt => s.session_started_at,
+        }
+    }
+
+    pub fn record_write(&mut self, key: &str, fields: Fields, value: u64) {
+        let s = self.sessions.entry(key.to_owned()).or_default();
+        if fields.updated_at {
+            s.updated_at = Some(value);
+        }
+        if fields.last_interaction_at {
+            s.last_interaction_at = Some(value);
+        }
+        if fields.session_started_at {
+            s.session_started_at = Some(value);
+        }
+    }
+
+    /// Remembers `at_ms` as the session's latest activity if it is newer.
+    pub fn record_activity(&mut self, key: &str, at_ms: u64, source: &str) {
+        let s = self.sessions.entry(key.to_owned()).or_default();
+        if s.activity_ms.is_none_or(|seen| at_ms > seen) {
+            s.activity_ms = Some(at_ms);
+            s.activity_source = Some(source.to_owned());
+        }
+    }
+
+    pub fn record_touch(&mut self, key: &str, at_ms: u64) {
+        self.sessions.entry(key.to_owned()).or_default().touched_ms = Some(at_ms);
+    }
+
+    /// Forgets sessions the store no longer has (the gateway pruned them),
+    /// so the ledger never grows beyond the store.
+    pub fn retain(&mut self, keys: &HashSet<&str>) {
+        self.sessions.retain(|k, _| keys.contains(k.as_str()));
+    }
+}
+
+/// Where one agent's ledger lives.
+#[derive(Debug, Clone)]
+pub struct LedgerFile {
+    path: PathBuf,
+}
+
+impl LedgerFile {
+    pub fn new(dir: &Path, agent: &str) -> Self {
+        LedgerFile {
+            path: dir.join(format!("{agent}.json")),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Loads the ledger; a missing or unreadable one is empty (the cost is
+    /// only that keepalive's earlier bumps may count as activity once).
+    pub fn load(&self) -> AgentLedger {
+        match std::fs::read(&self.path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                tracing::warn!(
+                    "ignoring unreadable activity ledger {}: {e}",
+                    self.path.display()
+                );
+                AgentLedger::default()
+            }),
+            Err(_) => AgentLedger::default(),
+        }
+    }
+
+    pub fn save(&self, ledger: &AgentLedger) -> std::io::Result<()> {
+        let bytes = serde_json::to_vec(ledger).map_err(std::io::Error::other)?;
+        crate::atomic_file::write_atomically(&self.path, &bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remembers_writes_and_touches_and_forgets_pruned_sessions() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = LedgerFile::new(dir.path(), "main");
+        let mut ledger = file.load();
+        ledger.record_write("a", Fields::ALL, 7);
+        ledger.record_write("b", Fields::UPDATED_AT, 8);
+        ledger.record_touch("b", 9);
+        file.save(&ledger).expect("save");
+        let mut loaded = file.load();
+        assert_eq!(loaded, ledger);
+        assert_eq!(loaded.written("a", Field::SessionStartedAt), Some(7));
+        assert_eq!(loaded.written("b", Field::LastInteractionAt), None);
+        loaded.retain(&HashSet::from(["b"]));
+        assert!(loaded.session("a").is_none());
+        assert_eq!(loaded.session("b").and_then(|s| s.touched_ms), Some(9));
+    }
+}

@@ -1,0 +1,32 @@
+//! Which sessions keepalive keeps alive, and when it writes.
+//!
+//! - [`rules`]: include/exclude, set by people.
+//! - [`ledger`]: what keepalive itself wrote and which sessions clients
+//!   touched, so its own bumps never count as activity.
+//! - [`decide`]: for one session, is it in real use, would the gateway reset
+//!   it, and is a write due now.
+
+pub mod decide;
+pub mod ledger;
+pub mod rules;
+
+pub use decide::{Activity, Context, Decision, Reason, Schedule, Source, decide};
+pub use ledger::{AgentLedger, LedgerFile};
+pub use rules::Rules;
+
+/// The gateway trims and lower-cases session keys before storing them, so a
+/// key typed by a person is normalised the same way before it is looked up.
+pub fn normalize_key(key: &str) -> String {
+    key.trim().to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn keys_are_normalised_like_the_gateway() {
+        assert_eq!(
+            super::normalize_key("  Agent:Main:MAIN "),
+            "agent:main:main"
+        );
+    }
+}
