@@ -284,8 +284,21 @@ fn shutdown_stops_the_daemon_and_removes_its_socket() {
 #[test]
 fn dry_run_writes_nothing_and_says_so() {
     let env = Env::new();
-    env.add_agent("main", &fixture("v1-6.json"));
+    let store = env.add_agent("main", &fixture("v1-6.json"));
     let before = env.read_store("main");
+    // A temp file a crashed keepalived left (its pid is gone): a dry run
+    // must not even clean that up.
+    let leftover = store.with_file_name("sessions.json.keepalive-999999999-abc123.tmp");
+    std::fs::write(&leftover, b"partial").expect("leftover");
+    let listing = || {
+        let mut names: Vec<String> = std::fs::read_dir(store.parent().expect("dir"))
+            .expect("dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let files = listing();
     let daemon = env.daemon_all(&["--dry-run", "--interval", "1h"]);
     let status = env.wait_status("the first round", |s| {
         s["agents"][0]["last_tick_ms"].is_u64()
@@ -309,8 +322,20 @@ fn dry_run_writes_nothing_and_says_so() {
         "{}",
         daemon.log()
     );
-    let lock = env.store("main").with_file_name("sessions.json.lock");
-    assert!(!lock.exists());
+    let out = env.once(&["--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(stdout(&out).contains("would bump 6 of 6"), "{}", text(&out));
+    assert_eq!(
+        env.read_store("main"),
+        before,
+        "--once --dry-run writes nothing"
+    );
+    assert_eq!(listing(), files, "no file created or removed");
+    drop(daemon);
+    // A real run cleans up what a dead keepalived left.
+    let _daemon = env.daemon_all(&["--interval", "1h"]);
+    env.wait_status("the first write", |s| s["agents"][0]["writes"] == 1);
+    assert!(!leftover.exists(), "the dead daemon's temp file is removed");
 }
 
 #[test]
@@ -349,6 +374,14 @@ fn once_replaces_the_shell_script() {
 #[test]
 fn start_runs_the_daemon_in_the_background_once() {
     let env = Env::new();
+    // The daemon is not our child: stop it even if an assertion fails.
+    struct StopOnDrop<'a>(&'a Env);
+    impl Drop for StopOnDrop<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.ctl(&["shutdown"]);
+        }
+    }
+    let _stop = StopOnDrop(&env);
     env.add_agent("main", &fixture("v1-6.json"));
     let log = env.dir.path().join("d.log");
     let log_arg = log.display().to_string();

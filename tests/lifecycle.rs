@@ -146,10 +146,13 @@ fn the_default_socket_is_in_the_runtime_dir_and_the_env_var_overrides_it() {
         command
     };
     let state_dir = env.state_dir.display().to_string();
-    let mut daemon = run(support::DAEMON, &["--state-dir", &state_dir], None)
-        .stderr(std::process::Stdio::null())
+    let log = env.dir.path().join("default.log");
+    let child = run(support::DAEMON, &["--state-dir", &state_dir], None)
+        .stderr(std::fs::File::create(&log).expect("log"))
         .spawn()
         .expect("spawn");
+    // Killed on drop if an assertion fails.
+    let mut daemon = support::Daemon { child, log };
     let socket = runtime.join("keepalive").join("keepalived.sock");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while !socket.exists() {
@@ -171,7 +174,7 @@ fn the_default_socket_is_in_the_runtime_dir_and_the_env_var_overrides_it() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let status: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(status["socket"], socket.display().to_string());
-    assert_eq!(status["pid"], daemon.id());
+    assert_eq!(status["pid"], daemon.pid());
 
     // KEEPALIVE_SOCKET points both programs elsewhere.
     let elsewhere = env.dir.path().join("e.sock");
@@ -188,7 +191,7 @@ fn the_default_socket_is_in_the_runtime_dir_and_the_env_var_overrides_it() {
         .output()
         .expect("ctl");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(daemon.wait().expect("wait").success());
+    assert_eq!(daemon.wait_exit(), Some(0));
 }
 
 #[test]
@@ -216,4 +219,190 @@ fn a_socket_directory_owned_by_another_user_is_refused() {
         "left as it was"
     );
     assert!(!env.socket.exists());
+}
+
+#[test]
+fn another_users_connection_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0
+        || std::process::Command::new("setpriv")
+            .arg("--version")
+            .output()
+            .is_err()
+    {
+        eprintln!("SKIPPED: needs root and setpriv to connect as another user");
+        return;
+    }
+    let env = Env::new();
+    // Let `nobody` reach a socket it may write to, so that only the peer
+    // check stands between it and the daemon.
+    let open = |path: &std::path::Path, mode| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod")
+    };
+    open(env.dir.path(), 0o755);
+    std::fs::create_dir_all(env.socket.parent().expect("dir")).expect("dir");
+    open(env.socket.parent().expect("dir"), 0o755);
+    let daemon = env.daemon(&[]);
+    open(&env.socket, 0o666);
+    let ctl = env.dir.path().join("keepalivectl");
+    std::fs::copy(support::CTL, &ctl).expect("copy");
+    open(&ctl, 0o755);
+    let mut attempt = 0;
+    let out = loop {
+        let run = std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(&ctl)
+            .arg("--socket")
+            .arg(&env.socket)
+            .arg("status")
+            .env_clear()
+            .env("HOME", "/")
+            .output();
+        match run {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && attempt < 50 => {
+                attempt += 1
+            }
+            other => break other.expect("run as nobody"),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("connections from other users are refused"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        daemon
+            .log()
+            .contains("refused a connection from uid Some(65534)"),
+        "{}",
+        daemon.log()
+    );
+    assert_eq!(
+        env.status()["pid"],
+        daemon.pid(),
+        "the daemon serves its own user still"
+    );
+}
+
+#[test]
+fn a_client_that_never_reads_cannot_hold_up_shutdown() {
+    let env = Env::new();
+    let mut daemon = env.daemon(&[]);
+    let client = env.client();
+    // Far more replies than the socket buffers hold, none of them read.
+    let requests = "{\"v\":1,\"cmd\":\"status\"}\n".repeat(5000);
+    let writer = {
+        let mut raw = client.try_clone_writer();
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let _ = raw.write_all(requests.as_bytes());
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let stopped = std::time::Instant::now();
+    daemon.signal(libc::SIGTERM);
+    assert_eq!(daemon.wait_exit(), Some(0), "log:\n{}", daemon.log());
+    assert!(
+        stopped.elapsed() < std::time::Duration::from_secs(15),
+        "shutdown took {:?}",
+        stopped.elapsed()
+    );
+    assert!(!env.socket.exists());
+    drop(client);
+    let _ = writer.join();
+}
+
+#[test]
+fn stop_waits_for_the_daemon_to_exit_so_start_works_right_after() {
+    let env = Env::new();
+    let store = env.add_agent("main", &fixture("v1-6.json"));
+    let before = env.read_store("main");
+    let _daemon = env.daemon_all(&["--interval", "1h", "--lock-timeout", "60s"]);
+    env.wait_status("the first write", |s| s["agents"][0]["writes"] == 1);
+    let written = env.read_store("main");
+    assert_ne!(written, before);
+    // The gateway holds its lock: a touch's round waits for it.
+    let lock =
+        support::gateway::acquire(&store, std::time::Duration::from_secs(1)).expect("gateway lock");
+    let socket = env.socket.clone();
+    let touch = std::thread::spawn(move || {
+        support::RawClient::connect(&socket).request(r#"{"v":1,"cmd":"touch"}"#)
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let out = env.ctl(&["stop"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // The waiting round was cancelled, not the write of a round: the touch
+    // is answered with shutting_down, and the store is as it was.
+    let reply = touch.join().expect("touch");
+    assert_eq!(reply["error"]["code"], "shutting_down", "{reply}");
+    assert_eq!(env.read_store("main"), written);
+    assert!(lock.path.exists(), "the gateway's lock is untouched");
+    drop(lock);
+    // stop returned after the daemon was gone: a new one starts at once.
+    let again = env.daemon_all(&[]);
+    assert_eq!(env.status()["pid"], again.pid());
+}
+
+#[test]
+fn concurrent_rule_changes_are_all_kept() {
+    let env = Env::new();
+    let daemon = env.daemon(&[]);
+    let threads: Vec<_> = (0..40)
+        .map(|i| {
+            let socket = env.socket.clone();
+            std::thread::spawn(move || {
+                let request = format!(r#"{{"v":1,"cmd":"include","session":"k{i}"}}"#);
+                support::RawClient::connect(&socket).request(&request)
+            })
+        })
+        .collect();
+    for thread in threads {
+        assert_eq!(thread.join().expect("client")["ok"], true);
+    }
+    assert_eq!(
+        env.ctl_json(&["rules"])["rules"]
+            .as_array()
+            .expect("rules")
+            .len(),
+        40
+    );
+    drop(daemon);
+    let _again = env.daemon(&[]);
+    assert_eq!(
+        env.ctl_json(&["rules"])["rules"]
+            .as_array()
+            .expect("rules")
+            .len(),
+        40,
+        "all saved"
+    );
+}
+
+#[test]
+fn a_store_that_disappears_and_returns_keeps_one_writer() {
+    let env = Env::new();
+    let store = env.add_agent("main", &fixture("v1-6.json"));
+    let _daemon = env.daemon_all(&["--interval", "1h"]);
+    env.wait_status("the first write", |s| s["agents"][0]["writes"] == 1);
+    let aside = store.with_file_name("aside.json");
+    std::fs::rename(&store, &aside).expect("move away");
+    let out = env.ctl(&["touch"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(
+        env.status()["agents"][0]["last_error"]["code"],
+        "store_not_found"
+    );
+    std::fs::rename(&aside, &store).expect("move back");
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    env.ctl_json(&["touch"]);
+    let status = env.status();
+    assert_eq!(status["agents"].as_array().expect("agents").len(), 1);
+    assert_eq!(
+        status["agents"][0]["writes"], 2,
+        "the same actor, counting on: {status:#}"
+    );
+    assert!(status["agents"][0]["last_error"].is_null());
 }

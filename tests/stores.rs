@@ -60,6 +60,23 @@ fn bumps_change_only_timestamp_digits_in_stores_written_by_node() {
             "{name}: one round, one time"
         );
         assert!(!after.ends_with(b"\n"), "{name}: no trailing newline added");
+        if *name != "tricky.json" {
+            // serde_json cannot read the tricky store's lone surrogate; for
+            // the others, the parsed stores are equal but for the bumped
+            // fields, so no other number (a counter, a nested updatedAt) moved.
+            let (mut before, after) = (support::parse(&before), support::parse(&after));
+            for (key, entry) in before.as_object_mut().expect("object") {
+                for field in ["updatedAt", "lastInteractionAt"] {
+                    if entry.get(field).is_some() {
+                        entry[field] = after[key][field].clone();
+                    }
+                }
+            }
+            assert_eq!(
+                before, after,
+                "{name}: only updatedAt and lastInteractionAt changed"
+            );
+        }
     }
     // The tricky store keeps its lone surrogate, raw emoji and number spellings.
     let tricky = String::from_utf8(env.read_store("a1")).expect("utf8");
@@ -268,9 +285,12 @@ fn invalid_stores_stay_byte_identical_and_other_agents_carry_on() {
 #[test]
 fn hundreds_of_concurrent_touches_coalesce_into_few_writes() {
     let env = Env::new();
-    env.add_agent("main", &fixture("v1-6.json"));
-    let _daemon = env.daemon_all(&["--interval", "1h"]);
+    let store = env.add_agent("main", &fixture("v1-6.json"));
+    let _daemon = env.daemon_all(&["--interval", "1h", "--lock-timeout", "30s"]);
     env.wait_status("the first round", |s| s["agents"][0]["writes"] == 1);
+    // The gateway holds its lock while the burst arrives, so the touches
+    // queue up behind one waiting round, however fast this machine is.
+    let lock = gateway::acquire(&store, Duration::from_secs(1)).expect("gateway lock");
     let clients = 300;
     let threads: Vec<_> = (0..clients)
         .map(|i| {
@@ -286,6 +306,8 @@ fn hundreds_of_concurrent_touches_coalesce_into_few_writes() {
             })
         })
         .collect();
+    std::thread::sleep(Duration::from_secs(1));
+    drop(lock);
     let replies: Vec<serde_json::Value> = threads
         .into_iter()
         .map(|t| t.join().expect("client thread"))
@@ -300,7 +322,7 @@ fn hundreds_of_concurrent_touches_coalesce_into_few_writes() {
         - 1;
     assert!(writes >= 1, "the touches were written");
     assert!(
-        writes < clients / 4,
+        writes <= 10,
         "{writes} writes for {clients} touches: not coalesced"
     );
     let parsed: serde_json::Value =

@@ -297,6 +297,11 @@ impl RawClient {
         self.writer.write_all(bytes).expect("send");
     }
 
+    /// A second handle for writing, e.g. from another thread.
+    pub fn try_clone_writer(&self) -> UnixStream {
+        self.writer.try_clone().expect("clone")
+    }
+
     /// Half-closes the connection: the daemon sees EOF after what was sent.
     pub fn shutdown_write(&mut self) {
         self.writer
@@ -389,6 +394,11 @@ pub fn bumped_digit_spans(before: &[u8], after: &[u8]) -> Vec<(u64, u64)> {
         j = end_a;
     }
     changes
+}
+
+/// Parses a store with serde_json (not for stores with lone surrogates).
+pub fn parse(bytes: &[u8]) -> Value {
+    serde_json::from_slice(bytes).expect("store is JSON")
 }
 
 /// Current wall clock in ms since the epoch.

@@ -198,8 +198,8 @@ pub fn completions(shell: clap_complete::Shell) {
 /// Prints the reply as JSON (`--json`) or as text for people.
 fn print(json: bool, line: &str, text: impl FnOnce() -> String) {
     if json {
-        println!("{line}");
+        outln!("{line}");
     } else {
-        println!("{}", text());
+        outln!("{}", text());
     }
 }

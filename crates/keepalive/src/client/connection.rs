@@ -17,7 +17,7 @@ use crate::cli::exit;
 pub enum ClientError {
     #[error("keepalived is not running (no daemon on {}); start it with `keepalivectl start`", socket.display())]
     NotRunning { socket: PathBuf },
-    #[error("cannot talk to keepalived on {}: {source}", socket.display())]
+    #[error("cannot talk to keepalived on {}: {source}; check that the socket is yours (`ls -l {}`) or pass --socket", socket.display(), socket.display())]
     Io {
         socket: PathBuf,
         source: std::io::Error,
@@ -76,16 +76,19 @@ impl Connection {
             socket: self.socket.clone(),
             source,
         };
-        self.framed.send(request.to_line()).await.map_err(io)?;
-        let line = match self.framed.next().await {
-            Some(Ok(Frame::Line(line))) => line,
-            Some(Ok(_)) => {
+        // A daemon that refuses a connection answers and closes at once, so
+        // the send may fail while its answer already waits to be read.
+        let sent = self.framed.send(request.to_line()).await;
+        let line = match (self.framed.next().await, sent) {
+            (Some(Ok(Frame::Line(line))), _) => line,
+            (Some(Ok(_)), _) => {
                 return Err(ClientError::Failed(
                     "keepalived sent an unreadable reply".into(),
                 ));
             }
-            Some(Err(e)) => return Err(io(e)),
-            None => {
+            (Some(Err(e)), sent) => return Err(io(sent.err().unwrap_or(e))),
+            (None, Err(e)) => return Err(io(e)),
+            (None, Ok(())) => {
                 return Err(ClientError::Failed(format!(
                     "keepalived closed the connection on {} without replying (did it stop?)",
                     self.socket.display()

@@ -92,9 +92,9 @@ pub async fn run(
     if json {
         let line =
             serde_json::to_string(&report).map_err(|e| ClientError::Failed(e.to_string()))?;
-        println!("{line}");
+        outln!("{line}");
     } else {
-        println!("{}", render(&report));
+        outln!("{}", render(&report));
     }
     Ok(())
 }

@@ -1,5 +1,14 @@
 //! `keepalivectl`: turns a command line into requests and prints replies.
 
+/// `println!` for the client's output: when stdout is closed early
+/// (`keepalivectl status | head -1`) the output just ends, without a panic.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 mod commands;
 mod connection;
 mod doctor;
@@ -39,7 +48,7 @@ pub fn main(args: CtlArgs) -> i32 {
         Ok(()) => exit::OK,
         Err(e) => {
             if json && let ClientError::Daemon(body) = &e {
-                println!("{}", keepalive_proto::encode_error(body));
+                outln!("{}", keepalive_proto::encode_error(body));
             }
             eprintln!("keepalivectl: {e}");
             e.exit_code()

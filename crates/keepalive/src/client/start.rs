@@ -16,12 +16,12 @@ const READY_TIMEOUT: Duration = Duration::from_secs(15);
 pub async fn start(socket: &Path, daemon_args: &[String], json: bool) -> Result<(), ClientError> {
     if let Ok((_, hello)) = call::<HelloReply>(socket, &Request::Hello {}).await {
         if json {
-            println!(
+            outln!(
                 "{}",
                 serde_json::json!({"v": 1, "ok": true, "started": false, "pid": hello.pid, "socket": socket})
             );
         } else {
-            println!(
+            outln!(
                 "keepalived is already running (pid {}) on {}",
                 hello.pid,
                 socket.display()
@@ -97,20 +97,20 @@ fn report(status: &StatusReply, log_file: &Path, json: bool) {
             "v": 1, "ok": true, "started": true, "pid": status.pid, "socket": status.socket,
             "log_file": log_file, "agents": agents,
         });
-        println!("{line}");
+        outln!("{line}");
         return;
     }
-    println!("keepalived started (pid {})", status.pid);
-    println!("  socket:    {}", status.socket);
-    println!("  log file:  {}", log_file.display());
-    println!("  state dir: {}", status.state_dir);
+    outln!("keepalived started (pid {})", status.pid);
+    outln!("  socket:    {}", status.socket);
+    outln!("  log file:  {}", log_file.display());
+    outln!("  state dir: {}", status.state_dir);
     if agents.is_empty() {
-        println!(
+        outln!(
             "  agents:    none yet (it keeps watching {}/agents)",
             status.state_dir
         );
     } else {
-        println!("  agents:    {}", agents.join(", "));
+        outln!("  agents:    {}", agents.join(", "));
     }
 }
 
