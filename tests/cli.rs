@@ -436,27 +436,16 @@ fn start_refuses_a_keepalived_that_is_not_ours() {
     .expect("impostor");
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&impostor, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    // Executables written by this process can be briefly "busy" (ETXTBSY)
-    // while another test thread forks; retry rather than flake.
-    let run = || {
-        std::process::Command::new(bin.join("keepalivectl"))
+    let out = support::output_of_copied_binary(|| {
+        let mut command = std::process::Command::new(bin.join("keepalivectl"));
+        command
             .env("PATH", &bin)
             .env("HOME", &env.home)
             .arg("--socket")
             .arg(&env.socket)
-            .arg("start")
-            .output()
-    };
-    let mut attempt = 0;
-    let out = loop {
-        match run() {
-            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && attempt < 50 => {
-                attempt += 1;
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            other => break other.expect("run"),
-        }
-    };
+            .arg("start");
+        command
+    });
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(stderr(&out).contains("VRRP"), "{}", text(&out));
 }

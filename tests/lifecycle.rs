@@ -248,25 +248,18 @@ fn another_users_connection_is_refused() {
     let ctl = env.dir.path().join("keepalivectl");
     std::fs::copy(support::CTL, &ctl).expect("copy");
     open(&ctl, 0o755);
-    let mut attempt = 0;
-    let out = loop {
-        let run = std::process::Command::new("setpriv")
+    let out = support::output_of_copied_binary(|| {
+        let mut command = std::process::Command::new("setpriv");
+        command
             .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
             .arg(&ctl)
             .arg("--socket")
             .arg(&env.socket)
             .arg("status")
             .env_clear()
-            .env("HOME", "/")
-            .output();
-        match run {
-            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && attempt < 50 => {
-                attempt += 1
-            }
-            other => break other.expect("run as nobody"),
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    };
+            .env("HOME", "/");
+        command
+    });
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
         stderr(&out).contains("connections from other users are refused"),

@@ -328,6 +328,21 @@ impl RawClient {
     }
 }
 
+/// Runs a command built by `command`, retrying while the executable is
+/// "busy" (ETXTBSY): a binary this test process just copied stays busy for
+/// a moment when another test thread forks.
+pub fn output_of_copied_binary(command: impl Fn() -> Command) -> Output {
+    for _ in 0..50 {
+        match command().output() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => return other.expect("run"),
+        }
+    }
+    panic!("the copied executable stayed busy for a second");
+}
+
 pub fn text(out: &Output) -> String {
     format!(
         "exit {:?}\nstdout:\n{}\nstderr:\n{}",
