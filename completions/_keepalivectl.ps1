@@ -38,6 +38,8 @@ Register-ArgumentCompleter -Native -CommandName 'keepalivectl' -ScriptBlock {
             [CompletionResult]::new('exclude', 'exclude', [CompletionResultType]::ParameterValue, 'Never bump a session on ticks or `touch` without keys')
             [CompletionResult]::new('forget', 'forget', [CompletionResultType]::ParameterValue, 'Remove the include/exclude rule for a session')
             [CompletionResult]::new('rules', 'rules', [CompletionResultType]::ParameterValue, 'List the include/exclude rules')
+            [CompletionResult]::new('metrics', 'metrics', [CompletionResultType]::ParameterValue, 'Print the daemon''s metrics (Prometheus text format)')
+            [CompletionResult]::new('logs', 'logs', [CompletionResultType]::ParameterValue, 'Show the daemon''s log (the newest file)')
             [CompletionResult]::new('shutdown', 'shutdown', [CompletionResultType]::ParameterValue, 'Stop the daemon gracefully (exit 0 also when none was running)')
             [CompletionResult]::new('stop', 'stop', [CompletionResultType]::ParameterValue, 'Stop the daemon gracefully (exit 0 also when none was running)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions')
@@ -129,6 +131,25 @@ Register-ArgumentCompleter -Native -CommandName 'keepalivectl' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'keepalivectl;metrics' {
+            [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the daemon''s reply as JSON instead of text')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'keepalivectl;logs' {
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'How many lines to show')
+            [CompletionResult]::new('--lines', '--lines', [CompletionResultType]::ParameterName, 'How many lines to show')
+            [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'The log file [default: the running daemon''s, else keepalivectl start''s]')
+            [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]')
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Keep printing new lines as they are written')
+            [CompletionResult]::new('--follow', '--follow', [CompletionResultType]::ParameterName, 'Keep printing new lines as they are written')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the daemon''s reply as JSON instead of text')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'keepalivectl;shutdown' {
             [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the daemon''s reply as JSON instead of text')
@@ -162,6 +183,8 @@ Register-ArgumentCompleter -Native -CommandName 'keepalivectl' -ScriptBlock {
             [CompletionResult]::new('exclude', 'exclude', [CompletionResultType]::ParameterValue, 'Never bump a session on ticks or `touch` without keys')
             [CompletionResult]::new('forget', 'forget', [CompletionResultType]::ParameterValue, 'Remove the include/exclude rule for a session')
             [CompletionResult]::new('rules', 'rules', [CompletionResultType]::ParameterValue, 'List the include/exclude rules')
+            [CompletionResult]::new('metrics', 'metrics', [CompletionResultType]::ParameterValue, 'Print the daemon''s metrics (Prometheus text format)')
+            [CompletionResult]::new('logs', 'logs', [CompletionResultType]::ParameterValue, 'Show the daemon''s log (the newest file)')
             [CompletionResult]::new('shutdown', 'shutdown', [CompletionResultType]::ParameterValue, 'Stop the daemon gracefully (exit 0 also when none was running)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -198,6 +221,12 @@ Register-ArgumentCompleter -Native -CommandName 'keepalivectl' -ScriptBlock {
             break
         }
         'keepalivectl;help;rules' {
+            break
+        }
+        'keepalivectl;help;metrics' {
+            break
+        }
+        'keepalivectl;help;logs' {
             break
         }
         'keepalivectl;help;shutdown' {

@@ -40,6 +40,12 @@ _keepalivectl() {
             keepalivectl,interval)
                 cmd="keepalivectl__subcmd__interval"
                 ;;
+            keepalivectl,logs)
+                cmd="keepalivectl__subcmd__logs"
+                ;;
+            keepalivectl,metrics)
+                cmd="keepalivectl__subcmd__metrics"
+                ;;
             keepalivectl,rules)
                 cmd="keepalivectl__subcmd__rules"
                 ;;
@@ -85,6 +91,12 @@ _keepalivectl() {
             keepalivectl__subcmd__help,interval)
                 cmd="keepalivectl__subcmd__help__subcmd__interval"
                 ;;
+            keepalivectl__subcmd__help,logs)
+                cmd="keepalivectl__subcmd__help__subcmd__logs"
+                ;;
+            keepalivectl__subcmd__help,metrics)
+                cmd="keepalivectl__subcmd__help__subcmd__metrics"
+                ;;
             keepalivectl__subcmd__help,rules)
                 cmd="keepalivectl__subcmd__help__subcmd__rules"
                 ;;
@@ -110,7 +122,7 @@ _keepalivectl() {
 
     case "${cmd}" in
         keepalivectl)
-            opts="-h -V --socket --json --help --version start status touch active-within sessions doctor interval include exclude forget rules shutdown stop completions help"
+            opts="-h -V --socket --json --help --version start status touch active-within sessions doctor interval include exclude forget rules metrics logs shutdown stop completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -234,7 +246,7 @@ _keepalivectl() {
             return 0
             ;;
         keepalivectl__subcmd__help)
-            opts="start status touch active-within sessions doctor interval include exclude forget rules shutdown completions help"
+            opts="start status touch active-within sessions doctor interval include exclude forget rules metrics logs shutdown completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -359,6 +371,34 @@ _keepalivectl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        keepalivectl__subcmd__help__subcmd__logs)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        keepalivectl__subcmd__help__subcmd__metrics)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         keepalivectl__subcmd__help__subcmd__rules)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -466,6 +506,54 @@ _keepalivectl() {
             return 0
             ;;
         keepalivectl__subcmd__interval)
+            opts="-h --socket --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        keepalivectl__subcmd__logs)
+            opts="-f -n -h --follow --lines --file --socket --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --lines)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        keepalivectl__subcmd__metrics)
             opts="-h --socket --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -35,6 +35,8 @@ set edit:completion:arg-completer[keepalivectl] = {|@words|
             cand exclude 'Never bump a session on ticks or `touch` without keys'
             cand forget 'Remove the include/exclude rule for a session'
             cand rules 'List the include/exclude rules'
+            cand metrics 'Print the daemon''s metrics (Prometheus text format)'
+            cand logs 'Show the daemon''s log (the newest file)'
             cand shutdown 'Stop the daemon gracefully (exit 0 also when none was running)'
             cand stop 'Stop the daemon gracefully (exit 0 also when none was running)'
             cand completions 'Print shell completions'
@@ -114,6 +116,23 @@ set edit:completion:arg-completer[keepalivectl] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'keepalivectl;metrics'= {
+            cand --socket 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]'
+            cand --json 'Print the daemon''s reply as JSON instead of text'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'keepalivectl;logs'= {
+            cand -n 'How many lines to show'
+            cand --lines 'How many lines to show'
+            cand --file 'The log file [default: the running daemon''s, else keepalivectl start''s]'
+            cand --socket 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]'
+            cand -f 'Keep printing new lines as they are written'
+            cand --follow 'Keep printing new lines as they are written'
+            cand --json 'Print the daemon''s reply as JSON instead of text'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'keepalivectl;shutdown'= {
             cand --socket 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]'
             cand --json 'Print the daemon''s reply as JSON instead of text'
@@ -144,6 +163,8 @@ set edit:completion:arg-completer[keepalivectl] = {|@words|
             cand exclude 'Never bump a session on ticks or `touch` without keys'
             cand forget 'Remove the include/exclude rule for a session'
             cand rules 'List the include/exclude rules'
+            cand metrics 'Print the daemon''s metrics (Prometheus text format)'
+            cand logs 'Show the daemon''s log (the newest file)'
             cand shutdown 'Stop the daemon gracefully (exit 0 also when none was running)'
             cand completions 'Print shell completions'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -169,6 +190,10 @@ set edit:completion:arg-completer[keepalivectl] = {|@words|
         &'keepalivectl;help;forget'= {
         }
         &'keepalivectl;help;rules'= {
+        }
+        &'keepalivectl;help;metrics'= {
+        }
+        &'keepalivectl;help;logs'= {
         }
         &'keepalivectl;help;shutdown'= {
         }

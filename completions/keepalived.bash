@@ -23,7 +23,7 @@ _keepalived() {
 
     case "${cmd}" in
         keepalived)
-            opts="-h -V --state-dir --profile --socket --interval --active-within --schedule --bump-session-start --agent --once --dry-run --log-file --lock-timeout --help --version"
+            opts="-h -V --state-dir --profile --socket --interval --active-within --schedule --bump-session-start --agent --once --dry-run --log-file --log-format --log-level --metrics-file --lock-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -58,6 +58,18 @@ _keepalived() {
                     return 0
                     ;;
                 --log-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-level)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metrics-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -6,7 +6,11 @@ complete -c keepalived -l active-within -d 'Keep alive sessions really used with
 complete -c keepalived -l schedule -d 'When to write: `policy` (just before sessions would expire) or `interval` (every tick) [default: policy, or interval when openclaw.json cannot be read]' -r -f -a "interval\t''
 policy\t''"
 complete -c keepalived -l agent -d 'Only serve this agent (repeatable) [default: every agent in the state dir]' -r
-complete -c keepalived -l log-file -d 'Append logs to this file instead of stderr' -r -F
+complete -c keepalived -l log-file -d 'Write logs to this file instead of stderr, rotated daily (PATH.YYYY-MM-DD, 7 kept)' -r -F
+complete -c keepalived -l log-format -d 'Log format: `text` for people, `json` for log shippers' -r -f -a "text\t''
+json\t''"
+complete -c keepalived -l log-level -d 'Log level or filter (error, warn, info, debug, trace) [default: $RUST_LOG, else info]' -r
+complete -c keepalived -l metrics-file -d 'Rewrite this file atomically each tick with the metrics (Prometheus text format)' -r -F
 complete -c keepalived -l lock-timeout -d 'How long to wait for the gateway\'s store lock before skipping a round (at most 60s)' -r
 complete -c keepalived -l bump-session-start -d 'Also bump sessionStartedAt on json-v2 stores, which stops the daily reset but rewrites each session\'s recorded start'
 complete -c keepalived -l once -d 'One pass over the stores, print a summary and exit (replaces update-session-timestamps.sh)'

@@ -413,9 +413,13 @@ fn start_runs_the_daemon_in_the_background_once() {
     let out = env.ctl(&["shutdown"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(
-        std::fs::read_to_string(&log)
-            .expect("log")
-            .contains("keepalived"),
+        std::fs::read_to_string(
+            keepalive::logging::log_files(&log)
+                .pop()
+                .expect("a rotated log file")
+        )
+        .expect("log")
+        .contains("keepalived"),
         "daemon logged to --log-file"
     );
 }

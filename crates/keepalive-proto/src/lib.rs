@@ -15,9 +15,9 @@ mod request;
 pub use codec::{Frame, FrameCodec, MAX_FRAME_BYTES, MAX_REPLY_BYTES};
 pub use error::{ErrorBody, ErrorCode};
 pub use reply::{
-    ActiveWithinReply, AgentResult, AgentStatus, ConfigStatus, HelloReply, IntervalReply, Reply,
-    RulesReply, SessionRow, SessionsReply, ShutdownReply, StatusReply, TouchReply, decode_reply,
-    encode_error, encode_ok,
+    ActiveWithinReply, AgentResult, AgentStatus, ConfigStatus, HelloReply, IntervalReply,
+    MetricsReply, Reply, RulesReply, SessionRow, SessionsReply, ShutdownReply, StatusReply,
+    TouchReply, decode_reply, encode_error, encode_ok,
 };
 pub use request::{COMMANDS, Request, Rule, RuleAction, parse_request};
 
@@ -43,6 +43,7 @@ pub const CAPABILITIES: &[&str] = &[
     "revive",
     "generations",
     "policy-schedule",
+    "metrics",
 ];
 
 /// Longest session key a request may carry. Real keys are well under 200

@@ -172,6 +172,12 @@ pub struct SessionRow {
     pub detail: String,
 }
 
+/// `metrics`: the Prometheus text exposition (format 0.0.4), one string.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricsReply {
+    pub text: String,
+}
+
 /// `shutdown`: sent before the daemon stops.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ShutdownReply {

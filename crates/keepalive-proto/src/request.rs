@@ -69,6 +69,8 @@ pub enum Request {
         agent: Option<String>,
     },
     Status {},
+    /// Counters and gauges in the Prometheus text format.
+    Metrics {},
     Shutdown {},
 }
 
@@ -88,6 +90,7 @@ impl Request {
             Request::SetActiveWithin { .. } => "set_active_within",
             Request::Sessions { .. } => "sessions",
             Request::Status {} => "status",
+            Request::Metrics {} => "metrics",
             Request::Shutdown {} => "shutdown",
         }
     }
@@ -252,6 +255,7 @@ pub const COMMANDS: &[&str] = &[
     "set_active_within",
     "sessions",
     "status",
+    "metrics",
     "shutdown",
 ];
 

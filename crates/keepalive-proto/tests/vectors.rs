@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 
 use keepalive_proto::{
     ActiveWithinReply, CAPABILITIES, COMMANDS, ErrorBody, ErrorCode, HelloReply, IntervalReply,
-    MAX_FRAME_BYTES, Reply, Request, RulesReply, SessionsReply, ShutdownReply, StatusReply,
-    TouchReply, decode_reply, encode_error, encode_ok, parse_request,
+    MAX_FRAME_BYTES, MetricsReply, Reply, Request, RulesReply, SessionsReply, ShutdownReply,
+    StatusReply, TouchReply, decode_reply, encode_error, encode_ok, parse_request,
 };
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -63,6 +63,7 @@ fn command_of(request: &Request) -> &'static str {
         Request::SetActiveWithin { .. } => "set_active_within",
         Request::Sessions { .. } => "sessions",
         Request::Status {} => "status",
+        Request::Metrics {} => "metrics",
         Request::Shutdown {} => "shutdown",
     }
 }
@@ -324,6 +325,14 @@ fn check_ok_reply(at: &str, request: &Request, r: &Value, reply: Reply) {
             for agent in &status.agents {
                 assert_one_of(at, "generation", &agent.generation, GENERATIONS);
             }
+        }
+        Request::Metrics {} => {
+            assert_reply_round_trips::<MetricsReply>(at, r, reply.clone());
+            let metrics: MetricsReply = reply.into_result().expect("checked above");
+            assert!(
+                metrics.text.is_empty() || metrics.text.ends_with('\n'),
+                "{at}: the exposition ends with a newline"
+            );
         }
         Request::Shutdown {} => {
             assert_reply_round_trips::<ShutdownReply>(at, r, reply.clone());

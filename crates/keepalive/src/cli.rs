@@ -83,13 +83,31 @@ pub struct DaemonArgs {
     #[arg(long)]
     pub dry_run: bool,
 
-    /// Append logs to this file instead of stderr
+    /// Write logs to this file instead of stderr, rotated daily (PATH.YYYY-MM-DD, 7 kept)
     #[arg(long, value_name = "PATH")]
     pub log_file: Option<PathBuf>,
+
+    /// Log format: `text` for people, `json` for log shippers
+    #[arg(long, value_enum, value_name = "FORMAT", default_value = "text")]
+    pub log_format: LogFormat,
+
+    /// Log level or filter (error, warn, info, debug, trace) [default: $RUST_LOG, else info]
+    #[arg(long, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+
+    /// Rewrite this file atomically each tick with the metrics (Prometheus text format)
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
 
     /// How long to wait for the gateway's store lock before skipping a round (at most 60s)
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_lock_timeout)]
     pub lock_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -179,6 +197,20 @@ pub enum CtlCommand {
     Forget(RuleArgs),
     /// List the include/exclude rules
     Rules,
+    /// Print the daemon's metrics (Prometheus text format)
+    Metrics,
+    /// Show the daemon's log (the newest file)
+    Logs {
+        /// Keep printing new lines as they are written
+        #[arg(short, long)]
+        follow: bool,
+        /// How many lines to show
+        #[arg(short = 'n', long, value_name = "N", default_value_t = 50)]
+        lines: usize,
+        /// The log file [default: the running daemon's, else keepalivectl start's]
+        #[arg(long, value_name = "PATH")]
+        file: Option<PathBuf>,
+    },
     /// Stop the daemon gracefully (exit 0 also when none was running)
     #[command(visible_alias = "stop")]
     Shutdown,

@@ -6,7 +6,11 @@ use keepalive::cli::{DaemonArgs, exit};
 fn main() {
     let args = DaemonArgs::parse();
     let logs_to_file = args.log_file.is_some();
-    if let Err(e) = keepalive::init_logging(args.log_file.as_deref()) {
+    if let Err(e) = keepalive::logging::init(
+        args.log_file.as_deref(),
+        args.log_format,
+        args.log_level.as_deref(),
+    ) {
         eprintln!("keepalived: {e}");
         std::process::exit(exit::FAILED);
     }

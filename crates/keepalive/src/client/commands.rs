@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use clap::CommandFactory;
 use keepalive_proto::{
-    ActiveWithinReply, IntervalReply, Request, RulesReply, SessionsReply, ShutdownReply,
-    StatusReply, TouchReply,
+    ActiveWithinReply, IntervalReply, MetricsReply, Request, RulesReply, SessionsReply,
+    ShutdownReply, StatusReply, TouchReply,
 };
 
 use super::connection::{ClientError, call};
@@ -94,6 +94,16 @@ pub async fn run(command: CtlCommand, socket: &Path, json: bool) -> Result<(), C
             .await
         }
         CtlCommand::Rules => rules(socket, json, Request::Rules {}).await,
+        CtlCommand::Metrics => {
+            let (line, reply) = call::<MetricsReply>(socket, &Request::Metrics {}).await?;
+            print(json, &line, || reply.text.trim_end().to_string());
+            Ok(())
+        }
+        CtlCommand::Logs {
+            follow,
+            lines,
+            file,
+        } => super::logs::run(socket, file, lines, follow).await,
         CtlCommand::ActiveWithin { window } => {
             let request = match window {
                 None => Request::GetActiveWithin {},

@@ -12,6 +12,7 @@ macro_rules! outln {
 mod commands;
 mod connection;
 mod doctor;
+mod logs;
 mod output;
 mod start;
 

@@ -178,9 +178,16 @@ fn open_log(path: &Path) -> Result<std::fs::File, ClientError> {
         .map_err(|e| ClientError::Failed(format!("cannot open log file {}: {e}", path.display())))
 }
 
-/// The last lines of the log, to show why a daemon did not start.
+/// The last lines of the log (the newest rotated file, then what the
+/// daemon printed to stderr), to show why a daemon did not start.
 fn tail(path: &Path) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut files: Vec<std::path::PathBuf> =
+        crate::logging::log_files(path).pop().into_iter().collect();
+    files.push(path.to_path_buf());
+    let text: String = files
+        .iter()
+        .filter_map(|f| std::fs::read_to_string(f).ok())
+        .collect();
     let lines: Vec<&str> = text.lines().rev().take(5).collect();
     if lines.is_empty() {
         return String::new();

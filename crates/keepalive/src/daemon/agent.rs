@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::discovery::AgentSpec;
+use super::metrics::AgentCounters;
 pub use super::round::AgentConfig;
 use super::round::{self, Batch, KeyTouch};
 use super::state::{Daemon, PolicyInputs};
@@ -52,7 +53,7 @@ pub struct AgentHandle {
     pub id: String,
     pub store: PathBuf,
     queue: mpsc::Sender<Message>,
-    status: Arc<Mutex<AgentStatus>>,
+    state: Arc<Mutex<AgentState>>,
 }
 
 impl AgentHandle {
@@ -64,25 +65,28 @@ impl AgentHandle {
         policy: watch::Receiver<Arc<PolicyInputs>>,
     ) -> Self {
         let (queue, inbox) = mpsc::channel(QUEUE_DEPTH);
-        let status = Arc::new(Mutex::new(AgentStatus {
-            id: spec.id.clone(),
-            store: spec.store.display().to_string(),
-            sessions: None,
-            kept_alive: None,
-            last_tick_ms: None,
-            last_tick_duration_ms: None,
-            writes: 0,
-            last_error: None,
-            generation: None,
-            next_write_ms: None,
-            next_write_reason: None,
-            note: None,
+        let state = Arc::new(Mutex::new(AgentState {
+            counters: AgentCounters::default(),
+            status: AgentStatus {
+                id: spec.id.clone(),
+                store: spec.store.display().to_string(),
+                sessions: None,
+                kept_alive: None,
+                last_tick_ms: None,
+                last_tick_duration_ms: None,
+                writes: 0,
+                last_error: None,
+                generation: None,
+                next_write_ms: None,
+                next_write_reason: None,
+                note: None,
+            },
         }));
         let handle = AgentHandle {
             id: spec.id.clone(),
             store: spec.store.clone(),
             queue,
-            status: status.clone(),
+            state: state.clone(),
         };
         let actor = Actor {
             ledger_file: LedgerFile::new(&config.ledger_dir, &spec.id),
@@ -90,7 +94,7 @@ impl AgentHandle {
             spec,
             config,
             policy,
-            status,
+            state,
             cancel: daemon.cancel.clone(),
         };
         daemon
@@ -159,7 +163,13 @@ impl AgentHandle {
     }
 
     pub fn status(&self) -> AgentStatus {
-        lock(&self.status).clone()
+        lock(&self.state).status.clone()
+    }
+
+    /// Status and counters, for metrics.
+    pub fn metrics(&self) -> (AgentStatus, AgentCounters) {
+        let state = lock(&self.state);
+        (state.status.clone(), state.counters.clone())
     }
 }
 
@@ -167,7 +177,7 @@ struct Actor {
     spec: AgentSpec,
     config: AgentConfig,
     policy: watch::Receiver<Arc<PolicyInputs>>,
-    status: Arc<Mutex<AgentStatus>>,
+    state: Arc<Mutex<AgentState>>,
     cancel: Arc<AtomicBool>,
     ledger_file: LedgerFile,
     ledger: AgentLedger,
@@ -296,7 +306,9 @@ impl Actor {
     fn record(&self, out: &round::Output, batch: &Batch, elapsed: std::time::Duration) {
         let ms = elapsed.as_secs_f64() * 1000.0;
         let id = &self.spec.id;
-        let mut status = lock(&self.status);
+        let mut state = lock(&self.state);
+        count(&mut state.counters, out, batch, ms);
+        let status = &mut state.status;
         if status.note != out.note
             && let Some(note) = &out.note
         {
@@ -346,6 +358,36 @@ impl Actor {
                 "{id}: {kept} of {sessions} sessions in use, nothing due (next: {next})"
             );
         }
+    }
+}
+
+/// An agent's status and counters, updated together after each round.
+struct AgentState {
+    status: AgentStatus,
+    counters: AgentCounters,
+}
+
+fn count(c: &mut AgentCounters, out: &round::Output, batch: &Batch, ms: f64) {
+    c.rounds += 1;
+    if batch.tick {
+        c.ticks += 1;
+    }
+    if let Some(e) = &out.error {
+        *c.errors.entry(e.code.as_str().to_string()).or_default() += 1;
+    }
+    if out.written {
+        c.writes += 1;
+        c.bumps += out.bumped.len() as u64;
+        c.last_write_seconds = Some(ms / 1000.0);
+        c.last_lock_hold_seconds = Some(out.lock_hold.as_secs_f64());
+    }
+    // Taking a free lock takes microseconds; a millisecond means the
+    // gateway held it and the round had to wait.
+    if out.lock_wait > std::time::Duration::from_millis(1) {
+        c.lock_waits += 1;
+    }
+    if out.reclaimed_stale_lock {
+        c.lock_reclaims += 1;
     }
 }
 

@@ -6,8 +6,9 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use keepalive_proto::{
-    ActiveWithinReply, AgentResult, ErrorBody, ErrorCode, HelloReply, IntervalReply, Request, Rule,
-    RuleAction, RulesReply, SessionsReply, ShutdownReply, StatusReply, TouchReply, encode_ok,
+    ActiveWithinReply, AgentResult, ErrorBody, ErrorCode, HelloReply, IntervalReply, MetricsReply,
+    Request, Rule, RuleAction, RulesReply, SessionsReply, ShutdownReply, StatusReply, TouchReply,
+    encode_ok,
 };
 
 use super::agent::AgentHandle;
@@ -63,6 +64,9 @@ pub async fn handle(daemon: &Arc<Daemon>, request: Request) -> Handled {
         }
         Request::Sessions { agent } => sessions(daemon, agent).await,
         Request::Status {} => Ok(encode_ok(&status(daemon).await)),
+        Request::Metrics {} => Ok(encode_ok(&MetricsReply {
+            text: metrics_text(daemon),
+        })),
         Request::Shutdown {} => Ok(encode_ok(&ShutdownReply {
             stopping: true,
             pid: std::process::id(),
@@ -166,6 +170,19 @@ async fn status(daemon: &Daemon) -> StatusReply {
         config: daemon.config_status(),
         agents: daemon.agent_statuses(),
     }
+}
+
+/// The metrics exposition (also written to `--metrics-file`).
+pub fn metrics_text(daemon: &Daemon) -> String {
+    let agents: Vec<_> = daemon.agents().iter().map(AgentHandle::metrics).collect();
+    super::metrics::render(
+        &super::metrics::DaemonGauges {
+            version: crate::VERSION,
+            uptime_seconds: daemon.started.elapsed().as_secs(),
+            interval_seconds: daemon.interval_s(),
+        },
+        &agents,
+    )
 }
 
 async fn set_active_within(daemon: &Daemon, secs: Option<u64>) -> Result<String, ErrorBody> {

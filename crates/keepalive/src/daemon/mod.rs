@@ -9,6 +9,7 @@
 pub mod agent;
 pub mod discovery;
 pub mod handler;
+pub mod metrics;
 pub mod round;
 pub mod scheduler;
 pub mod server;
@@ -274,6 +275,7 @@ fn configure(args: &DaemonArgs) -> Result<Setup, DaemonError> {
             ledger_dir: settings_file.ledger_dir(),
         },
         log_file: args.log_file.clone(),
+        metrics_file: args.metrics_file.clone(),
         interval_flag: args.interval.map(|d| d.as_secs()),
         active_within_flag: args.active_within,
         schedule_flag: args.schedule.map(|s| match s {

@@ -61,6 +61,10 @@ pub struct Output {
     pub kept_alive: Option<usize>,
     pub bumped: Vec<String>,
     pub written: bool,
+    /// How long the write waited for, and held, the gateway's lock.
+    pub lock_wait: std::time::Duration,
+    pub lock_hold: std::time::Duration,
+    pub reclaimed_stale_lock: bool,
     pub next_write: Option<(u64, String)>,
     pub error: Option<ErrorBody>,
     pub touch_all: Result<AgentResult, ErrorBody>,
@@ -213,6 +217,11 @@ pub fn run(input: &Input, batch: &Batch, ledger: &mut AgentLedger) -> Output {
         .map(|o| o.bumped.clone())
         .unwrap_or_default();
     out.written = outcome.as_ref().is_some_and(|o| o.written);
+    if let Some(o) = &outcome {
+        out.lock_wait = o.lock_wait;
+        out.lock_hold = o.lock_hold;
+        out.reclaimed_stale_lock = o.reclaimed_stale_lock;
+    }
 
     // Remember our own writes (so they never count as activity) and the
     // touches (which do), then recompute the bumped sessions as they now are.
@@ -479,6 +488,9 @@ impl Output {
             kept_alive: None,
             bumped: Vec::new(),
             written: false,
+            lock_wait: std::time::Duration::ZERO,
+            lock_hold: std::time::Duration::ZERO,
+            reclaimed_stale_lock: false,
             next_write: None,
             error: None,
             touch_all: Ok(nothing.clone()),

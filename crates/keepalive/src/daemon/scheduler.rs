@@ -9,6 +9,23 @@ use tokio::time::Instant;
 use super::agent::unix_ms;
 use super::state::Daemon;
 
+/// `--metrics-file`: rewritten atomically each tick, so node_exporter's
+/// textfile collector never reads half a file. (It shows the rounds up to
+/// this tick; the round this tick queued appears in the next one.)
+async fn write_metrics(daemon: &Daemon) {
+    let Some(path) = daemon.config.metrics_file.clone() else {
+        return;
+    };
+    let text = super::handler::metrics_text(daemon);
+    let written = tokio::task::spawn_blocking(move || {
+        crate::atomic_file::write_atomically(&path, text.as_bytes()).map_err(|e| (path, e))
+    })
+    .await;
+    if let Ok(Err((path, e))) = written {
+        tracing::warn!("cannot write the metrics file {}: {e}", path.display());
+    }
+}
+
 pub async fn run(daemon: Arc<Daemon>) {
     let mut interval = daemon.watch_interval();
     loop {
@@ -16,6 +33,7 @@ pub async fn run(daemon: Arc<Daemon>) {
         for agent in daemon.agents() {
             agent.tick();
         }
+        write_metrics(&daemon).await;
         let last_tick = Instant::now();
         loop {
             let period = Duration::from_secs(*interval.borrow_and_update());
