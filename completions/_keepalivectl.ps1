@@ -42,11 +42,13 @@ Register-ArgumentCompleter -Native -CommandName 'keepalivectl' -ScriptBlock {
             [CompletionResult]::new('logs', 'logs', [CompletionResultType]::ParameterValue, 'Show the daemon''s log (the newest file)')
             [CompletionResult]::new('shutdown', 'shutdown', [CompletionResultType]::ParameterValue, 'Stop the daemon gracefully (exit 0 also when none was running)')
             [CompletionResult]::new('stop', 'stop', [CompletionResultType]::ParameterValue, 'Stop the daemon gracefully (exit 0 also when none was running)')
+            [CompletionResult]::new('service', 'service', [CompletionResultType]::ParameterValue, 'Install, remove or check keepalived as a user service (systemd on Linux, launchd on macOS)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
         'keepalivectl;start' {
+            [CompletionResult]::new('--exit-with', '--exit-with', [CompletionResultType]::ParameterName, 'Stop the daemon when this process exits (passed on as keepalived --exit-with)')
             [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the daemon''s reply as JSON instead of text')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -164,6 +166,65 @@ Register-ArgumentCompleter -Native -CommandName 'keepalivectl' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'keepalivectl;service' {
+            [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the daemon''s reply as JSON instead of text')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('install', 'install', [CompletionResultType]::ParameterValue, 'Write the systemd user unit (Linux) or launchd agent (macOS) and print the command that starts it')
+            [CompletionResult]::new('uninstall', 'uninstall', [CompletionResultType]::ParameterValue, 'Remove the unit or agent file (it says what to run first to stop the service)')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Whether the file is installed and current, and whether a daemon answers on the socket')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'keepalivectl;service;install' {
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'OpenClaw state dir the service passes to keepalived [default: keepalived''s own discovery]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'OpenClaw profile the service passes to keepalived')
+            [CompletionResult]::new('--platform', '--platform', [CompletionResultType]::ParameterName, 'Service manager to write for [default: launchd on macOS, systemd elsewhere]')
+            [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]')
+            [CompletionResult]::new('--print', '--print', [CompletionResultType]::ParameterName, 'Print the file instead of writing it')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the daemon''s reply as JSON instead of text')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'keepalivectl;service;uninstall' {
+            [CompletionResult]::new('--platform', '--platform', [CompletionResultType]::ParameterName, 'Service manager [default: launchd on macOS, systemd elsewhere]')
+            [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the daemon''s reply as JSON instead of text')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'keepalivectl;service;status' {
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'OpenClaw state dir the service passes to keepalived [default: keepalived''s own discovery]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'OpenClaw profile the service passes to keepalived')
+            [CompletionResult]::new('--platform', '--platform', [CompletionResultType]::ParameterName, 'Service manager to write for [default: launchd on macOS, systemd elsewhere]')
+            [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the daemon''s reply as JSON instead of text')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'keepalivectl;service;help' {
+            [CompletionResult]::new('install', 'install', [CompletionResultType]::ParameterValue, 'Write the systemd user unit (Linux) or launchd agent (macOS) and print the command that starts it')
+            [CompletionResult]::new('uninstall', 'uninstall', [CompletionResultType]::ParameterValue, 'Remove the unit or agent file (it says what to run first to stop the service)')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Whether the file is installed and current, and whether a daemon answers on the socket')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'keepalivectl;service;help;install' {
+            break
+        }
+        'keepalivectl;service;help;uninstall' {
+            break
+        }
+        'keepalivectl;service;help;status' {
+            break
+        }
+        'keepalivectl;service;help;help' {
+            break
+        }
         'keepalivectl;completions' {
             [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the daemon''s reply as JSON instead of text')
@@ -186,6 +247,7 @@ Register-ArgumentCompleter -Native -CommandName 'keepalivectl' -ScriptBlock {
             [CompletionResult]::new('metrics', 'metrics', [CompletionResultType]::ParameterValue, 'Print the daemon''s metrics (Prometheus text format)')
             [CompletionResult]::new('logs', 'logs', [CompletionResultType]::ParameterValue, 'Show the daemon''s log (the newest file)')
             [CompletionResult]::new('shutdown', 'shutdown', [CompletionResultType]::ParameterValue, 'Stop the daemon gracefully (exit 0 also when none was running)')
+            [CompletionResult]::new('service', 'service', [CompletionResultType]::ParameterValue, 'Install, remove or check keepalived as a user service (systemd on Linux, launchd on macOS)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -230,6 +292,21 @@ Register-ArgumentCompleter -Native -CommandName 'keepalivectl' -ScriptBlock {
             break
         }
         'keepalivectl;help;shutdown' {
+            break
+        }
+        'keepalivectl;help;service' {
+            [CompletionResult]::new('install', 'install', [CompletionResultType]::ParameterValue, 'Write the systemd user unit (Linux) or launchd agent (macOS) and print the command that starts it')
+            [CompletionResult]::new('uninstall', 'uninstall', [CompletionResultType]::ParameterValue, 'Remove the unit or agent file (it says what to run first to stop the service)')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Whether the file is installed and current, and whether a daemon answers on the socket')
+            break
+        }
+        'keepalivectl;help;service;install' {
+            break
+        }
+        'keepalivectl;help;service;uninstall' {
+            break
+        }
+        'keepalivectl;help;service;status' {
             break
         }
         'keepalivectl;help;completions' {

@@ -49,6 +49,9 @@ _keepalivectl() {
             keepalivectl,rules)
                 cmd="keepalivectl__subcmd__rules"
                 ;;
+            keepalivectl,service)
+                cmd="keepalivectl__subcmd__service"
+                ;;
             keepalivectl,sessions)
                 cmd="keepalivectl__subcmd__sessions"
                 ;;
@@ -100,6 +103,9 @@ _keepalivectl() {
             keepalivectl__subcmd__help,rules)
                 cmd="keepalivectl__subcmd__help__subcmd__rules"
                 ;;
+            keepalivectl__subcmd__help,service)
+                cmd="keepalivectl__subcmd__help__subcmd__service"
+                ;;
             keepalivectl__subcmd__help,sessions)
                 cmd="keepalivectl__subcmd__help__subcmd__sessions"
                 ;;
@@ -115,6 +121,39 @@ _keepalivectl() {
             keepalivectl__subcmd__help,touch)
                 cmd="keepalivectl__subcmd__help__subcmd__touch"
                 ;;
+            keepalivectl__subcmd__help__subcmd__service,install)
+                cmd="keepalivectl__subcmd__help__subcmd__service__subcmd__install"
+                ;;
+            keepalivectl__subcmd__help__subcmd__service,status)
+                cmd="keepalivectl__subcmd__help__subcmd__service__subcmd__status"
+                ;;
+            keepalivectl__subcmd__help__subcmd__service,uninstall)
+                cmd="keepalivectl__subcmd__help__subcmd__service__subcmd__uninstall"
+                ;;
+            keepalivectl__subcmd__service,help)
+                cmd="keepalivectl__subcmd__service__subcmd__help"
+                ;;
+            keepalivectl__subcmd__service,install)
+                cmd="keepalivectl__subcmd__service__subcmd__install"
+                ;;
+            keepalivectl__subcmd__service,status)
+                cmd="keepalivectl__subcmd__service__subcmd__status"
+                ;;
+            keepalivectl__subcmd__service,uninstall)
+                cmd="keepalivectl__subcmd__service__subcmd__uninstall"
+                ;;
+            keepalivectl__subcmd__service__subcmd__help,help)
+                cmd="keepalivectl__subcmd__service__subcmd__help__subcmd__help"
+                ;;
+            keepalivectl__subcmd__service__subcmd__help,install)
+                cmd="keepalivectl__subcmd__service__subcmd__help__subcmd__install"
+                ;;
+            keepalivectl__subcmd__service__subcmd__help,status)
+                cmd="keepalivectl__subcmd__service__subcmd__help__subcmd__status"
+                ;;
+            keepalivectl__subcmd__service__subcmd__help,uninstall)
+                cmd="keepalivectl__subcmd__service__subcmd__help__subcmd__uninstall"
+                ;;
             *)
                 ;;
         esac
@@ -122,7 +161,7 @@ _keepalivectl() {
 
     case "${cmd}" in
         keepalivectl)
-            opts="-h -V --socket --json --help --version start status touch active-within sessions doctor interval include exclude forget rules metrics logs shutdown stop completions help"
+            opts="-h -V --socket --json --help --version start status touch active-within sessions doctor interval include exclude forget rules metrics logs shutdown stop service completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -246,7 +285,7 @@ _keepalivectl() {
             return 0
             ;;
         keepalivectl__subcmd__help)
-            opts="start status touch active-within sessions doctor interval include exclude forget rules metrics logs shutdown completions help"
+            opts="start status touch active-within sessions doctor interval include exclude forget rules metrics logs shutdown service completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -402,6 +441,62 @@ _keepalivectl() {
         keepalivectl__subcmd__help__subcmd__rules)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        keepalivectl__subcmd__help__subcmd__service)
+            opts="install uninstall status"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        keepalivectl__subcmd__help__subcmd__service__subcmd__install)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        keepalivectl__subcmd__help__subcmd__service__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        keepalivectl__subcmd__help__subcmd__service__subcmd__uninstall)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -589,6 +684,176 @@ _keepalivectl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        keepalivectl__subcmd__service)
+            opts="-h --socket --json --help install uninstall status help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        keepalivectl__subcmd__service__subcmd__help)
+            opts="install uninstall status help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        keepalivectl__subcmd__service__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        keepalivectl__subcmd__service__subcmd__help__subcmd__install)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        keepalivectl__subcmd__service__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        keepalivectl__subcmd__service__subcmd__help__subcmd__uninstall)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        keepalivectl__subcmd__service__subcmd__install)
+            opts="-h --state-dir --profile --platform --print --socket --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
+                    COMPREPLY=($(compgen -W "systemd launchd" -- "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        keepalivectl__subcmd__service__subcmd__status)
+            opts="-h --state-dir --profile --platform --socket --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
+                    COMPREPLY=($(compgen -W "systemd launchd" -- "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        keepalivectl__subcmd__service__subcmd__uninstall)
+            opts="-h --platform --socket --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --platform)
+                    COMPREPLY=($(compgen -W "systemd launchd" -- "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         keepalivectl__subcmd__sessions)
             opts="-h --agent --socket --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -630,12 +895,16 @@ _keepalivectl() {
             return 0
             ;;
         keepalivectl__subcmd__start)
-            opts="-h --socket --json --help"
+            opts="-h --exit-with --socket --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --exit-with)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --socket)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -39,10 +39,12 @@ set edit:completion:arg-completer[keepalivectl] = {|@words|
             cand logs 'Show the daemon''s log (the newest file)'
             cand shutdown 'Stop the daemon gracefully (exit 0 also when none was running)'
             cand stop 'Stop the daemon gracefully (exit 0 also when none was running)'
+            cand service 'Install, remove or check keepalived as a user service (systemd on Linux, launchd on macOS)'
             cand completions 'Print shell completions'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'keepalivectl;start'= {
+            cand --exit-with 'Stop the daemon when this process exits (passed on as keepalived --exit-with)'
             cand --socket 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]'
             cand --json 'Print the daemon''s reply as JSON instead of text'
             cand -h 'Print help'
@@ -145,6 +147,56 @@ set edit:completion:arg-completer[keepalivectl] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'keepalivectl;service'= {
+            cand --socket 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]'
+            cand --json 'Print the daemon''s reply as JSON instead of text'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand install 'Write the systemd user unit (Linux) or launchd agent (macOS) and print the command that starts it'
+            cand uninstall 'Remove the unit or agent file (it says what to run first to stop the service)'
+            cand status 'Whether the file is installed and current, and whether a daemon answers on the socket'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'keepalivectl;service;install'= {
+            cand --state-dir 'OpenClaw state dir the service passes to keepalived [default: keepalived''s own discovery]'
+            cand --profile 'OpenClaw profile the service passes to keepalived'
+            cand --platform 'Service manager to write for [default: launchd on macOS, systemd elsewhere]'
+            cand --socket 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]'
+            cand --print 'Print the file instead of writing it'
+            cand --json 'Print the daemon''s reply as JSON instead of text'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'keepalivectl;service;uninstall'= {
+            cand --platform 'Service manager [default: launchd on macOS, systemd elsewhere]'
+            cand --socket 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]'
+            cand --json 'Print the daemon''s reply as JSON instead of text'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'keepalivectl;service;status'= {
+            cand --state-dir 'OpenClaw state dir the service passes to keepalived [default: keepalived''s own discovery]'
+            cand --profile 'OpenClaw profile the service passes to keepalived'
+            cand --platform 'Service manager to write for [default: launchd on macOS, systemd elsewhere]'
+            cand --socket 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]'
+            cand --json 'Print the daemon''s reply as JSON instead of text'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'keepalivectl;service;help'= {
+            cand install 'Write the systemd user unit (Linux) or launchd agent (macOS) and print the command that starts it'
+            cand uninstall 'Remove the unit or agent file (it says what to run first to stop the service)'
+            cand status 'Whether the file is installed and current, and whether a daemon answers on the socket'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'keepalivectl;service;help;install'= {
+        }
+        &'keepalivectl;service;help;uninstall'= {
+        }
+        &'keepalivectl;service;help;status'= {
+        }
+        &'keepalivectl;service;help;help'= {
+        }
         &'keepalivectl;completions'= {
             cand --socket 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]'
             cand --json 'Print the daemon''s reply as JSON instead of text'
@@ -166,6 +218,7 @@ set edit:completion:arg-completer[keepalivectl] = {|@words|
             cand metrics 'Print the daemon''s metrics (Prometheus text format)'
             cand logs 'Show the daemon''s log (the newest file)'
             cand shutdown 'Stop the daemon gracefully (exit 0 also when none was running)'
+            cand service 'Install, remove or check keepalived as a user service (systemd on Linux, launchd on macOS)'
             cand completions 'Print shell completions'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -196,6 +249,17 @@ set edit:completion:arg-completer[keepalivectl] = {|@words|
         &'keepalivectl;help;logs'= {
         }
         &'keepalivectl;help;shutdown'= {
+        }
+        &'keepalivectl;help;service'= {
+            cand install 'Write the systemd user unit (Linux) or launchd agent (macOS) and print the command that starts it'
+            cand uninstall 'Remove the unit or agent file (it says what to run first to stop the service)'
+            cand status 'Whether the file is installed and current, and whether a daemon answers on the socket'
+        }
+        &'keepalivectl;help;service;install'= {
+        }
+        &'keepalivectl;help;service;uninstall'= {
+        }
+        &'keepalivectl;help;service;status'= {
         }
         &'keepalivectl;help;completions'= {
         }

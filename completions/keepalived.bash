@@ -23,7 +23,7 @@ _keepalived() {
 
     case "${cmd}" in
         keepalived)
-            opts="-h -V --state-dir --profile --socket --interval --active-within --schedule --bump-session-start --agent --once --dry-run --log-file --log-format --log-level --metrics-file --lock-timeout --help --version"
+            opts="-h -V --state-dir --profile --socket --interval --active-within --schedule --bump-session-start --agent --once --dry-run --log-file --log-format --log-level --metrics-file --lock-timeout --exit-with --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -74,6 +74,10 @@ _keepalived() {
                     return 0
                     ;;
                 --lock-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --exit-with)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

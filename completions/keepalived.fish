@@ -12,6 +12,7 @@ json\t''"
 complete -c keepalived -l log-level -d 'Log level or filter (error, warn, info, debug, trace) [default: $RUST_LOG, else info]' -r
 complete -c keepalived -l metrics-file -d 'Rewrite this file atomically each tick with the metrics (Prometheus text format)' -r -F
 complete -c keepalived -l lock-timeout -d 'How long to wait for the gateway\'s store lock before skipping a round (at most 60s)' -r
+complete -c keepalived -l exit-with -d 'Exit gracefully when this process exits (e.g. the gateway that started keepalived)' -r
 complete -c keepalived -l bump-session-start -d 'Also bump sessionStartedAt on json-v2 stores, which stops the daily reset but rewrites each session\'s recorded start'
 complete -c keepalived -l once -d 'One pass over the stores, print a summary and exit (replaces update-session-timestamps.sh)'
 complete -c keepalived -l dry-run -d 'Compute and log what would be written, write nothing'

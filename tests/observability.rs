@@ -110,6 +110,36 @@ fn parse_exposition(text: &str) -> BTreeMap<String, f64> {
     samples
 }
 
+/// Prometheus's own checker, where it is installed (`.ci/run` installs
+/// Debian's `prometheus` package for it); the grammar check runs either way.
+fn promtool_check(text: &str) {
+    use std::io::Write;
+    let Ok(mut child) = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    else {
+        eprintln!(
+            "SKIPPED: promtool is not installed; checked against the exposition grammar only"
+        );
+        return;
+    };
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(text.as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("promtool");
+    assert!(
+        out.status.success(),
+        "promtool check metrics failed:\n{}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn metrics_are_a_valid_exposition_with_the_counters_and_gauges_of_each_agent() {
     let env = Env::new();
@@ -119,6 +149,7 @@ fn metrics_are_a_valid_exposition_with_the_counters_and_gauges_of_each_agent() {
     env.ctl_json(&["touch"]);
     let out = env.ctl(&["metrics"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    promtool_check(&stdout(&out));
     let samples = parse_exposition(&(stdout(&out)));
     let get = |series: &str| {
         *samples
@@ -178,6 +209,7 @@ fn the_metrics_file_is_rewritten_every_tick() {
                 .get(r#"keepalive_writes_total{agent="main"}"#)
                 .is_some_and(|w| *w >= 1.0)
         {
+            promtool_check(&text);
             break;
         }
         assert!(

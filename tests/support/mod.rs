@@ -114,10 +114,18 @@ impl Env {
 
     /// Spawns the daemon without waiting for it.
     pub fn spawn_daemon(&self, args: &[&str]) -> Daemon {
+        self.spawn_daemon_with(args, &[])
+    }
+
+    /// Spawns the daemon with extra environment variables, without waiting for it.
+    pub fn spawn_daemon_with(&self, args: &[&str], vars: &[(&str, &std::ffi::OsStr)]) -> Daemon {
         let log = self.dir.path().join(format!("daemon-{}.log", unique()));
         let log_file = std::fs::File::create(&log).expect("log");
-        let child = self
-            .command(DAEMON)
+        let mut command = self.command(DAEMON);
+        for (name, value) in vars {
+            command.env(name, value);
+        }
+        let child = command
             .arg("--state-dir")
             .arg(&self.state_dir)
             .arg("--socket")
@@ -222,7 +230,7 @@ impl Daemon {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    fn wait_ready(&self, socket: &Path) {
+    pub fn wait_ready(&self, socket: &Path) {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Ok(mut client) = UnixStream::connect(socket).map(RawClient::from_stream)

@@ -102,6 +102,10 @@ pub struct DaemonArgs {
     /// How long to wait for the gateway's store lock before skipping a round (at most 60s)
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_lock_timeout)]
     pub lock_timeout: Duration,
+
+    /// Exit gracefully when this process exits (e.g. the gateway that started keepalived)
+    #[arg(long, value_name = "PID", value_parser = clap::value_parser!(u32).range(1..=i32::MAX as i64), conflicts_with = "once")]
+    pub exit_with: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -150,6 +154,9 @@ pub enum CtlCommand {
         /// Arguments passed to keepalived (after `--`), e.g. `-- --interval 5m`
         #[arg(last = true, value_name = "DAEMON ARGS")]
         daemon_args: Vec<String>,
+        /// Stop the daemon when this process exits (passed on as keepalived --exit-with)
+        #[arg(long, value_name = "PID", value_parser = clap::value_parser!(u32).range(1..=i32::MAX as i64))]
+        exit_with: Option<u32>,
     },
     /// Show whether the daemon runs, its settings and every agent's last round
     Status,
@@ -214,6 +221,11 @@ pub enum CtlCommand {
     /// Stop the daemon gracefully (exit 0 also when none was running)
     #[command(visible_alias = "stop")]
     Shutdown,
+    /// Install, remove or check keepalived as a user service (systemd on Linux, launchd on macOS)
+    Service {
+        #[command(subcommand)]
+        action: ServiceAction,
+    },
     /// Print shell completions
     Completions {
         #[arg(value_enum)]
@@ -235,4 +247,47 @@ pub struct RuleArgs {
     pub session: String,
     #[command(flatten)]
     pub agent: AgentArg,
+}
+
+/// `keepalivectl service ...`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum ServiceAction {
+    /// Write the systemd user unit (Linux) or launchd agent (macOS) and print the command that starts it
+    Install {
+        #[command(flatten)]
+        options: ServiceOptions,
+        /// Print the file instead of writing it
+        #[arg(long)]
+        print: bool,
+    },
+    /// Remove the unit or agent file (it says what to run first to stop the service)
+    Uninstall {
+        /// Service manager [default: launchd on macOS, systemd elsewhere]
+        #[arg(long, value_enum, value_name = "MANAGER", hide = true)]
+        platform: Option<ServicePlatform>,
+    },
+    /// Whether the file is installed and current, and whether a daemon answers on the socket
+    Status {
+        #[command(flatten)]
+        options: ServiceOptions,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServiceOptions {
+    /// OpenClaw state dir the service passes to keepalived [default: keepalived's own discovery]
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// OpenClaw profile the service passes to keepalived
+    #[arg(long, value_name = "PROFILE")]
+    pub profile: Option<String>,
+    /// Service manager to write for [default: launchd on macOS, systemd elsewhere]
+    #[arg(long, value_enum, value_name = "MANAGER", hide = true)]
+    pub platform: Option<ServicePlatform>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ServicePlatform {
+    Systemd,
+    Launchd,
 }

@@ -15,7 +15,10 @@ use crate::cli::{CtlArgs, CtlCommand};
 
 pub async fn run(command: CtlCommand, socket: &Path, json: bool) -> Result<(), ClientError> {
     match command {
-        CtlCommand::Start { daemon_args } => super::start::start(socket, &daemon_args, json).await,
+        CtlCommand::Start {
+            daemon_args,
+            exit_with,
+        } => super::start::start(socket, &daemon_args, exit_with, json).await,
         CtlCommand::Status => {
             let (line, status) = call::<StatusReply>(socket, &Request::Status {}).await?;
             print(json, &line, || output::status(&status));
@@ -134,6 +137,7 @@ pub async fn run(command: CtlCommand, socket: &Path, json: bool) -> Result<(), C
             super::doctor::run(socket, state_dir.as_deref(), profile.as_deref(), json).await
         }
         CtlCommand::Shutdown => shutdown(socket, json).await,
+        CtlCommand::Service { action } => super::service::run(action, socket, json).await,
         CtlCommand::Completions { shell } => {
             completions(shell);
             Ok(())

@@ -14,6 +14,7 @@ mod connection;
 mod doctor;
 mod logs;
 mod output;
+mod service;
 mod start;
 
 pub use connection::{ClientError, Connection, call};

@@ -13,8 +13,19 @@ use crate::VERSION_MARKER;
 /// How long a new daemon may take to answer `hello`.
 const READY_TIMEOUT: Duration = Duration::from_secs(15);
 
-pub async fn start(socket: &Path, daemon_args: &[String], json: bool) -> Result<(), ClientError> {
+pub async fn start(
+    socket: &Path,
+    daemon_args: &[String],
+    exit_with: Option<u32>,
+    json: bool,
+) -> Result<(), ClientError> {
     if let Ok((_, hello)) = call::<HelloReply>(socket, &Request::Hello {}).await {
+        if let Some(pid) = exit_with {
+            eprintln!(
+                "keepalivectl: note: --exit-with {pid} not applied: the running keepalived keeps \
+                 the options it was started with (stop it first to change them)"
+            );
+        }
         if json {
             outln!(
                 "{}",
@@ -44,6 +55,9 @@ pub async fn start(socket: &Path, daemon_args: &[String], json: bool) -> Result<
     };
     let mut command = tokio::process::Command::new(&daemon);
     command.args(daemon_args).arg("--socket").arg(socket);
+    if let Some(pid) = exit_with {
+        command.arg("--exit-with").arg(pid.to_string());
+    }
     if flag_value(daemon_args, "--log-file").is_none() {
         command.arg("--log-file").arg(&log_file);
     }
@@ -146,7 +160,7 @@ fn find_daemon() -> Result<PathBuf, ClientError> {
     Err(ClientError::Failed(message))
 }
 
-fn is_ours(binary: &Path) -> bool {
+pub(super) fn is_ours(binary: &Path) -> bool {
     std::process::Command::new(binary)
         .arg("--version")
         .stdin(Stdio::null())

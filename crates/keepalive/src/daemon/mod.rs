@@ -8,8 +8,10 @@
 
 pub mod agent;
 pub mod discovery;
+pub mod exit_with;
 pub mod handler;
 pub mod metrics;
+pub mod readiness;
 pub mod round;
 pub mod scheduler;
 pub mod server;
@@ -59,6 +61,11 @@ const CONNECTION_GRACE: Duration = Duration::from_secs(2);
 /// Runs the daemon until SIGTERM, SIGINT, SIGHUP, SIGQUIT or `shutdown`.
 pub async fn run(args: DaemonArgs) -> Result<(), DaemonError> {
     let setup = configure(&args)?;
+    let exit_with = args
+        .exit_with
+        .map(exit_with::ExitWith::new)
+        .transpose()
+        .map_err(DaemonError::Setup)?;
     let private_dir = args.socket.is_none();
     let (guard, listener) = socket::bind(&setup.config.socket, private_dir)?;
     let state_dir = setup.config.state_dir.path.clone();
@@ -76,8 +83,18 @@ pub async fn run(args: DaemonArgs) -> Result<(), DaemonError> {
     let signals = tokio::spawn(watch_signals(daemon.clone()));
     daemon.workers.spawn(scheduler::run(daemon.clone()));
     daemon.workers.spawn(server::run(daemon.clone(), listener));
+    if let Some(exit_with) = exit_with {
+        tracing::info!("following process {} (--exit-with)", exit_with.pid());
+        tokio::spawn(exit_with.watch(daemon.clone()));
+    }
+    readiness::ready(&format!(
+        "serving {} agent(s) on {}",
+        daemon.agents().len(),
+        daemon.config.socket.display()
+    ));
 
     daemon.shutdown.cancelled().await;
+    readiness::stopping();
     tracing::info!("shutting down: finishing in-flight writes");
     daemon.workers.close();
     daemon.workers.wait().await;
