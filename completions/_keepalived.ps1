@@ -32,6 +32,7 @@ Register-ArgumentCompleter -Native -CommandName 'keepalived' -ScriptBlock {
             [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Log format: `text` for people, `json` for log shippers')
             [CompletionResult]::new('--log-level', '--log-level', [CompletionResultType]::ParameterName, 'Log level or filter (error, warn, info, debug, trace) [default: $RUST_LOG, else info]')
             [CompletionResult]::new('--metrics-file', '--metrics-file', [CompletionResultType]::ParameterName, 'Rewrite this file atomically each tick with the metrics (Prometheus text format)')
+            [CompletionResult]::new('--tick-ms', '--tick-ms', [CompletionResultType]::ParameterName, 'Test-only: tick every this many milliseconds, beating --interval (for crash and contention tests, which need rounds faster than 1 s)')
             [CompletionResult]::new('--lock-timeout', '--lock-timeout', [CompletionResultType]::ParameterName, 'How long to wait for the gateway''s store lock before skipping a round (at most 60s)')
             [CompletionResult]::new('--exit-with', '--exit-with', [CompletionResultType]::ParameterName, 'Exit gracefully when this process exits (e.g. the gateway that started keepalived)')
             [CompletionResult]::new('--bump-session-start', '--bump-session-start', [CompletionResultType]::ParameterName, 'Also bump sessionStartedAt on json-v2 stores, which stops the daily reset but rewrites each session''s recorded start')

@@ -23,7 +23,7 @@ _keepalived() {
 
     case "${cmd}" in
         keepalived)
-            opts="-h -V --state-dir --profile --socket --interval --active-within --schedule --bump-session-start --agent --once --dry-run --log-file --log-format --log-level --metrics-file --lock-timeout --exit-with --help --version"
+            opts="-h -V --state-dir --profile --socket --interval --active-within --schedule --bump-session-start --agent --once --dry-run --log-file --log-format --log-level --metrics-file --tick-ms --lock-timeout --exit-with --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -70,6 +70,10 @@ _keepalived() {
                     return 0
                     ;;
                 --metrics-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tick-ms)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -29,6 +29,7 @@ set edit:completion:arg-completer[keepalived] = {|@words|
             cand --log-format 'Log format: `text` for people, `json` for log shippers'
             cand --log-level 'Log level or filter (error, warn, info, debug, trace) [default: $RUST_LOG, else info]'
             cand --metrics-file 'Rewrite this file atomically each tick with the metrics (Prometheus text format)'
+            cand --tick-ms 'Test-only: tick every this many milliseconds, beating --interval (for crash and contention tests, which need rounds faster than 1 s)'
             cand --lock-timeout 'How long to wait for the gateway''s store lock before skipping a round (at most 60s)'
             cand --exit-with 'Exit gracefully when this process exits (e.g. the gateway that started keepalived)'
             cand --bump-session-start 'Also bump sessionStartedAt on json-v2 stores, which stops the daily reset but rewrites each session''s recorded start'

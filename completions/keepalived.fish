@@ -11,6 +11,7 @@ complete -c keepalived -l log-format -d 'Log format: `text` for people, `json` f
 json\t''"
 complete -c keepalived -l log-level -d 'Log level or filter (error, warn, info, debug, trace) [default: $RUST_LOG, else info]' -r
 complete -c keepalived -l metrics-file -d 'Rewrite this file atomically each tick with the metrics (Prometheus text format)' -r -F
+complete -c keepalived -l tick-ms -d 'Test-only: tick every this many milliseconds, beating --interval (for crash and contention tests, which need rounds faster than 1 s)' -r
 complete -c keepalived -l lock-timeout -d 'How long to wait for the gateway\'s store lock before skipping a round (at most 60s)' -r
 complete -c keepalived -l exit-with -d 'Exit gracefully when this process exits (e.g. the gateway that started keepalived)' -r
 complete -c keepalived -l bump-session-start -d 'Also bump sessionStartedAt on json-v2 stores, which stops the daily reset but rewrites each session\'s recorded start'

@@ -95,9 +95,14 @@ pub struct DaemonArgs {
     #[arg(long, value_name = "LEVEL")]
     pub log_level: Option<String>,
 
-    /// Rewrite this file atomically each tick with the metrics (Prometheus text format)
+        /// Rewrite this file atomically each tick with the metrics (Prometheus text format)
     #[arg(long, value_name = "PATH")]
     pub metrics_file: Option<PathBuf>,
+
+    /// Test-only: tick every this many milliseconds, beating --interval (for
+    /// crash and contention tests, which need rounds faster than 1 s)
+    #[arg(long, hide = true, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub tick_ms: Option<u64>,
 
     /// How long to wait for the gateway's store lock before skipping a round (at most 60s)
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_lock_timeout)]
