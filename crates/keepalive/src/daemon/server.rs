@@ -3,7 +3,7 @@
 //!
 //! Connections are bounded in number, in idle time and in how long a reply
 //! may wait for a client that does not read: none of them can hold up the
-//! daemon or its shutdown.
+//! daemon or its shutdown, and idle ones make room when all slots are taken.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,19 +25,34 @@ use crate::paths::current_uid;
 const MAX_CONNECTIONS: usize = 512;
 /// A connection that sends nothing for this long is closed.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+/// When every slot is taken, connections idle for this long make room.
+const IDLE_UNDER_PRESSURE: Duration = Duration::from_secs(1);
 /// A reply the client does not read within this long closes the connection.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Accepts until shutdown; dropping the listener then stops new connections.
 pub async fn run(daemon: Arc<Daemon>, listener: Listener) {
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    // Idle connections must not lock everyone else out: when every slot is
+    // taken, the ones that have been quiet for a moment are asked to close.
+    let pressure = Arc::new(tokio::sync::Notify::new());
     loop {
-        let slot = tokio::select! {
-            _ = daemon.shutdown.cancelled() => return,
-            slot = slots.clone().acquire_owned() => match slot {
-                Ok(slot) => slot,
-                Err(_) => return,
-            },
+        let slot = match slots.clone().try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => {
+                pressure.notify_waiters();
+                let mut ask_again = tokio::time::interval(IDLE_UNDER_PRESSURE);
+                loop {
+                    tokio::select! {
+                        _ = daemon.shutdown.cancelled() => return,
+                        _ = ask_again.tick() => pressure.notify_waiters(),
+                        slot = slots.clone().acquire_owned() => match slot {
+                            Ok(slot) => break slot,
+                            Err(_) => return,
+                        },
+                    }
+                }
+            }
         };
         let accepted = tokio::select! {
             _ = daemon.shutdown.cancelled() => return,
@@ -46,8 +61,9 @@ pub async fn run(daemon: Arc<Daemon>, listener: Listener) {
         match accepted {
             Ok(stream) => {
                 let daemon_for_task = daemon.clone();
+                let pressure = pressure.clone();
                 daemon.connections.spawn(async move {
-                    serve(daemon_for_task, stream).await;
+                    serve(daemon_for_task, stream, &pressure).await;
                     drop(slot);
                 });
             }
@@ -61,7 +77,7 @@ pub async fn run(daemon: Arc<Daemon>, listener: Listener) {
     }
 }
 
-async fn serve(daemon: Arc<Daemon>, stream: Stream) {
+async fn serve(daemon: Arc<Daemon>, stream: Stream, pressure: &tokio::sync::Notify) {
     let me = current_uid();
     let peer = stream.peer_creds().ok().and_then(|c| c.euid());
     let mut connection = Framed::new(stream, FrameCodec::new());
@@ -77,13 +93,22 @@ async fn serve(daemon: Arc<Daemon>, stream: Stream) {
         return;
     }
     loop {
-        let frame = tokio::select! {
-            _ = daemon.shutdown.cancelled() => return,
-            _ = tokio::time::sleep(IDLE_TIMEOUT) => {
-                tracing::debug!("closing a connection idle for {}s", IDLE_TIMEOUT.as_secs());
-                return;
+        let idle_since = tokio::time::Instant::now();
+        let frame = loop {
+            tokio::select! {
+                _ = daemon.shutdown.cancelled() => return,
+                _ = tokio::time::sleep_until(idle_since + IDLE_TIMEOUT) => {
+                    tracing::debug!("closing a connection idle for {}s", IDLE_TIMEOUT.as_secs());
+                    return;
+                }
+                _ = pressure.notified() => {
+                    if idle_since.elapsed() >= IDLE_UNDER_PRESSURE {
+                        tracing::debug!("closing an idle connection to make room for another client");
+                        return;
+                    }
+                }
+                frame = connection.next() => break frame,
             }
-            frame = connection.next() => frame,
         };
         let handled = match frame {
             None => return,

@@ -6,11 +6,13 @@ use keepalive_store::{StoreScan, Timestamp};
 
 use super::Generation;
 
-/// json-v2 when any entry has `lastInteractionAt` or `sessionStartedAt`;
-/// json-v1 when entries carry `updatedAt` (or there are none yet: nothing
-/// to write either way); unknown otherwise.
+/// json-v2 when any entry has an integer `lastInteractionAt` or
+/// `sessionStartedAt`; json-v1 when entries carry an integer `updatedAt`
+/// (or there are none yet: nothing to write either way); unknown otherwise
+/// (as PROTOCOL.md says: timestamps keepalive could never move are not a
+/// layout it knows).
 pub fn detect(scan: &StoreScan) -> Generation {
-    let has = |t: &Timestamp| !matches!(t, Timestamp::Missing | Timestamp::NotAnObject);
+    let has = |t: &Timestamp| matches!(t, Timestamp::Integer { .. });
     if scan
         .entries
         .iter()
