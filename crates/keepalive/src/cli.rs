@@ -95,7 +95,7 @@ pub struct DaemonArgs {
     #[arg(long, value_name = "LEVEL")]
     pub log_level: Option<String>,
 
-        /// Rewrite this file atomically each tick with the metrics (Prometheus text format)
+    /// Rewrite this file atomically each tick with the metrics (Prometheus text format)
     #[arg(long, value_name = "PATH")]
     pub metrics_file: Option<PathBuf>,
 

@@ -292,7 +292,7 @@ fn configure(args: &DaemonArgs) -> Result<Setup, DaemonError> {
             ledger_dir: settings_file.ledger_dir(),
         },
         log_file: args.log_file.clone(),
-                metrics_file: args.metrics_file.clone(),
+        metrics_file: args.metrics_file.clone(),
         tick_override: args.tick_ms.map(std::time::Duration::from_millis),
         interval_flag: args.interval.map(|d| d.as_secs()),
         active_within_flag: args.active_within,

@@ -36,8 +36,11 @@ pub async fn run(daemon: Arc<Daemon>) {
         write_metrics(&daemon).await;
         let last_tick = Instant::now();
         loop {
-                        let secs = *interval.borrow_and_update();
-            let period = daemon.config.tick_override.unwrap_or(Duration::from_secs(secs));
+            let secs = *interval.borrow_and_update();
+            let period = daemon
+                .config
+                .tick_override
+                .unwrap_or(Duration::from_secs(secs));
             let next = last_tick + period;
             let wall = SystemTime::now() + next.saturating_duration_since(Instant::now());
             daemon.set_next_tick_ms(unix_ms(wall));

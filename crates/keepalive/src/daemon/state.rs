@@ -31,7 +31,7 @@ pub struct Config {
     pub only_agents: Vec<String>,
     pub agent: AgentConfig,
     pub log_file: Option<PathBuf>,
-        pub metrics_file: Option<PathBuf>,
+    pub metrics_file: Option<PathBuf>,
     /// Test-only tick period (`--tick-ms`), beating the interval.
     pub tick_override: Option<std::time::Duration>,
     /// Start-up flags, which beat persisted settings without being saved.
