@@ -113,6 +113,13 @@ pub fn locked_set(store: &Path, key: &str, field: &str, value: Value) -> Value {
 /// Starts the gateway simulator as a separate process: `rounds` locked
 /// writes of a counter into `entry[key].gatewayCounter`.
 pub fn spawn(store: &Path, key: &str, rounds: u32) -> Child {
+    spawn_paced(store, key, rounds, Duration::ZERO)
+}
+
+/// [`spawn`], with the simulator pausing `pause` between rounds (outside
+/// its lock), as a real gateway does between writes: without a pause a
+/// writer retrying every 2 ms starves the daemon's 50 ms × attempt backoff.
+pub fn spawn_paced(store: &Path, key: &str, rounds: u32, pause: Duration) -> Child {
     Command::new(std::env::current_exe().expect("test binary"))
         .args([
             "gateway_sim_process",
@@ -124,6 +131,7 @@ pub fn spawn(store: &Path, key: &str, rounds: u32) -> Child {
         .env("GATEWAY_SIM_STORE", store)
         .env("GATEWAY_SIM_KEY", key)
         .env("GATEWAY_SIM_ROUNDS", rounds.to_string())
+        .env("GATEWAY_SIM_PAUSE_US", pause.as_micros().to_string())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -143,8 +151,15 @@ pub fn sim_main() {
         .expect("rounds")
         .parse()
         .expect("rounds");
+    let pause = std::env::var("GATEWAY_SIM_PAUSE_US")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .map_or(Duration::ZERO, Duration::from_micros);
     let mut lost = 0;
     for round in 0..rounds {
+        if round > 0 && !pause.is_zero() {
+            std::thread::sleep(pause);
+        }
         let previous = locked_set(&store, &key, "gatewayCounter", Value::from(round));
         if round > 0 && previous != round - 1 {
             lost += 1;

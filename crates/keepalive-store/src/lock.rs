@@ -119,7 +119,40 @@ fn sleep_unless_cancelled(pause: Duration, cancel: Option<&AtomicBool>) -> Resul
     }
 }
 
+/// Creates the lock with its whole payload at once. The payload is written
+/// under a name of our own first and then linked into place: link(2) fails
+/// with EEXIST exactly like O_EXCL, and the lock never exists without its
+/// payload. (Creating with O_EXCL and then writing leaves an empty lock when
+/// the process is killed in between, and the gateway treats an unreadable
+/// lock as live for 30 s.) A kill before the link leaves only the staged
+/// file, named like our other temp files, which the next start removes.
 fn try_create(path: &Path, payload: &[u8]) -> io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let staged = tempfile::Builder::new()
+        .prefix(&format!("{name}.keepalive-{}-", std::process::id()))
+        .suffix(".tmp")
+        .tempfile_in(dir);
+    let Ok(mut staged) = staged else {
+        return create_exclusive(path, payload);
+    };
+    staged.write_all(payload)?;
+    match fs::hard_link(staged.path(), path) {
+        // Dropping `staged` removes its name; the lock keeps the file.
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(e),
+        // A file system without hard links: the plain O_EXCL way.
+        Err(_) => create_exclusive(path, payload),
+    }
+}
+
+fn create_exclusive(path: &Path, payload: &[u8]) -> io::Result<()> {
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)

@@ -277,6 +277,10 @@ fn configure(args: &DaemonArgs) -> Result<Setup, DaemonError> {
     }
     let state_home = crate::paths::keepalive_state_home().map_err(DaemonError::Setup)?;
     let settings_file = SettingsFile::for_state_dir(&state_home, &state_dir.path);
+    if !args.dry_run {
+        crate::atomic_file::remove_leftovers(&state_home);
+        crate::atomic_file::remove_leftovers(&settings_file.ledger_dir());
+    }
     let (persisted, warning) = settings_file
         .load()
         .map_err(|e| DaemonError::Setup(e.to_string()))?;
