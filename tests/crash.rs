@@ -204,7 +204,7 @@ fn wait_agent(socket: &Path, daemon: &support::Daemon, what: &str, check: impl F
 
 #[test]
 fn sigkill_during_writes_never_leaves_a_broken_store_or_a_blocking_leftover() {
-    const ROUNDS: u64 = 150;
+    const ROUNDS: u64 = 200;
     let env = Env::new();
     let original = big_store(100, 3 << 20);
     let store = env.add_agent("main", &original);
