@@ -48,26 +48,6 @@ struct Loaded {
     case: Case,
 }
 
-/// Exhaustive on purpose: a new variant must be added to `COMMANDS` too.
-fn command_of(request: &Request) -> &'static str {
-    match request {
-        Request::Hello {} => "hello",
-        Request::Touch { .. } => "touch",
-        Request::GetInterval {} => "get_interval",
-        Request::SetInterval { .. } => "set_interval",
-        Request::Include { .. } => "include",
-        Request::Exclude { .. } => "exclude",
-        Request::Forget { .. } => "forget",
-        Request::Rules {} => "rules",
-        Request::GetActiveWithin {} => "get_active_within",
-        Request::SetActiveWithin { .. } => "set_active_within",
-        Request::Sessions { .. } => "sessions",
-        Request::Status {} => "status",
-        Request::Metrics {} => "metrics",
-        Request::Shutdown {} => "shutdown",
-    }
-}
-
 /// Every documented error code (all but `other` and `internal`).
 const DOCUMENTED_CODES: &[ErrorCode] = &[
     ErrorCode::BadJson,
@@ -452,7 +432,7 @@ fn every_command_has_a_success_vector() {
             && let Ok(request) = parse_request(&case.request)
         {
             *seen
-                .get_mut(command_of(&request))
+                .get_mut(request.command())
                 .expect("command in COMMANDS") += 1;
         }
     }
@@ -472,7 +452,7 @@ fn command_list_matches_the_parser() {
     for command in COMMANDS {
         let line = format!(r#"{{"v":1,"cmd":"{command}"}}"#);
         match parse_request(&line) {
-            Ok(request) => assert_eq!(command_of(&request), *command),
+            Ok(request) => assert_eq!(request.command(), *command),
             // Commands with required arguments are known but incomplete.
             Err(e) => assert_eq!(e.code, ErrorCode::InvalidRequest, "{command}: {e}"),
         }
