@@ -1,0 +1,164 @@
+//! 2. A hook's touch as a whole process, and 3. a burst of concurrent touches.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use crate::Section;
+use crate::store::{self, Size};
+use crate::util::{self, Env, Stat, ms, ratio};
+
+const KEY: &str = "agent:main:main";
+const SIZE: Size = Size {
+    entries: 6,
+    bytes: 200_000,
+};
+
+/// A state dir with one 200 KB store whose sessions were all used in the last minutes
+/// (so none is stale under the default reset policy and a touch is never refused).
+fn fresh_env(bins: &Path) -> Env {
+    let env = Env::new(bins);
+    let bytes = store::store_bytes(
+        SIZE,
+        "main",
+        &env.state_dir(),
+        store::now_ms(),
+        5 * 60 * 1000,
+    );
+    store::write_store(&env.state_dir(), "main", &bytes);
+    env
+}
+
+pub fn touch(bins: &Path, runs: usize) -> Section {
+    let env = fresh_env(bins);
+    let _daemon = env.start_daemon(&[]);
+    let store = env.state_dir().join("agents/main/sessions/sessions.json");
+    let copy = store.with_file_name("floor-copy.json");
+    std::fs::copy(&store, &copy).expect("copy store");
+    let mut touch = Vec::new();
+    let mut floor = Vec::new();
+    let mut version = Vec::new();
+    for _ in 0..runs {
+        let t = Instant::now();
+        let (_, ok, _) = util::run_measured(env.ctl().arg("--version"));
+        assert!(ok, "keepalivectl --version failed");
+        let v = t.elapsed();
+        util::floor_write(&store, &copy);
+        floor.push(t.elapsed());
+        version.push(v);
+
+        let (d, ok, _) = util::run_measured(env.ctl().args(["touch", KEY]));
+        assert!(ok, "keepalivectl touch failed");
+        touch.push(d);
+    }
+    let (t, f, v) = (Stat::of(&touch), Stat::of(&floor), Stat::of(&version));
+    let mut s = Section::new(
+        "touch",
+        "A hook's touch: `keepalivectl touch KEY` as a whole process, 200 KB store",
+        &[
+            "store",
+            "touch median / p99",
+            "floor median / p99",
+            "of which `keepalivectl --version`",
+            "touch ÷ floor (median)",
+            "touch ÷ floor (p99)",
+        ],
+    );
+    s.row(vec![
+        SIZE.label(),
+        format!("{} / {} (n={})", ms(t.median), ms(t.p99), t.n),
+        format!("{} / {}", ms(f.median), ms(f.p99)),
+        format!("{} / {}", ms(v.median), ms(v.p99)),
+        ratio(t.median, f.median),
+        ratio(t.p99, f.p99),
+    ]);
+    s.note(
+        "Against a running `keepalived` (default options). The floor spawns `keepalivectl --version` \
+         and then makes one durable write of the store's bytes (temp file, fsync, rename, fsync dir) \
+         to a sibling file the daemon ignores. Every touch is answered after its write is durable.",
+    );
+    s
+}
+
+pub fn burst(bins: &Path, clients: usize) -> Section {
+    let env = fresh_env(bins);
+    let _daemon = env.start_daemon(&[]);
+    let before = env.writes("main");
+    let barrier = Arc::new(Barrier::new(clients + 1));
+    let socket = env.socket();
+    let threads: Vec<_> = (0..clients)
+        .map(|_| {
+            let barrier = Arc::clone(&barrier);
+            let socket = socket.clone();
+            std::thread::spawn(move || -> Result<Duration, String> {
+                let mut stream = UnixStream::connect(&socket).map_err(|e| e.to_string())?;
+                barrier.wait();
+                let t = Instant::now();
+                stream
+                    .write_all(
+                        format!("{{\"v\":1,\"cmd\":\"touch\",\"sessions\":[\"{KEY}\"]}}\n")
+                            .as_bytes(),
+                    )
+                    .map_err(|e| e.to_string())?;
+                let mut line = String::new();
+                BufReader::new(&stream)
+                    .read_line(&mut line)
+                    .map_err(|e| e.to_string())?;
+                let v: serde_json::Value =
+                    serde_json::from_str(&line).map_err(|e| format!("{e}: {line}"))?;
+                if v["ok"] == true {
+                    Ok(t.elapsed())
+                } else {
+                    Err(line)
+                }
+            })
+        })
+        .collect();
+    barrier.wait();
+    let start = Instant::now();
+    let mut acked = Vec::new();
+    let mut failures = Vec::new();
+    for t in threads {
+        match t.join().expect("client thread") {
+            Ok(d) => acked.push(d),
+            Err(e) => failures.push(e),
+        }
+    }
+    let wall = start.elapsed();
+    let after = env.writes("main");
+    let lat = Stat::of(&acked);
+    let mut s = Section::new(
+        "burst",
+        "Burst: concurrent touches of one session on one agent (raw socket clients)",
+        &[
+            "clients",
+            "acknowledged",
+            "store writes",
+            "total wall time",
+            "per-client latency median / p99",
+        ],
+    );
+    s.row(vec![
+        clients.to_string(),
+        format!("{} of {clients}", acked.len()),
+        (after - before).to_string(),
+        ms(wall.as_secs_f64() * 1e3),
+        format!("{} / {}", ms(lat.median), ms(lat.p99)),
+    ]);
+    if let Some(e) = failures.first() {
+        s.note(&format!(
+            "{} clients failed; first failure: {}",
+            failures.len(),
+            e.trim()
+        ));
+    }
+    s.note(
+        "All clients connect first, then send `{\"v\":1,\"cmd\":\"touch\",\"sessions\":[\"agent:main:main\"]}` \
+         at once (a barrier); wall time runs from the release to the last reply. Store writes are \
+         `writes` in `keepalivectl --json status` after minus before. Not measured: the same burst \
+         against the baseline script racing a gateway simulator (RELIABILITY.md has a manual figure).",
+    );
+    s
+}
