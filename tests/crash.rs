@@ -20,37 +20,12 @@ fn gateway_sim_process() {
     gateway::sim_main();
 }
 
-/// A small deterministic PRNG (xorshift64*), seeded per round.
-struct XorShift(u64);
-
-impl XorShift {
-    fn new(seed: u64) -> Self {
-        // Never zero, and nearby seeds give unrelated streams.
-        let mut rng = XorShift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
-        rng.next();
-        rng
-    }
-
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 /// A store as the gateway writes it (`JSON.stringify(store, null, 2)`, no
 /// trailing newline): `entries` sessions, most of each entry's bytes in
 /// `skillsSnapshot` and `systemPromptReport` blobs, about `total_bytes` in
 /// all, `updatedAt` between one and two hours in the past.
 fn big_store(entries: usize, total_bytes: usize) -> Vec<u8> {
-    let mut rng = XorShift::new(entries as u64 ^ total_bytes as u64);
+    let mut rng = support::Rng::new(entries as u64 ^ total_bytes as u64);
     let per_entry = total_bytes / entries;
     let now = now_ms();
     let words = [
@@ -253,7 +228,7 @@ fn sigkill_during_writes_never_leaves_a_broken_store_or_a_blocking_leftover() {
         }
 
         // The kill, at a random moment while the daemon rewrites the store every 5 ms.
-        let delay = Duration::from_millis(XorShift::new(round).below(41));
+        let delay = Duration::from_millis(support::Rng::new(round).below(41));
         std::thread::sleep(delay);
         let pid = daemon.pid();
         daemon.signal(libc::SIGKILL);

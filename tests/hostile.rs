@@ -17,30 +17,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{Env, bumped_digit_spans, fixture, now_ms};
+use support::{Env, Rng, bumped_digit_spans, fixture, now_ms};
 
 // ---------------------------------------------------------------------------
 // Small helpers
-
-/// Seeded xorshift64*: reproducible junk without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
-}
 
 /// A field of /proc/<pid>/status in kB (VmRSS, VmHWM, Threads...).
 fn proc_status(pid: u32, field: &str) -> u64 {

@@ -424,6 +424,36 @@ pub fn parse(bytes: &[u8]) -> Value {
     serde_json::from_slice(bytes).expect("store is JSON")
 }
 
+/// A small deterministic PRNG (xorshift64*): reproducible junk without a
+/// dependency. `Rng(seed)` uses the seed as is (it must not be zero);
+/// [`Rng::new`] spreads nearby seeds into unrelated streams.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+        rng.next();
+        rng
+    }
+
+    pub fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
+}
+
 /// Current wall clock in ms since the epoch.
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now()

@@ -34,7 +34,7 @@ pub mod scan;
 mod write;
 
 pub use error::StoreError;
-pub use lock::STALE_AFTER;
+pub use lock::{LockState, STALE_AFTER, lock_state};
 pub use patch::{Bump, Field, Fields, apply as apply_bumps, plan as plan_bumps};
 pub use round::{RoundOptions, RoundOutcome, StoreSnapshot, bump_store, read_keys, read_snapshot};
 pub use scan::{EntryInfo, MAX_SAFE_INTEGER, ScanError, StoreScan, Timestamp, scan};

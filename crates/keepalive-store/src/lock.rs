@@ -183,6 +183,59 @@ fn remove_if_unchanged(path: &Path, judged: &[u8]) -> Result<bool, StoreError> {
     }
 }
 
+/// What holds the gateway's lock on a store, judged by the gateway's rules:
+/// the same judgement a round makes before it would reclaim the lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockState {
+    Free,
+    /// Held by a live writer; `pid` when its payload names one.
+    Held {
+        pid: Option<u32>,
+    },
+    /// The gateway (and keepalive) would remove it, and why.
+    Stale {
+        pid: Option<u32>,
+        why: &'static str,
+    },
+}
+
+/// The lock file of `store` (`<realpath(dir)>/<name>.lock`) and its state.
+/// Read-only: nothing is created or removed.
+pub fn lock_state(store: &Path) -> io::Result<(PathBuf, LockState)> {
+    let dir = match store.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let name = store
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let path = fs::canonicalize(dir)?.join(format!("{name}.lock"));
+    let held = match fs::read(&path) {
+        Ok(held) => held,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((path, LockState::Free)),
+        Err(e) => return Err(e),
+    };
+    let pid = serde_json::Deserializer::from_slice(&held)
+        .into_iter::<Value>()
+        .next()
+        .and_then(Result::ok)
+        .and_then(|v| v.as_object().and_then(payload_pid));
+    let state = match assess(&held, lock_age(&path), SystemTime::now()) {
+        Verdict::Stale(why) => LockState::Stale { pid, why },
+        Verdict::Live(pid) => LockState::Held { pid },
+    };
+    Ok((path, state))
+}
+
+/// The holder's pid as the payload names it (absent, zero or out of range: none).
+fn payload_pid(obj: &serde_json::Map<String, Value>) -> Option<u32> {
+    obj.get("pid")
+        .and_then(Value::as_u64)
+        .and_then(|p| u32::try_from(p).ok())
+        .filter(|p| *p > 0)
+}
+
 /// How long ago the lock file was last modified (None if unknown).
 fn lock_age(path: &Path) -> Option<Duration> {
     let modified = fs::metadata(path).ok()?.modified().ok()?;
@@ -215,12 +268,7 @@ pub(crate) fn assess(held: &[u8], file_age: Option<Duration>, now: SystemTime) -
             Verdict::Live(None)
         };
     };
-    let Some(pid) = obj
-        .get("pid")
-        .and_then(Value::as_u64)
-        .and_then(|p| u32::try_from(p).ok())
-        .filter(|p| *p > 0)
-    else {
+    let Some(pid) = payload_pid(&obj) else {
         return if old_file {
             Verdict::Stale("payload without a pid and old lock file")
         } else {

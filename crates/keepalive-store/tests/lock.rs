@@ -312,3 +312,40 @@ fn a_cancelled_wait_ends_early_and_touches_nothing() {
         "the holder's lock is untouched"
     );
 }
+
+/// `lock_state` (what `keepalivectl doctor` shows) judges a lock by the same
+/// rules as a round, and changes nothing.
+#[test]
+fn lock_state_reports_free_held_and_stale_without_touching_the_lock() {
+    use keepalive_store::{LockState, lock_state};
+    let (_dir, store) = store_with(&fixture("basic-6.json"));
+    let lock = lock_path(&store);
+    assert_eq!(lock_state(&store).unwrap(), (lock.clone(), LockState::Free));
+
+    let sleeper = Sleeper::start();
+    let held = gateway_payload(
+        sleeper.pid(),
+        SystemTime::now(),
+        proc_stat(sleeper.pid()).map(|s| s.1),
+    );
+    fs::write(&lock, &held).unwrap();
+    assert_eq!(
+        lock_state(&store).unwrap().1,
+        LockState::Held {
+            pid: Some(sleeper.pid())
+        }
+    );
+
+    let mut dead = Command::new("true").spawn().unwrap();
+    let dead_pid = dead.id();
+    dead.wait().unwrap();
+    fs::write(&lock, gateway_payload(dead_pid, SystemTime::now(), None)).unwrap();
+    assert_eq!(
+        lock_state(&store).unwrap().1,
+        LockState::Stale {
+            pid: Some(dead_pid),
+            why: "holder is dead"
+        }
+    );
+    assert!(lock.exists(), "lock_state only reads");
+}

@@ -53,9 +53,11 @@ struct AgentReport {
 #[derive(Debug, Serialize)]
 struct LockReport {
     path: String,
-    /// `free`, `held` (by a live process), `stale` (its process is gone) or `unreadable`.
+    /// `free`, `held` (by a live writer, by the gateway's rules), `stale` (the
+    /// gateway would remove it; `why` says why) or `unreadable`.
     state: String,
     pid: Option<u32>,
+    why: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -185,10 +187,10 @@ fn inspect(state_dir: &Path, source: String, daemon: DaemonReport) -> Report {
         }
         if a.lock.state == "stale" {
             advice.push(format!(
-                "{}: {} was left by process {} which is gone; the gateway and keepalive reclaim it after 30 s",
+                "{}: {} is stale ({}); the gateway and keepalive remove it at their next write",
                 a.id,
                 a.lock.path,
-                a.lock.pid.map_or_else(|| "?".into(), |p| p.to_string())
+                a.lock.why.as_deref().unwrap_or("by the gateway's rules")
             ));
         }
     }
@@ -258,48 +260,31 @@ fn inspect_agent(spec: &crate::daemon::discovery::AgentSpec) -> AgentReport {
     }
 }
 
-/// Who holds the gateway's lock on this store, read like the gateway does.
+/// Who holds the gateway's lock on this store, judged by the same rules a
+/// round applies (`keepalive_store::lock_state`).
 fn inspect_lock(store: &Path) -> LockReport {
-    let dir = store.parent().and_then(|d| std::fs::canonicalize(d).ok());
-    let path = dir
-        .map(|d| d.join("sessions.json.lock"))
-        .unwrap_or_else(|| store.with_extension("json.lock"));
-    let shown = path.display().to_string();
-    let bytes = match std::fs::read(&path) {
-        Ok(bytes) => bytes,
-        Err(_) => {
-            return LockReport {
-                path: shown,
-                state: "free".into(),
-                pid: None,
+    use keepalive_store::LockState;
+    match keepalive_store::lock_state(store) {
+        Ok((path, state)) => {
+            let (state, pid, why) = match state {
+                LockState::Free => ("free", None, None),
+                LockState::Held { pid } => ("held", pid, None),
+                LockState::Stale { pid, why } => ("stale", pid, Some(why.to_string())),
             };
+            LockReport {
+                path: path.display().to_string(),
+                state: state.into(),
+                pid,
+                why,
+            }
         }
-    };
-    let pid = serde_json::Deserializer::from_slice(&bytes)
-        .into_iter::<serde_json::Value>()
-        .next()
-        .and_then(Result::ok)
-        .and_then(|v| v.get("pid").and_then(serde_json::Value::as_u64))
-        .and_then(|p| u32::try_from(p).ok());
-    let state = match pid {
-        None => "unreadable",
-        Some(pid) if alive(pid) => "held",
-        Some(_) => "stale",
-    };
-    LockReport {
-        path: shown,
-        state: state.into(),
-        pid,
+        Err(e) => LockReport {
+            path: store.display().to_string(),
+            state: "unreadable".into(),
+            pid: None,
+            why: Some(e.to_string()),
+        },
     }
-}
-
-fn alive(pid: u32) -> bool {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return false;
-    };
-    // SAFETY: signal 0 only checks that the process exists.
-    let rc = unsafe { libc::kill(pid, 0) };
-    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
 fn parse_generation(name: Option<&str>) -> Option<Generation> {

@@ -117,18 +117,7 @@ pub fn run(input: &Input, batch: &Batch, ledger: &mut AgentLedger) -> Output {
 
     let policy = &input.policy;
     let now = input.clock.now_ms;
-    let ctx = Context {
-        agent: &spec.id,
-        generation,
-        rules: &policy.rules,
-        reset: &policy.reset,
-        clock: &input.clock,
-        window_ms: policy.window_ms,
-        margin_ms: policy.margin_ms,
-        schedule: policy.schedule,
-        bump_session_start: policy.bump_session_start,
-        ledger,
-    };
+    let ctx = context(input, generation, ledger);
     let decisions: Vec<Decision> = scan
         .entries
         .iter()
@@ -239,18 +228,7 @@ pub fn run(input: &Input, batch: &Batch, ledger: &mut AgentLedger) -> Output {
             }
         }
         ledger.retain(&present);
-        let ctx = Context {
-            agent: &spec.id,
-            generation,
-            rules: &policy.rules,
-            reset: &policy.reset,
-            clock: &input.clock,
-            window_ms: policy.window_ms,
-            margin_ms: policy.margin_ms,
-            schedule: policy.schedule,
-            bump_session_start: policy.bump_session_start,
-            ledger,
-        };
+        let ctx = context(input, generation, ledger);
         for key in &bumped {
             let i = index[key.as_str()];
             let after = bumped_entry(&scan.entries[i], bumps[key], now);
@@ -287,6 +265,23 @@ pub fn run(input: &Input, batch: &Batch, ledger: &mut AgentLedger) -> Output {
     out.next_write = next_write(&decisions, &scan.entries, now);
     out.report = Ok(rows(spec, &decisions, &scan.entries));
     out
+}
+
+/// What every decision of this round depends on besides the entry.
+fn context<'a>(input: &'a Input, generation: Generation, ledger: &'a AgentLedger) -> Context<'a> {
+    let policy = &input.policy;
+    Context {
+        agent: &input.spec.id,
+        generation,
+        rules: &policy.rules,
+        reset: &policy.reset,
+        clock: &input.clock,
+        window_ms: policy.window_ms,
+        margin_ms: policy.margin_ms,
+        schedule: policy.schedule,
+        bump_session_start: policy.bump_session_start,
+        ledger,
+    }
 }
 
 fn lookups(batch: &Batch, present: &HashSet<&str>) -> Vec<Result<Vec<String>, ErrorBody>> {
