@@ -47,8 +47,8 @@ fn a_sigkilled_daemon_does_not_block_the_next_start() {
 }
 
 #[test]
-fn sigterm_and_sigint_stop_cleanly_and_remove_the_socket() {
-    for signal in [libc::SIGTERM, libc::SIGINT] {
+fn every_stop_signal_stops_cleanly_and_removes_the_socket() {
+    for signal in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGQUIT] {
         let env = Env::new();
         env.add_agent("main", &fixture("v1-6.json"));
         let mut daemon = env.daemon_all(&[]);
@@ -125,6 +125,13 @@ fn bad_command_lines_exit_2_with_a_message() {
     assert!(stderr(&out).contains("out of range"), "{}", text(&out));
     let out = env.ctl(&["frobnicate"]);
     assert_eq!(out.status.code(), Some(2));
+    // A lock the gateway holds longer than 60 s is stale anyway.
+    let out = std::process::Command::new(support::DAEMON)
+        .args(["--lock-timeout", "61s"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(stderr(&out).contains("too long"), "{}", text(&out));
 }
 
 #[test]
