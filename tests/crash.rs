@@ -672,9 +672,9 @@ fn lock_hold_time_is_measured_on_big_stores() {
             assert!(hold > 0.0, "{agent}: lock hold {hold}");
             holds.push(hold * 1000.0);
         }
-        let figures: Vec<String> = holds.iter().map(|ms| format!("{ms:.1}")).collect();
+        let figures: Vec<String> = holds.iter().map(|ms| format!("{ms:.3}")).collect();
         println!(
-            "lock hold: {agent} ({} bytes): {} ms (max {:.1} ms)",
+            "lock hold: {agent} ({} bytes): {} ms (max {:.3} ms)",
             bytes.len(),
             figures.join(", "),
             holds.iter().cloned().fold(0.0, f64::max)

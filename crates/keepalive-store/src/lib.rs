@@ -16,8 +16,10 @@
 //! - it never lowers a timestamp, never touches a value that is not a plain non-negative
 //!   integer within 2^53, never adds a field or an entry (a field the entry lacks is not
 //!   written even when asked for);
-//! - it writes a fsynced temp file in the same directory, checks the store and the lock are
-//!   still what it read and took, renames, and fsyncs the directory — or redoes the round;
+//! - it writes a fsynced temp file in the same directory before taking the lock, then under
+//!   the lock checks that the store is still the file it read and the lock still its own,
+//!   renames and releases (then fsyncs the directory) — or redoes the round, all under the
+//!   lock;
 //! - on any error the store is byte-for-byte what it was and no file of ours remains.
 //!
 //! Duplicate keys and duplicate members follow JSON.parse: the last occurrence counts (and is
@@ -31,11 +33,13 @@ mod patch;
 mod process;
 mod round;
 pub mod scan;
+mod snapshot;
 mod write;
 
 pub use error::StoreError;
 pub use lock::{LockState, STALE_AFTER, lock_state};
 pub use patch::{Bump, Field, Fields, apply as apply_bumps, plan as plan_bumps};
-pub use round::{RoundOptions, RoundOutcome, StoreSnapshot, bump_store, read_keys, read_snapshot};
+pub use round::{RoundOptions, RoundOutcome, bump_snapshot, bump_store};
 pub use scan::{EntryInfo, MAX_SAFE_INTEGER, ScanError, StoreScan, Timestamp, scan};
+pub use snapshot::{StoreSnapshot, read_keys, read_snapshot};
 pub use write::remove_stale_temp_files;

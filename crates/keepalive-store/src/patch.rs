@@ -148,23 +148,30 @@ pub(crate) fn plan_by_entry(
 /// skipped rather than corrupt the output.
 pub fn apply(input: &[u8], bumps: &[Bump], now_ms: u64) -> Vec<u8> {
     let digits = now_ms.to_string();
+    splice(input, bumps, digits.as_bytes()).concat()
+}
+
+/// The patched file as a list of pieces: the unchanged stretches of `input` with `digits`
+/// between them where the bumps' spans were. Their concatenation is [`apply`]'s result; a
+/// round writes them out directly instead of copying the whole store once more.
+pub(crate) fn splice<'a>(input: &'a [u8], bumps: &[Bump], digits: &'a [u8]) -> Vec<&'a [u8]> {
     let mut spans: Vec<&Range<usize>> = bumps.iter().map(|b| &b.span).collect();
     // Entries are listed by first appearance but a duplicate key's span is its last one, and
     // an entry's fields are planned in a fixed order, not in file order.
     spans.sort_by_key(|s| s.start);
-    let mut out = Vec::with_capacity(input.len() + bumps.len() * digits.len());
+    let mut pieces = Vec::with_capacity(spans.len() * 2 + 1);
     let mut copied = 0;
     for span in spans {
         if span.start < copied || span.end > input.len() {
             debug_assert!(false, "overlapping or out-of-range span {span:?}");
             continue;
         }
-        out.extend_from_slice(&input[copied..span.start]);
-        out.extend_from_slice(digits.as_bytes());
+        pieces.push(&input[copied..span.start]);
+        pieces.push(digits);
         copied = span.end;
     }
-    out.extend_from_slice(&input[copied..]);
-    out
+    pieces.push(&input[copied..]);
+    pieces
 }
 
 #[cfg(test)]

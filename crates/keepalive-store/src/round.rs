@@ -1,25 +1,30 @@
-//! One keep-alive round on one store: lock, read, scan, plan, patch, write, verify, rename,
-//! release — redone from the top when the store or the lock changed under us.
+//! One keep-alive round on one store: plan from a snapshot, stage the patched temp file and
+//! fsync it, then — for milliseconds — take the gateway's lock, check that the store and the
+//! lock are still what we read and took, rename, release. When the store changed since it
+//! was read, the round is redone the classic way: read, plan and write all under the lock.
 
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
+use tempfile::NamedTempFile;
+
 use crate::error::StoreError;
 use crate::lock;
 use crate::patch::{self, Bump, Fields};
-use crate::scan::{self, EntryInfo, StoreScan};
-use crate::write::{self, FileIdentity, StoreFile};
+use crate::scan::EntryInfo;
+use crate::snapshot::StoreSnapshot;
+use crate::write::{self, StoreFile};
 
 /// What one round should do.
 pub struct RoundOptions<'a> {
     /// The time to write (ms since the epoch).
     pub now_ms: u64,
     /// Which timestamp fields of an entry to bump, judged from what the entry contains.
-    /// Called once per entry that has at least one bumpable timestamp, while the lock is
-    /// held, and again for every entry when the round is redone: it must be cheap, and any
-    /// side effect (such as counting keys) must tolerate repetition.
+    /// Called once per entry that has at least one bumpable timestamp, and again for every
+    /// entry when the round is redone: it must be cheap, and any side effect (such as
+    /// counting keys) must tolerate repetition.
     pub decide: &'a dyn Fn(&EntryInfo) -> Fields,
     /// Compute everything, write nothing, take no lock.
     pub dry_run: bool,
@@ -29,6 +34,9 @@ pub struct RoundOptions<'a> {
     pub max_attempts: u32,
     /// When set, a wait for the lock ends early with [`StoreError::Cancelled`].
     pub cancel: Option<&'a AtomicBool>,
+    /// Called while the lock is held, just before the last check and the rename, on every
+    /// attempt. Tests use it to change the store or the lock under a round; otherwise None.
+    pub before_rename: Option<&'a dyn Fn()>,
 }
 
 /// What one round did.
@@ -44,6 +52,7 @@ pub struct RoundOutcome {
     /// A new file was renamed over the store.
     pub written: bool,
     pub lock_wait: Duration,
+    /// From taking the lock to releasing it, over all attempts.
     pub lock_hold: Duration,
     /// We removed a stale lock under the gateway's rules.
     pub reclaimed_stale_lock: bool,
@@ -57,80 +66,189 @@ pub struct RoundOutcome {
 /// renaming over it would replace the link with a plain file.
 pub fn bump_store(store: &Path, opts: &RoundOptions) -> Result<RoundOutcome, StoreError> {
     let paths = StorePaths::new(store)?;
-    let mut outcome = RoundOutcome::default();
-    if opts.dry_run {
-        outcome.attempts = 1;
-        let file = write::read_store(store, false)?;
-        let (sessions, planned) = analyse(store, &file, opts)?;
-        record(&mut outcome, sessions, &planned);
+    let snapshot = StoreSnapshot::scanned(store, write::read_store(store, false)?)?;
+    run(&paths, &snapshot, opts)
+}
+
+/// [`bump_store`] planned from a snapshot the caller already read (with [`read_snapshot`]),
+/// so the store is read and scanned once per round. If the store changed since, the round
+/// is redone from a fresh read under the lock; `opts.decide` then sees the new entries.
+///
+/// [`read_snapshot`]: crate::read_snapshot
+pub fn bump_snapshot(
+    store: &Path,
+    snapshot: &StoreSnapshot,
+    opts: &RoundOptions,
+) -> Result<RoundOutcome, StoreError> {
+    run(&StorePaths::new(store)?, snapshot, opts)
+}
+
+fn run(
+    paths: &StorePaths,
+    snapshot: &StoreSnapshot,
+    opts: &RoundOptions,
+) -> Result<RoundOutcome, StoreError> {
+    let mut outcome = RoundOutcome {
+        attempts: 1,
+        ..RoundOutcome::default()
+    };
+    let planned = plan(paths.store, snapshot, opts);
+    record(&mut outcome, snapshot.scan.entries.len(), &planned);
+    if opts.dry_run || planned.is_empty() {
+        // Nothing to write: no temp file, no lock.
         return Ok(outcome);
     }
-    let max_attempts = opts.max_attempts.max(1);
-    for attempt in 1..=max_attempts {
+    // Everything slow happens before the lock: the gateway gives up on a busy lock after
+    // about a second, and a 40 MB store takes about that long to write and fsync on a slow
+    // disk. The identity check under the lock makes this exactly as safe as writing under it.
+    let tmp = stage(paths, &snapshot.file, &planned, opts.now_ms)?;
+    let written = locked(paths, opts, &mut outcome, |guard| {
+        commit_if_unchanged(paths, &snapshot.file, guard, tmp, opts.before_rename)
+    })?;
+    if finished(paths, &mut outcome, written, 1) {
+        return Ok(outcome);
+    }
+    // The store changed between our read and the lock (the gateway wrote): redo it all under
+    // the lock, which a gateway writing often cannot starve.
+    for attempt in 2..=opts.max_attempts.max(1) {
         outcome.attempts = attempt;
-        let acquired = lock::acquire(&paths.lock, opts.lock_timeout, opts.cancel)?;
-        outcome.lock_wait += acquired.waited;
-        outcome.reclaimed_stale_lock |= acquired.reclaimed_stale;
-        let held_since = Instant::now();
-        let result = locked_round(&paths, opts, &acquired.guard, &mut outcome);
-        drop(acquired.guard);
-        outcome.lock_hold += held_since.elapsed();
-        match result? {
-            Step::Done => return Ok(outcome),
-            Step::Redo(why) => {
-                tracing::info!(store = %store.display(), attempt, why, "store changed during the round; redoing it");
+        let attempted = locked(paths, opts, &mut outcome, |guard| {
+            read_and_write_locked(paths, opts, guard)
+        })?;
+        // Overwritten on each redo: the outcome describes the attempt that finished.
+        record(&mut outcome, attempted.sessions, &attempted.planned);
+        match attempted.written {
+            None => return Ok(outcome),
+            Some(written) if finished(paths, &mut outcome, written, attempt) => {
+                return Ok(outcome);
             }
+            Some(_) => {}
         }
     }
     Err(StoreError::Changed {
-        attempts: max_attempts,
+        attempts: opts.max_attempts.max(1),
     })
 }
 
-/// A read-only view of a store for planning outside any lock: what it held, and enough
-/// about the file to tell later whether it is still the same one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoreSnapshot {
-    pub scan: StoreScan,
-    /// The file's length in bytes.
-    pub len: u64,
-    identity: FileIdentity,
+/// What happened at the rename.
+#[derive(Clone, Copy)]
+enum Written {
+    Renamed,
+    NotYet(&'static str),
 }
 
-impl StoreSnapshot {
-    /// Whether `path` (symlinks followed, like [`read_snapshot`]) is still the very file this
-    /// snapshot was read from: same device, inode, size, mtime and ctime. Any writer that
-    /// replaces it by rename, or rewrites it in place, makes this false; so does a vanished
-    /// file. The file is not held open, so in theory a freed inode could be reused, but the
-    /// new file would also need the same size and nanosecond mtime and ctime.
-    pub fn unchanged_on_disk(&self, path: &Path) -> io::Result<bool> {
-        write::still_same_target(path, &self.identity)
+/// Whether the round is over. A rename is made durable here, after the lock's release: the
+/// lock guards what the store holds, and the directory fsync only makes an already visible
+/// rename survive a crash.
+fn finished(
+    paths: &StorePaths,
+    outcome: &mut RoundOutcome,
+    written: Written,
+    attempt: u32,
+) -> bool {
+    match written {
+        Written::Renamed => {
+            write::sync_dir(&paths.dir);
+            outcome.written = true;
+            true
+        }
+        Written::NotYet(why) => {
+            tracing::info!(store = %paths.store.display(), attempt, why,
+                "store changed during the round; redoing it");
+            false
+        }
     }
 }
 
-/// Read-only: scan a store without a lock (the gateway replaces the file by rename, so a
-/// read always sees a whole file). Follows a symlinked store path. A file that is not a
-/// complete JSON object is `Invalid`, as in a round.
-pub fn read_snapshot(store: &Path) -> Result<StoreSnapshot, StoreError> {
-    let file = write::read_store(store, true)?;
-    let scan = scan::scan(&file.bytes).map_err(|e| invalid_json(store, &e))?;
-    Ok(StoreSnapshot {
-        scan,
-        len: file.identity.len,
-        identity: file.identity,
+/// Take the lock, run `inside`, release, and account for the wait and the hold.
+fn locked<T>(
+    paths: &StorePaths,
+    opts: &RoundOptions,
+    outcome: &mut RoundOutcome,
+    inside: impl FnOnce(&lock::LockGuard) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let acquired = lock::acquire(&paths.lock, opts.lock_timeout, opts.cancel)?;
+    outcome.lock_wait += acquired.waited;
+    outcome.reclaimed_stale_lock |= acquired.reclaimed_stale;
+    let held_since = Instant::now();
+    let result = inside(&acquired.guard);
+    drop(acquired.guard);
+    outcome.lock_hold += held_since.elapsed();
+    result
+}
+
+/// What a redo under the lock found and did.
+struct LockedAttempt {
+    sessions: usize,
+    planned: Vec<Vec<Bump>>,
+    /// `None` when there was nothing left to write.
+    written: Option<Written>,
+}
+
+/// The classic round, all under the lock: read, scan, plan, stage, check, rename.
+fn read_and_write_locked(
+    paths: &StorePaths,
+    opts: &RoundOptions,
+    guard: &lock::LockGuard,
+) -> Result<LockedAttempt, StoreError> {
+    let fresh = StoreSnapshot::scanned(paths.store, write::read_store(paths.store, false)?)?;
+    let planned = plan(paths.store, &fresh, opts);
+    let sessions = fresh.scan.entries.len();
+    if planned.is_empty() {
+        return Ok(LockedAttempt {
+            sessions,
+            planned,
+            written: None,
+        });
+    }
+    let tmp = stage(paths, &fresh.file, &planned, opts.now_ms)?;
+    let written = commit_if_unchanged(paths, &fresh.file, guard, tmp, opts.before_rename)?;
+    Ok(LockedAttempt {
+        sessions,
+        planned,
+        written: Some(written),
     })
 }
 
-/// Read-only: the distinct session keys of a store, decoded (lossy where a key holds a lone
-/// surrogate), in order of first appearance. See [`read_snapshot`].
-pub fn read_keys(store: &Path) -> Result<Vec<String>, StoreError> {
-    let snapshot = read_snapshot(store)?;
-    Ok(snapshot.scan.entries.into_iter().map(|e| e.key).collect())
+/// Last look before the rename: the store must still be the file we read, and the lock must
+/// still be ours. Dropping `tmp` on any other way out removes the temp file.
+fn commit_if_unchanged(
+    paths: &StorePaths,
+    read: &StoreFile,
+    guard: &lock::LockGuard,
+    tmp: NamedTempFile,
+    before_rename: Option<&dyn Fn()>,
+) -> Result<Written, StoreError> {
+    if let Some(hook) = before_rename {
+        hook();
+    }
+    let same = write::still_same_file(paths.store, &read.identity)
+        .map_err(|e| StoreError::io(paths.store, "stat", e))?;
+    if !same {
+        return Ok(Written::NotYet("store replaced since it was read"));
+    }
+    let ours = guard
+        .still_ours()
+        .map_err(|e| StoreError::io(guard.path(), "read the lock file", e))?;
+    if !ours {
+        return Ok(Written::NotYet("lock taken over by another writer"));
+    }
+    write::rename_over(tmp, paths.store)?;
+    Ok(Written::Renamed)
 }
 
-enum Step {
-    Done,
-    Redo(&'static str),
+/// The patched store in a fsynced temp file beside it, written piece by piece from the bytes
+/// read: the store is never copied in memory.
+fn stage(
+    paths: &StorePaths,
+    read: &StoreFile,
+    planned: &[Vec<Bump>],
+    now_ms: u64,
+) -> Result<NamedTempFile, StoreError> {
+    let bumps: Vec<Bump> = planned.iter().flatten().cloned().collect();
+    let digits = now_ms.to_string();
+    let pieces = patch::splice(&read.bytes, &bumps, digits.as_bytes());
+    write::write_temp(&paths.dir, &paths.name, &pieces, read)
 }
 
 struct StorePaths<'a> {
@@ -177,43 +295,6 @@ impl<'a> StorePaths<'a> {
     }
 }
 
-/// Everything that happens while we hold the lock. Kept to read, scan, patch, write and
-/// fsync: the gateway gives up on a busy lock after about a second.
-fn locked_round(
-    paths: &StorePaths,
-    opts: &RoundOptions,
-    guard: &lock::LockGuard,
-    outcome: &mut RoundOutcome,
-) -> Result<Step, StoreError> {
-    let file = write::read_store(paths.store, false)?;
-    let (sessions, planned) = analyse(paths.store, &file, opts)?;
-    // Overwritten on a redo: the outcome describes the attempt that finished.
-    record(outcome, sessions, &planned);
-    outcome.written = false;
-    if planned.is_empty() {
-        return Ok(Step::Done);
-    }
-    let bumps: Vec<Bump> = planned.into_iter().flatten().collect();
-    let patched = patch::apply(&file.bytes, &bumps, opts.now_ms);
-    let tmp = write::write_temp(&paths.dir, &paths.name, &patched, &file)?;
-    // Last look before the rename: our read must still be the store, and the lock must still
-    // be ours. Dropping `tmp` on the way out removes the temp file.
-    let same = write::still_same_file(paths.store, &file.identity)
-        .map_err(|e| StoreError::io(paths.store, "stat", e))?;
-    if !same {
-        return Ok(Step::Redo("store replaced since it was read"));
-    }
-    let ours = guard
-        .still_ours()
-        .map_err(|e| StoreError::io(guard.path(), "read the lock file", e))?;
-    if !ours {
-        return Ok(Step::Redo("lock taken over by another writer"));
-    }
-    write::commit(tmp, paths.store, &paths.dir)?;
-    outcome.written = true;
-    Ok(Step::Done)
-}
-
 /// Fill in what the round planned: entries, bumped keys (one per entry) and field count.
 fn record(outcome: &mut RoundOutcome, sessions: usize, planned: &[Vec<Bump>]) {
     outcome.sessions = sessions;
@@ -224,32 +305,12 @@ fn record(outcome: &mut RoundOutcome, sessions: usize, planned: &[Vec<Bump>]) {
     outcome.bumped_fields = planned.iter().map(Vec::len).sum();
 }
 
-/// Scan and plan: the number of distinct entries and the bumps to make, grouped by entry.
-fn analyse(
-    store: &Path,
-    file: &StoreFile,
-    opts: &RoundOptions,
-) -> Result<(usize, Vec<Vec<Bump>>), StoreError> {
-    let scanned = scan::scan(&file.bytes).map_err(|e| invalid_json(store, &e))?;
+/// The bumps to make, grouped by entry.
+fn plan(store: &Path, snapshot: &StoreSnapshot, opts: &RoundOptions) -> Vec<Vec<Bump>> {
+    let scanned = &snapshot.scan;
     if scanned.duplicate_keys > 0 {
         tracing::warn!(store = %store.display(), duplicates = scanned.duplicate_keys,
             "store repeats session keys; only the last occurrence (the one the gateway reads) is bumped");
     }
-    let planned = patch::plan_by_entry(&scanned, opts.now_ms, opts.decide);
-    Ok((scanned.entries.len(), planned))
-}
-
-fn invalid_json(store: &Path, e: &scan::ScanError) -> StoreError {
-    let name = store
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "sessions.json".into());
-    StoreError::Invalid {
-        path: store.into(),
-        reason: format!(
-            "is not valid JSON at byte {} ({}): left untouched; the gateway will not read it \
-             either — restore it from {name}.bak.* or let the gateway recreate it",
-            e.offset, e.reason
-        ),
-    }
+    patch::plan_by_entry(scanned, opts.now_ms, opts.decide)
 }

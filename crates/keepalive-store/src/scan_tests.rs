@@ -282,3 +282,48 @@ fn decodes_own_string_fields() {
     assert_eq!(e.channel, None);
     assert_eq!(e.chat_type.as_deref(), Some("new"));
 }
+
+/// The word-at-a-time skip finds exactly what the byte loop finds, wherever the special byte
+/// sits in a word, next to UTF-8 bytes, control characters and 0x7f/0xff edge values.
+#[test]
+fn skip_plain_agrees_with_the_byte_loop() {
+    let naive = |b: &[u8], mut i: usize| {
+        while i < b.len() && !STRING_SPECIAL[usize::from(b[i])] {
+            i += 1;
+        }
+        i
+    };
+    let alphabet: &[u8] = &[
+        b'a', b' ', b'!', b'#', b'[', b']', 0x7f, 0x80, 0xc3, 0xa9, 0xff, b'"', b'\\', 0x00, 0x1f,
+        0x0a, 0x21, 0x5b, 0x5d, 0x1c,
+    ];
+    // A small linear congruential generator: deterministic, no dependency.
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 33) as usize
+    };
+    for _ in 0..20_000 {
+        let len = next() % 40;
+        let plain_run = next() % 3 == 0;
+        let bytes: Vec<u8> = (0..len)
+            .map(|_| {
+                let pick = next() % alphabet.len();
+                if plain_run && pick >= 11 {
+                    b'x'
+                } else {
+                    alphabet[pick]
+                }
+            })
+            .collect();
+        for start in 0..=len {
+            assert_eq!(
+                skip_plain(&bytes, start),
+                naive(&bytes, start),
+                "{bytes:?} from {start}"
+            );
+        }
+    }
+}

@@ -2,7 +2,7 @@
 //! gateway does: complete, fsynced temp file in the same directory, rename, fsync directory.
 
 use std::fs::{self, File, Metadata, Permissions};
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -126,12 +126,14 @@ pub(crate) fn symlink_refused(path: &Path) -> StoreError {
 const TEMP_MARKER: &str = ".keepalive-";
 const TEMP_SUFFIX: &str = ".tmp";
 
-/// Write `bytes` to a new temp file next to the store, with the store's mode and owner,
-/// fsynced. Dropping the result removes the file.
+/// Write `pieces`, one after the other, to a new temp file next to the store, with the
+/// store's mode and owner, fsynced. The pieces are slices of the store's own bytes and the new
+/// digits, written with vectored writes, so no patched copy of the store is ever built in
+/// memory. Dropping the result removes the file.
 pub(crate) fn write_temp(
     dir: &Path,
     store_name: &str,
-    bytes: &[u8],
+    pieces: &[&[u8]],
     original: &StoreFile,
 ) -> Result<NamedTempFile, StoreError> {
     let prefix = format!("{store_name}{TEMP_MARKER}{}-", std::process::id());
@@ -142,8 +144,7 @@ pub(crate) fn write_temp(
         .map_err(|e| StoreError::io(dir, "create a temp file in", e))?;
     let path = tmp.path().to_path_buf();
     let file = tmp.as_file_mut();
-    file.write_all(bytes)
-        .map_err(|e| StoreError::io(&path, "write", e))?;
+    write_all_pieces(file, pieces).map_err(|e| StoreError::io(&path, "write", e))?;
     let meta = file
         .metadata()
         .map_err(|e| StoreError::io(&path, "stat", e))?;
@@ -160,16 +161,38 @@ pub(crate) fn write_temp(
     Ok(tmp)
 }
 
-/// Rename the temp file over the store, then make the rename durable. Once the rename has
-/// happened the new store is in place, so a failing directory fsync is logged, not returned:
-/// reporting an error would wrongly claim the store was left untouched.
-pub(crate) fn commit(tmp: NamedTempFile, store: &Path, dir: &Path) -> Result<(), StoreError> {
+/// `write_all` over many slices (std's `write_all_vectored` is not stable yet).
+fn write_all_pieces(file: &mut File, pieces: &[&[u8]]) -> io::Result<()> {
+    let mut slices: Vec<IoSlice> = pieces
+        .iter()
+        .filter(|p| !p.is_empty())
+        .map(|p| IoSlice::new(p))
+        .collect();
+    let mut rest = &mut slices[..];
+    while !rest.is_empty() {
+        match file.write_vectored(rest) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut rest, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Rename the temp file over the store: from here on the new store is in place.
+pub(crate) fn rename_over(tmp: NamedTempFile, store: &Path) -> Result<(), StoreError> {
     tmp.persist(store)
-        .map_err(|e| StoreError::io(store, "rename the temp file over", e.error))?;
+        .map(drop)
+        .map_err(|e| StoreError::io(store, "rename the temp file over", e.error))
+}
+
+/// Make a rename in `dir` durable. Runs after the rename, so a failure is logged, not
+/// returned: reporting an error would wrongly claim the store was left untouched.
+pub(crate) fn sync_dir(dir: &Path) {
     if let Err(e) = File::open(dir).and_then(|d| d.sync_all()) {
         tracing::warn!(dir = %dir.display(), error = %e, "store replaced but the directory fsync failed");
     }
-    Ok(())
 }
 
 /// Remove temp files that a previous keepalive process left in `dir`

@@ -11,7 +11,7 @@ use std::process::{Child, Command};
 use std::time::{Duration, SystemTime};
 
 use common::*;
-use keepalive_store::{EntryInfo, Fields, StoreError};
+use keepalive_store::{RoundOptions, StoreError, bump_store};
 
 fn iso(t: SystemTime) -> String {
     humantime::format_rfc3339_millis(t).to_string()
@@ -204,14 +204,17 @@ fn lock_taken_over_mid_round_is_not_removed() {
     let st = proc_stat(child.pid()).map(|s| s.1);
     let theirs = gateway_payload(child.pid(), SystemTime::now(), st);
     let done = Cell::new(false);
-    // Between our read and our rename another writer "reclaims" our lock.
-    let decide = |_: &EntryInfo| {
+    // While we hold the lock, just before our rename, another writer "reclaims" it.
+    let take_over = || {
         if !done.replace(true) {
             fs::write(&lock, &theirs).unwrap();
         }
-        Fields::UPDATED_AT
     };
-    let err = run(&store, NOW, &decide).unwrap_err();
+    let options = RoundOptions {
+        before_rename: Some(&take_over),
+        ..opts(NOW, &updated)
+    };
+    let err = bump_store(&store, &options).unwrap_err();
     assert!(
         matches!(err, StoreError::Busy { holder_pid: Some(p), .. } if p == child.pid()),
         "{err}"
@@ -230,13 +233,16 @@ fn lock_taken_over_by_a_dead_writer_is_redone() {
     let dead = child.id();
     child.wait().unwrap();
     let done = Cell::new(false);
-    let decide = |_: &EntryInfo| {
+    let take_over = || {
         if !done.replace(true) {
             fs::write(&lock, gateway_payload(dead, SystemTime::now(), None)).unwrap();
         }
-        Fields::UPDATED_AT
     };
-    let out = run(&store, NOW, &decide).unwrap();
+    let options = RoundOptions {
+        before_rename: Some(&take_over),
+        ..opts(NOW, &updated)
+    };
+    let out = bump_store(&store, &options).unwrap();
     assert_eq!(out.attempts, 2);
     assert!(out.reclaimed_stale_lock && out.written);
     assert_eq!(
@@ -251,11 +257,12 @@ fn our_lock_has_the_gateway_shape_and_is_gone_after() {
     let (_tmp, store) = store_with(&fixture("basic-6.json"));
     let lock = lock_path(&store);
     let seen = std::cell::RefCell::new(String::new());
-    let decide = |_: &EntryInfo| {
-        *seen.borrow_mut() = fs::read_to_string(&lock).unwrap();
-        Fields::UPDATED_AT
+    let look = || *seen.borrow_mut() = fs::read_to_string(&lock).unwrap();
+    let options = RoundOptions {
+        before_rename: Some(&look),
+        ..opts(NOW, &updated)
     };
-    let out = run(&store, NOW, &decide).unwrap();
+    let out = bump_store(&store, &options).unwrap();
     assert!(out.lock_hold > Duration::ZERO);
     let text = seen.into_inner();
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();

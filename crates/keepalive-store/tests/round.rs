@@ -241,6 +241,84 @@ fn store_replaced_mid_round_is_redone() {
     assert_eq!(listing(&store), ["sessions.json"]);
 }
 
+/// A writer that ignores the lock (the gateway's heartbeat path) replaces the store while
+/// we hold the lock: the check before the rename sees it and the round is redone.
+#[test]
+fn store_replaced_under_the_lock_is_redone() {
+    let (_tmp, store) = store_with(&fixture("basic-6.json"));
+    let replacement = fixture("typical-3-entries.json");
+    let done = Cell::new(false);
+    let replace = || {
+        if !done.replace(true) {
+            let tmp = store.with_file_name("sessions.json.heartbeat.tmp");
+            fs::write(&tmp, &replacement).unwrap();
+            fs::rename(&tmp, &store).unwrap();
+        }
+    };
+    let options = RoundOptions {
+        before_rename: Some(&replace),
+        ..opts(NOW, &updated)
+    };
+    let out = bump_store(&store, &options).unwrap();
+    assert_eq!((out.attempts, out.sessions, out.written), (2, 3, true));
+    let after = fs::read(&store).unwrap();
+    assert_eq!(replaced_timestamps(&replacement, &after, NOW), 3);
+    assert_eq!(listing(&store), ["sessions.json"]);
+}
+
+/// The slow part of a round, writing and fsyncing the patched copy, happens before the lock
+/// is taken: when the lock is ours, a complete temp file is already waiting.
+#[test]
+fn the_temp_file_is_complete_before_the_lock_is_taken() {
+    let before = fixture("padded.json");
+    let (_tmp, store) = store_with(&before);
+    let staged = std::cell::RefCell::new(Vec::new());
+    let look = || {
+        let names = listing(&store);
+        let ours: Vec<&String> = names
+            .iter()
+            .filter(|n| n.starts_with(&format!("sessions.json.keepalive-{}-", std::process::id())))
+            .collect();
+        assert_eq!(ours.len(), 1, "{names:?}");
+        *staged.borrow_mut() = fs::read(store.with_file_name(ours[0])).unwrap();
+    };
+    let options = RoundOptions {
+        before_rename: Some(&look),
+        ..opts(NOW, &updated)
+    };
+    let out = bump_store(&store, &options).unwrap();
+    assert!(out.written && out.attempts == 1);
+    let after = fs::read(&store).unwrap();
+    assert_eq!(staged.into_inner(), after);
+    assert!(replaced_timestamps(&before, &after, NOW) > 0);
+    assert_eq!(listing(&store), ["sessions.json"]);
+}
+
+/// Nothing due, nothing written: the round does not even wait for a busy lock.
+#[test]
+fn nothing_to_write_takes_no_lock() {
+    let before = fixture("basic-6.json");
+    let (_tmp, store) = store_with(&before);
+    let lock = lock_path(&store);
+    // A lock held by this live process, as far as the staleness rules can tell.
+    let payload = format!(
+        "{{\n  \"pid\": {},\n  \"createdAt\": \"{}\"\n}}",
+        std::process::id(),
+        humantime::format_rfc3339_millis(std::time::SystemTime::now())
+    );
+    fs::write(&lock, &payload).unwrap();
+    let out = run(&store, NOW, &|_: &EntryInfo| Fields::NONE).unwrap();
+    assert!(!out.written && out.bumped.is_empty());
+    assert_eq!(out.lock_wait, std::time::Duration::ZERO);
+    assert_eq!(fs::read_to_string(&lock).unwrap(), payload);
+    assert_eq!(fs::read(&store).unwrap(), before);
+    // With something due, the same busy lock is waited for and reported.
+    let err = run(&store, NOW, &updated).unwrap_err();
+    assert_eq!(err.code(), "store_busy");
+    assert_eq!(fs::read(&store).unwrap(), before);
+    assert_eq!(listing(&store), ["sessions.json", "sessions.json.lock"]);
+}
+
 #[test]
 fn store_that_keeps_changing_gives_up() {
     let original = fixture("basic-6.json");
@@ -267,11 +345,12 @@ fn symlinked_directory_locks_in_real_directory() {
     std::os::unix::fs::symlink(store.parent().unwrap(), &link).unwrap();
     let via_link = link.join("sessions.json");
     let seen = Cell::new(false);
-    let decide = |_: &EntryInfo| {
-        seen.set(lock_path(&store).exists());
-        Fields::UPDATED_AT
+    let look = || seen.set(lock_path(&store).exists());
+    let options = RoundOptions {
+        before_rename: Some(&look),
+        ..opts(NOW, &updated)
     };
-    assert!(run(&via_link, NOW, &decide).unwrap().written);
+    assert!(bump_store(&via_link, &options).unwrap().written);
     assert!(seen.get(), "lock was not next to realpath(dir)");
     assert_eq!(listing(&store), ["sessions.json"]);
     assert!(matches!(

@@ -254,20 +254,9 @@ impl Actor {
         };
         let mut ledger = std::mem::take(&mut self.ledger);
         let before = ledger.clone();
-        let ledger_file = self.ledger_file.clone();
-        let dry_run = self.config.dry_run;
         let started = Instant::now();
         let ran = tokio::task::spawn_blocking(move || {
             let out = round::run(&input, &batch, &mut ledger);
-            if ledger != before
-                && !dry_run
-                && let Err(e) = ledger_file.save(&ledger)
-            {
-                tracing::warn!(
-                    "cannot save the activity ledger {}: {e}",
-                    ledger_file.path().display()
-                );
-            }
             (out, ledger, batch)
         })
         .await;
@@ -300,6 +289,19 @@ impl Actor {
                 Job::Report => out.report.clone().map(Answer::Rows),
             };
             let _ = reply.send(answer);
+        }
+        // Saved after the answers, off the touch's path: the store write they waited for is
+        // durable already, and a ledger lost to a crash only means keepalive's own last bump
+        // may count as activity once. The next round waits for this save.
+        if self.ledger != before && !self.config.dry_run {
+            let (ledger, file) = (self.ledger.clone(), self.ledger_file.clone());
+            let saved = tokio::task::spawn_blocking(move || file.save(&ledger)).await;
+            if let Ok(Err(e)) = saved {
+                tracing::warn!(
+                    "cannot save the activity ledger {}: {e}",
+                    self.ledger_file.path().display()
+                );
+            }
         }
     }
 

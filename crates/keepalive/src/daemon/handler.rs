@@ -269,6 +269,16 @@ async fn touch(
         }
         Some(sessions) => {
             let keys: BTreeSet<String> = sessions.iter().map(|k| normalize_key(k)).collect();
+            // One store to look in (the usual install): its actor checks every key itself,
+            // all or nothing, in the same round that writes, so the store is read once.
+            if let [only] = targets.as_slice() {
+                let keys: Vec<String> = keys.into_iter().collect();
+                let result = match only.touch_keys(keys, revive).await {
+                    Err(e) if e.code == ErrorCode::UnknownSession => return Err(e),
+                    ran => ran.unwrap_or_else(|e| failed(only, e)),
+                };
+                return touch_reply(vec![result]);
+            }
             let owners = locate(&targets, &keys).await?;
             let ran = futures_util::future::join_all(
                 owners
@@ -283,6 +293,11 @@ async fn touch(
                 .collect()
         }
     };
+    touch_reply(results)
+}
+
+/// The reply to a touch: the results, or the first agent's error with every result attached.
+fn touch_reply(results: Vec<AgentResult>) -> Result<String, ErrorBody> {
     if let Some(first) = results.iter().find_map(|r| r.error.clone()) {
         let failed: Vec<String> = results
             .iter()
@@ -335,22 +350,14 @@ async fn locate(
         .filter(|k| !owners.iter().any(|(_, here)| here.contains(k)))
         .collect();
     if !missing.is_empty() {
-        let mut message = format!(
-            "unknown session {}: in no store; `keepalivectl sessions` lists them",
-            missing
-                .iter()
-                .map(|k| format!("{k:?}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
+        let mut error = super::round::unknown_sessions(&missing);
         if !unreadable.is_empty() {
-            message.push_str(&format!(
+            error.message.push_str(&format!(
                 " (some stores could not be read: {})",
                 unreadable.join("; ")
             ));
         }
-        return Err(ErrorBody::new(ErrorCode::UnknownSession, message)
-            .with_details(serde_json::json!({ "missing": missing })));
+        return Err(error);
     }
     Ok(owners)
 }

@@ -2,9 +2,9 @@
 //!
 //! The path of a tick or a touch: [`server`] reads a request line,
 //! [`handler`] turns it into a job, the agent's [`agent`] actor merges jobs
-//! into one round, [`round`] decides per session (`crate::policy`) and
-//! `keepalive_store::bump_store` locks, patches and atomically replaces the
-//! store.
+//! into one round, [`round`] reads the store once and decides per session
+//! (`crate::policy`), and `keepalive_store::bump_snapshot` writes the patched
+//! copy, then locks, checks and atomically replaces the store.
 
 pub mod agent;
 pub mod discovery;

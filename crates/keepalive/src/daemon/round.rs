@@ -1,7 +1,8 @@
-//! One round for one agent, on a blocking thread: read the store without
-//! a lock, decide for every session, write what is due under the gateway's
-//! lock (or nothing, and then take no lock at all), and answer every request
-//! that was merged into the round.
+//! One round for one agent, on a blocking thread: read the store once,
+//! without a lock, decide for every session, write what is due from that same
+//! read (the gateway's lock is held only for the final check and rename; when
+//! nothing is due no lock is taken), and answer every request that was merged
+//! into the round.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -81,19 +82,17 @@ pub fn run(input: &Input, batch: &Batch, ledger: &mut AgentLedger) -> Output {
         out.note = Some(sqlite_note(spec));
         // Keys of the leftover sessions.json are still found, so that a touch
         // of one says why it is not written instead of "unknown session".
-        if let Ok(leftover) = keepalive_store::read_snapshot(&spec.store) {
-            let present: HashSet<&str> = leftover
-                .scan
-                .entries
-                .iter()
-                .map(|e| e.key.as_str())
-                .collect();
-            out.lookups = lookups(batch, &present);
-        }
-        return out.refuse_writes(ErrorBody::new(
-            ErrorCode::GenerationUnsupported,
-            sqlite_note(spec),
-        ));
+        let leftover = keepalive_store::read_snapshot(&spec.store).ok();
+        let present: HashSet<&str> = leftover
+            .iter()
+            .flat_map(|l| l.scan.entries.iter().map(|e| e.key.as_str()))
+            .collect();
+        out.lookups = lookups(batch, &present);
+        return out.refuse_writes(
+            ErrorBody::new(ErrorCode::GenerationUnsupported, sqlite_note(spec)),
+            batch,
+            &present,
+        );
     }
     let snapshot = match keepalive_store::read_snapshot(&spec.store) {
         Ok(snapshot) => snapshot,
@@ -112,7 +111,11 @@ pub fn run(input: &Input, batch: &Batch, ledger: &mut AgentLedger) -> Output {
             spec.store.display()
         );
         out.note = Some(note.clone());
-        return out.refuse_writes(ErrorBody::new(ErrorCode::GenerationUnsupported, note));
+        return out.refuse_writes(
+            ErrorBody::new(ErrorCode::GenerationUnsupported, note),
+            batch,
+            &present,
+        );
     }
 
     let policy = &input.policy;
@@ -182,8 +185,9 @@ pub fn run(input: &Input, batch: &Batch, ledger: &mut AgentLedger) -> Output {
             lock_timeout: input.config.lock_timeout,
             max_attempts: MAX_ATTEMPTS,
             cancel: Some(&input.cancel),
+            before_rename: None,
         };
-        keepalive_store::bump_store(&spec.store, &options)
+        keepalive_store::bump_snapshot(&spec.store, &snapshot, &options)
             .map(Some)
             .map_err(store_error)
     };
@@ -311,13 +315,7 @@ fn check_touch(
         .filter(|k| !index.contains_key(k.as_str()))
         .collect();
     if !missing.is_empty() {
-        return Err(ErrorBody::new(
-            ErrorCode::UnknownSession,
-            format!(
-                "unknown session {}: not in this store (the gateway removed it?)",
-                quoted(&missing)
-            ),
-        ));
+        return Err(unknown_sessions(&missing));
     }
     if touch.revive {
         return Ok(());
@@ -342,6 +340,20 @@ fn check_touch(
             ),
         ))
     }
+}
+
+/// `unknown_session`, naming the keys no targeted store holds (protocol: nothing written,
+/// `details.missing` lists them).
+pub fn unknown_sessions(missing: &[&String]) -> ErrorBody {
+    ErrorBody::new(
+        ErrorCode::UnknownSession,
+        format!(
+            "unknown session {}: in no store (the gateway removed it?); `keepalivectl sessions` \
+             lists them",
+            quoted(missing)
+        ),
+    )
+    .with_details(serde_json::json!({ "missing": missing }))
 }
 
 /// The transcript's mtime in ms; only absolute paths are looked at, and
@@ -508,13 +520,29 @@ impl Output {
         }
     }
 
-    /// This agent is never written: touches of named sessions fail, a touch
-    /// of everything reports the note, lookups and reports find nothing.
-    fn refuse_writes(mut self, why: ErrorBody) -> Self {
+    /// This agent is never written: touches of named sessions fail (as
+    /// unknown when a key is not in the store), a touch of everything
+    /// reports the note, reports find nothing.
+    fn refuse_writes(mut self, why: ErrorBody, batch: &Batch, present: &HashSet<&str>) -> Self {
         if let Ok(r) = &mut self.touch_all {
             r.note = self.note.clone();
         }
-        self.touches = self.touches.iter().map(|_| Err(why.clone())).collect();
+        self.touches = batch
+            .touches
+            .iter()
+            .map(|touch| {
+                let missing: Vec<&String> = touch
+                    .keys
+                    .iter()
+                    .filter(|k| !present.contains(k.as_str()))
+                    .collect();
+                Err(if missing.is_empty() {
+                    why.clone()
+                } else {
+                    unknown_sessions(&missing)
+                })
+            })
+            .collect();
         self
     }
 
