@@ -10,18 +10,19 @@ use crate::Section;
 use crate::store::{self, Size};
 use crate::util::{self, Env, Stat, ms, ratio};
 
-const KEY: &str = "agent:main:main";
+/// The session every touch of these benchmarks bumps.
+pub const KEY: &str = "agent:main:main";
 const SIZE: Size = Size {
     entries: 6,
     bytes: 200_000,
 };
 
-/// A state dir with one 200 KB store whose sessions were all used in the last minutes
-/// (so none is stale under the default reset policy and a touch is never refused).
-fn fresh_env(bins: &Path) -> Env {
+/// A state dir with one store of agent `main` whose sessions were all used in the last
+/// minutes (so none is stale under the default reset policy and a touch is never refused).
+pub fn fresh_env(bins: &Path, size: Size) -> Env {
     let env = Env::new(bins);
     let bytes = store::store_bytes(
-        SIZE,
+        size,
         "main",
         &env.state_dir(),
         store::now_ms(),
@@ -32,7 +33,7 @@ fn fresh_env(bins: &Path) -> Env {
 }
 
 pub fn touch(bins: &Path, runs: usize) -> Section {
-    let env = fresh_env(bins);
+    let env = fresh_env(bins, SIZE);
     let _daemon = env.start_daemon(&[]);
     let store = env.state_dir().join("agents/main/sessions/sessions.json");
     let copy = store.with_file_name("floor-copy.json");
@@ -82,36 +83,46 @@ pub fn touch(bins: &Path, runs: usize) -> Section {
     s
 }
 
-pub fn burst(bins: &Path, clients: usize) -> Section {
-    let env = fresh_env(bins);
-    let _daemon = env.start_daemon(&[]);
-    let before = env.writes("main");
+/// One touch of [`KEY`] as a raw socket client on a connected stream: the daemon's reply.
+pub fn send_touch(stream: &UnixStream) -> Result<serde_json::Value, String> {
+    let mut writer = stream;
+    writer
+        .write_all(format!("{{\"v\":1,\"cmd\":\"touch\",\"sessions\":[\"{KEY}\"]}}\n").as_bytes())
+        .map_err(|e| e.to_string())?;
+    let mut line = String::new();
+    BufReader::new(stream)
+        .read_line(&mut line)
+        .map_err(|e| e.to_string())?;
+    serde_json::from_str(&line).map_err(|e| format!("{e}: {line}"))
+}
+
+/// What a burst of raw socket clients got: per-client latency of the acknowledged ones,
+/// the failures, and the wall time from the release to the last reply.
+pub struct Burst {
+    pub acked: Vec<Duration>,
+    pub failures: Vec<String>,
+    pub wall: Duration,
+}
+
+/// `clients` raw socket clients connect to `socket`, then all send a touch of [`KEY`] at
+/// once (a barrier).
+pub fn fire_burst(socket: &Path, clients: usize) -> Burst {
     let barrier = Arc::new(Barrier::new(clients + 1));
-    let socket = env.socket();
     let threads: Vec<_> = (0..clients)
         .map(|_| {
             let barrier = Arc::clone(&barrier);
-            let socket = socket.clone();
+            let socket = socket.to_path_buf();
             std::thread::spawn(move || -> Result<Duration, String> {
-                let mut stream = UnixStream::connect(&socket).map_err(|e| e.to_string())?;
+                let stream = UnixStream::connect(&socket);
+                // Every thread reaches the barrier, connected or not, so none is left waiting.
                 barrier.wait();
+                let stream = stream.map_err(|e| e.to_string())?;
                 let t = Instant::now();
-                stream
-                    .write_all(
-                        format!("{{\"v\":1,\"cmd\":\"touch\",\"sessions\":[\"{KEY}\"]}}\n")
-                            .as_bytes(),
-                    )
-                    .map_err(|e| e.to_string())?;
-                let mut line = String::new();
-                BufReader::new(&stream)
-                    .read_line(&mut line)
-                    .map_err(|e| e.to_string())?;
-                let v: serde_json::Value =
-                    serde_json::from_str(&line).map_err(|e| format!("{e}: {line}"))?;
-                if v["ok"] == true {
+                let reply = send_touch(&stream)?;
+                if reply["ok"] == true {
                     Ok(t.elapsed())
                 } else {
-                    Err(line)
+                    Err(reply.to_string())
                 }
             })
         })
@@ -126,7 +137,22 @@ pub fn burst(bins: &Path, clients: usize) -> Section {
             Err(e) => failures.push(e),
         }
     }
-    let wall = start.elapsed();
+    Burst {
+        acked,
+        failures,
+        wall: start.elapsed(),
+    }
+}
+
+pub fn burst(bins: &Path, clients: usize) -> Section {
+    let env = fresh_env(bins, SIZE);
+    let _daemon = env.start_daemon(&[]);
+    let before = env.writes("main");
+    let Burst {
+        acked,
+        failures,
+        wall,
+    } = fire_burst(&env.socket(), clients);
     let after = env.writes("main");
     let lat = Stat::of(&acked);
     let mut s = Section::new(
@@ -157,8 +183,9 @@ pub fn burst(bins: &Path, clients: usize) -> Section {
     s.note(
         "All clients connect first, then send `{\"v\":1,\"cmd\":\"touch\",\"sessions\":[\"agent:main:main\"]}` \
          at once (a barrier); wall time runs from the release to the last reply. Store writes are \
-         `writes` in `keepalivectl --json status` after minus before. Not measured: the same burst \
-         against the baseline script racing a gateway simulator (RELIABILITY.md has a manual figure).",
+         `writes` in `keepalivectl --json status` after minus before. The same burst during a \
+         gateway simulator's run, with the gateway updates lost counted (and the baseline script \
+         racing the same simulator), is the `race` section.",
     );
     s
 }

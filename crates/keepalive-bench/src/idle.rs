@@ -5,16 +5,18 @@ use std::time::{Duration, Instant};
 
 use crate::Section;
 use crate::store::{self, Size};
-use crate::util::{Env, mib};
+use crate::util::{self, Env, mib};
 
 /// utime + stime of the whole process (all threads, dead ones included), in clock ticks.
 fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read /proc/pid/stat");
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    let rest = &stat[stat.rfind(')').expect("stat format") + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    // rest starts at field 3 (state); utime is field 14, stime field 15.
-    f[11].parse::<u64>().unwrap_or(0) + f[12].parse::<u64>().unwrap_or(0)
+    let f = util::proc_stat(pid).expect("read /proc/pid/stat");
+    // utime is field 14, stime field 15.
+    let field = |n: usize| {
+        f.get(n - 3)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    field(14) + field(15)
 }
 
 /// CPU time of the whole process in nanoseconds, from its CPU-time clock

@@ -9,7 +9,9 @@
 //! Nothing here asserts a time: the numbers are printed, never judged.
 
 mod client;
+mod gateway_sim;
 mod idle;
+mod race;
 mod round;
 mod store;
 mod util;
@@ -50,6 +52,8 @@ enum Cmd {
     Touch,
     /// 500 concurrent touches on one agent: acknowledgements, store writes, wall time.
     Burst,
+    /// A gateway simulator's locked updates lost to the baseline script, and to keepalived.
+    Race,
     /// Daemon CPU and RSS over a fixed window with 10 agents at the default interval.
     Idle,
     /// Store writes in a simulated day, policy vs interval schedule.
@@ -131,6 +135,9 @@ fn main() {
     if args.len() > 2 && args[1] == "__rss" {
         util::rss_helper(&args[2..]);
     }
+    if args.len() > 1 && args[1] == "gateway-sim" {
+        gateway_sim::gateway_sim_main(&args[1..]);
+    }
     let cli = Cli::parse();
     let quick = cli.quick;
     let wants = |c: Cmd| cli.command == c || cli.command == Cmd::All;
@@ -208,6 +215,34 @@ fn main() {
         emit(client::burst(
             bins.as_deref().expect("bins"),
             if quick { 20 } else { 500 },
+        ));
+    }
+    if wants(Cmd::Race) {
+        let plan = if quick {
+            race::Plan {
+                size: Size {
+                    entries: 6,
+                    bytes: 200_000,
+                },
+                updates: 30,
+                interval: Duration::from_millis(2),
+                clients: 20,
+            }
+        } else {
+            race::Plan {
+                size: Size {
+                    entries: 364,
+                    bytes: 5_300_000,
+                },
+                updates: 300,
+                interval: Duration::from_millis(5),
+                clients: 500,
+            }
+        };
+        emit(race::run(
+            bins.as_deref().expect("bins"),
+            &plan,
+            baseline.as_deref(),
         ));
     }
     if wants(Cmd::Idle) {

@@ -20,10 +20,7 @@ pub struct Plan {
 }
 
 pub fn run(bins: &Path, plans: &[Plan], baseline: Option<&Path>) -> Section {
-    let jq = Command::new("jq")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
+    let jq = jq_available();
     let baseline = baseline.filter(|p| p.is_file());
     let mut s = Section::new(
         "round",
@@ -154,7 +151,16 @@ pub fn run(bins: &Path, plans: &[Plan], baseline: Option<&Path>) -> Section {
     s
 }
 
-fn baseline_cmd(script: &Path, state: &Path) -> Command {
+/// Whether `jq`, which the baseline script runs, is installed.
+pub fn jq_available() -> bool {
+    Command::new("jq")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// `bash SCRIPT main` against the stores of `state` (`OPENCLAW_STATE_DIR`).
+pub fn baseline_cmd(script: &Path, state: &Path) -> Command {
     let mut c = Command::new("bash");
     c.arg(script)
         .arg("main")

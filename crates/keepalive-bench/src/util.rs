@@ -68,20 +68,39 @@ pub fn floor_write(src: &Path, dst: &Path) {
         ".floor-{}.tmp",
         dst.file_name().and_then(OsStr::to_str).unwrap_or("x")
     ));
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .expect("floor: create temp");
-    f.write_all(&bytes).expect("floor: write");
-    f.sync_all().expect("floor: fsync");
-    drop(f);
-    std::fs::rename(&tmp, dst).expect("floor: rename");
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .expect("floor: fsync dir");
+    durable_replace(&tmp, dst, &bytes).expect("floor: durable write");
+}
+
+/// Write `bytes` to `tmp` (created 0600, in `dst`'s directory), fsync, rename over `dst`,
+/// fsync the directory. The temp file is removed when any step fails.
+pub fn durable_replace(tmp: &Path, dst: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let steps = || -> std::io::Result<()> {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(tmp, dst)?;
+        let dir = dst.parent().unwrap_or(Path::new("."));
+        std::fs::File::open(dir)?.sync_all()
+    };
+    let result = steps();
+    if result.is_err() {
+        let _ = std::fs::remove_file(tmp);
+    }
+    result
+}
+
+/// The fields of `/proc/<pid>/stat` after the command name (which is in parentheses and may
+/// hold spaces): index 0 is field 3 (state), so field N is at index N - 3.
+pub fn proc_stat(pid: u32) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
+    Some(rest.split_whitespace().map(str::to_owned).collect())
 }
 
 /// Run a command to completion, returning its wall time, exit status and peak RSS (KiB,

@@ -46,7 +46,7 @@ fn all_quick_runs_every_benchmark_and_prints_every_section() {
         "keepalive-bench all --quick failed: {}\n{stdout}\n{stderr}",
         out.status
     );
-    for section in ["round", "touch", "burst", "idle", "writes-per-day"] {
+    for section in ["round", "touch", "burst", "race", "idle", "writes-per-day"] {
         assert!(
             stdout.contains(&format!("== {section} — ")),
             "no {section} table in:\n{stdout}"
@@ -59,8 +59,18 @@ fn all_quick_runs_every_benchmark_and_prints_every_section() {
     assert!(stdout.contains("---- Markdown (for BENCHMARKS.md) ----"));
     // Every quick burst client was answered.
     assert!(
-        stdout.contains("20 of 20"),
+        stdout.contains("| 20 | 20 of 20 |"),
         "burst clients unanswered:\n{stdout}"
+    );
+    // keepalive lost none of the gateway simulator's 30 updates and left a valid store.
+    let keepalive_race = stdout
+        .lines()
+        .find(|l| l.starts_with("| keepalived: burst"))
+        .unwrap_or_else(|| panic!("no keepalive race row in:\n{stdout}"));
+    assert!(
+        keepalive_race.contains("| 30 of 30 | 0 of 30 (0.0 %)")
+            && keepalive_race.contains("| valid JSON, 6 entries"),
+        "keepalive lost gateway updates or broke the store: {keepalive_race}"
     );
 }
 
