@@ -58,7 +58,7 @@ enum Cmd {
     Idle,
     /// Store writes in a simulated day, policy vs interval schedule.
     WritesPerDay,
-    /// Everything above, then the results as Markdown.
+    /// Everything above. Every command ends with its results as Markdown.
     All,
 }
 
@@ -261,10 +261,8 @@ fn main() {
     if wants(Cmd::WritesPerDay) {
         emit(wpd::run(20));
     }
-    if cli.command == Cmd::All {
-        println!("---- Markdown (for BENCHMARKS.md) ----\n");
-        for s in &sections {
-            print!("{}", s.markdown());
-        }
+    println!("---- Markdown (for BENCHMARKS.md) ----\n");
+    for s in &sections {
+        print!("{}", s.markdown());
     }
 }

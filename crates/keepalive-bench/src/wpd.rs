@@ -15,6 +15,9 @@ const HOUR: u64 = 60 * MIN;
 
 pub struct DayResult {
     pub writes: u64,
+    /// Writes per reason of the session that fell due first ("idle reset after 60 min ...",
+    /// "daily reset at 04:00", "every tick ...").
+    pub by_reason: std::collections::BTreeMap<String, u64>,
     pub ticks: u64,
     pub kept_at_end: usize,
 }
@@ -59,6 +62,7 @@ pub fn simulate(schedule: Schedule, sessions: usize, tick_ms: u64, start_ms: u64
         ledger.record_touch(&e.key, start_ms);
     }
     let mut writes = 0;
+    let mut by_reason = std::collections::BTreeMap::new();
     let mut ticks = 0;
     let mut kept_at_end = 0;
     let mut now = start_ms;
@@ -90,6 +94,14 @@ pub fn simulate(schedule: Schedule, sessions: usize, tick_ms: u64, start_ms: u64
         }
         if due {
             writes += 1;
+            let first = decisions
+                .iter()
+                .filter(|d| d.due(now))
+                .filter_map(|d| d.write_at.as_ref())
+                .min_by_key(|(at, _)| *at);
+            if let Some((_, why)) = first {
+                *by_reason.entry(why.clone()).or_insert(0) += 1;
+            }
             for (d, e) in decisions.iter().zip(entries.iter_mut()) {
                 if d.keep {
                     e.updated_at = Timestamp::Integer {
@@ -104,6 +116,7 @@ pub fn simulate(schedule: Schedule, sessions: usize, tick_ms: u64, start_ms: u64
     }
     DayResult {
         writes,
+        by_reason,
         ticks,
         kept_at_end,
     }
@@ -124,6 +137,7 @@ pub fn run(sessions: usize) -> Section {
             "writes, --schedule interval",
             "writes, --schedule policy",
             "interval ÷ policy",
+            "policy writes by the reason that fell due first",
             "sessions still kept at the end (policy / interval)",
         ],
     );
@@ -136,6 +150,12 @@ pub fn run(sessions: usize) -> Section {
             "{:.0}×",
             interval.writes as f64 / policy.writes.max(1) as f64
         ),
+        policy
+            .by_reason
+            .iter()
+            .map(|(why, n)| format!("{n} × {why}"))
+            .collect::<Vec<_>>()
+            .join("; "),
         format!("{} / {}", policy.kept_at_end, interval.kept_at_end),
     ]);
     s.note(
