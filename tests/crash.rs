@@ -317,7 +317,12 @@ fn sigkill_during_writes_never_leaves_a_broken_store_or_a_blocking_leftover() {
     );
     // keepalive's own small files (ledger, settings) are replaced through
     // `<file>.keepalive-<pid>-*.tmp` files too; the last daemon's start
-    // removed what the killed ones left.
+    // removed what the killed ones left. It is stopped first: running, it
+    // saves its ledger after every 5 ms round, so one of its own temp files
+    // may exist at any moment, and a clean stop must leave none either.
+    let mut daemon = daemon;
+    daemon.signal(libc::SIGTERM);
+    daemon.wait_exit();
     let own_leftovers = count_files(&env.home, &|name| {
         name.contains(".keepalive-") && name.ends_with(".tmp")
     });
