@@ -332,7 +332,16 @@ fn dry_run_writes_nothing_and_says_so() {
     );
     assert_eq!(listing(), files, "no file created or removed");
     drop(daemon);
-    // A real run cleans up what a dead keepalived left.
+    // A real run cleans up what a dead keepalived left: `--once`...
+    let out = env.once(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        !leftover.exists(),
+        "--once removes the dead daemon's temp file"
+    );
+    assert_eq!(listing(), ["sessions.json"]);
+    // ...and the daemon.
+    std::fs::write(&leftover, b"partial").expect("leftover");
     let _daemon = env.daemon_all(&["--interval", "1h"]);
     env.wait_status("the first write", |s| s["agents"][0]["writes"] == 1);
     assert!(!leftover.exists(), "the dead daemon's temp file is removed");

@@ -396,22 +396,30 @@ fn free_bytes(dir: &Path) -> u64 {
     st.f_bavail as u64 * st.f_frsize as u64
 }
 
-#[test]
-fn a_full_disk_fails_the_round_cleanly_and_the_next_one_succeeds() {
+/// An `Env` whose agent `main` keeps its store on a tmpfs of `size`, or None (with a
+/// visible SKIPPED) when this is not root or the mount fails.
+fn env_on_tmpfs(test: &str, size: &str) -> Option<(Env, PathBuf, Tmpfs)> {
     // SAFETY: geteuid(2) has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
-        eprintln!("SKIPPED: the full-disk test mounts a tmpfs and needs root");
-        return;
+        eprintln!("SKIPPED: the {test} test mounts a tmpfs and needs root");
+        return None;
     }
     let env = Env::new();
     let dir = env.store("main").parent().expect("dir").to_path_buf();
     std::fs::create_dir_all(&dir).expect("agent dir");
-    let _tmpfs = match Tmpfs::mount(&dir, "4m") {
-        Ok(guard) => guard,
+    match Tmpfs::mount(&dir, size) {
+        Ok(guard) => Some((env, dir, guard)),
         Err(why) => {
-            eprintln!("SKIPPED: the full-disk test needs a tmpfs: {why}");
-            return;
+            eprintln!("SKIPPED: the {test} test needs a tmpfs: {why}");
+            None
         }
+    }
+}
+
+#[test]
+fn a_full_disk_fails_the_round_cleanly_and_the_next_one_succeeds() {
+    let Some((env, dir, _tmpfs)) = env_on_tmpfs("full-disk", "4m") else {
+        return;
     };
     let store = env.add_agent("main", &big_store(40, 1_500_000));
     let daemon = env.daemon_all(&["--interval", "1h"]);
@@ -461,6 +469,50 @@ fn a_full_disk_fails_the_round_cleanly_and_the_next_one_succeeds() {
     assert_eq!(changes.len(), 40, "every session bumped once space is back");
     let status = agent_status(&env.socket);
     assert!(status["last_error"].is_null(), "{status:#}");
+    assert_eq!(names_in(&dir), ["sessions.json"]);
+    drop(daemon);
+}
+
+/// Before taking the gateway's lock, a round stages its patched copy of the store, so both
+/// our copy and the gateway's own temp file may exist while we wait for its lock. On a disk
+/// without room for both, the copy is written under the lock instead, as the gateway does.
+#[test]
+fn on_a_nearly_full_disk_the_copy_is_written_under_the_lock() {
+    let Some((env, dir, _tmpfs)) = env_on_tmpfs("nearly-full-disk", "8m") else {
+        return;
+    };
+    let store = env.add_agent("main", &big_store(40, 3_000_000));
+    let before = env.read_store("main");
+    let free = free_bytes(&dir);
+    assert!(
+        free > before.len() as u64 && free < 2 * before.len() as u64 + (1 << 20),
+        "{free} bytes free: room for one copy of the {} byte store, not for two",
+        before.len()
+    );
+    // The gateway holds its lock while the daemon's first round wants to write.
+    let held = gateway::acquire(&store, Duration::from_secs(5)).expect("gateway lock");
+    let daemon = env.daemon_all(&["--interval", "1h"]);
+    let until = Instant::now() + Duration::from_millis(1500);
+    let mut staged = std::collections::BTreeSet::new();
+    while Instant::now() < until {
+        staged.extend(
+            names_in(&dir)
+                .into_iter()
+                .filter(|n| keepalive_temp_pid(n).is_some()),
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    drop(held);
+    wait_agent(&env.socket, &daemon, "the write after the lock", |s| {
+        s["writes"] == 1
+    });
+    assert!(staged.is_empty(), "staged while waiting: {staged:?}");
+    // The round did wait for the lock, so the watch above covered its wait.
+    let metrics = support::stdout(&env.ctl(&["metrics"]));
+    let waits = metric(&metrics, "keepalive_lock_waits_total", "main");
+    assert_eq!(waits, Some(1.0), "{metrics}");
+    let after = std::fs::read(&store).expect("store");
+    assert_eq!(bumped_digit_spans(&before, &after).len(), 40);
     assert_eq!(names_in(&dir), ["sessions.json"]);
     drop(daemon);
 }

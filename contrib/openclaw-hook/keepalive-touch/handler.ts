@@ -27,7 +27,7 @@ const WAIT_MS = 150;
 /** How long a touch may take in the background before it is abandoned, in ms. */
 const REPLY_MS = Number(process.env.KEEPALIVE_HOOK_TIMEOUT_MS) || 5000;
 /** Refusals that are normal for a hook and not worth a warning. */
-const EXPECTED = new Set(["unknown_session", "session_stale", "generation_unsupported", "shutting_down"]);
+const EXPECTED = new Set(["unknown_session", "store_not_found", "session_stale", "generation_unsupported", "shutting_down"]);
 
 let warned = false;
 

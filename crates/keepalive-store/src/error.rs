@@ -45,9 +45,9 @@ pub enum StoreError {
 
     /// The store (or our lock) kept changing between our read and our rename.
     #[error(
-        "the session store kept changing under us ({attempts} attempts: another writer \
-         replaced it or took over the lock between our read and our rename): left untouched \
-         this round; the next round will retry"
+        "the session store kept changing under us (on each of {attempts} attempt(s), another \
+         writer replaced it or took over the lock between our read and our rename): left \
+         untouched this round; the next round will retry"
     )]
     Changed { attempts: u32 },
 

@@ -16,10 +16,11 @@
 //! - it never lowers a timestamp, never touches a value that is not a plain non-negative
 //!   integer within 2^53, never adds a field or an entry (a field the entry lacks is not
 //!   written even when asked for);
-//! - it writes a fsynced temp file in the same directory before taking the lock, then under
-//!   the lock checks that the store is still the file it read and the lock still its own,
-//!   renames and releases (then fsyncs the directory) — or redoes the round, all under the
-//!   lock;
+//! - it writes a fsynced temp file in the same directory before taking the lock (under it
+//!   when the disk lacks room for two more copies of the store), then under the lock checks
+//!   that the lock is still its own and the store still the file it read, renames and
+//!   releases (then fsyncs the directory) — or redoes the round from a fresh read, the last
+//!   attempt entirely under the lock;
 //! - on any error the store is byte-for-byte what it was and no file of ours remains.
 //!
 //! Duplicate keys and duplicate members follow JSON.parse: the last occurrence counts (and is

@@ -13,8 +13,8 @@ use tempfile::NamedTempFile;
 use crate::error::StoreError;
 use crate::lock;
 use crate::patch::{self, Bump, Fields};
-use crate::scan::EntryInfo;
-use crate::snapshot::StoreSnapshot;
+use crate::scan::{EntryInfo, StoreScan};
+use crate::snapshot::{self, StoreSnapshot};
 use crate::write::{self, StoreFile};
 
 /// What one round should do.
@@ -92,41 +92,61 @@ fn run(
         attempts: 1,
         ..RoundOutcome::default()
     };
-    let planned = plan(paths.store, snapshot, opts);
+    let mut planned = plan(paths.store, &snapshot.scan, opts);
     record(&mut outcome, snapshot.scan.entries.len(), &planned);
     if opts.dry_run || planned.is_empty() {
         // Nothing to write: no temp file, no lock.
         return Ok(outcome);
     }
-    // Everything slow happens before the lock: the gateway gives up on a busy lock after
-    // about a second, and a 40 MB store takes about that long to write and fsync on a slow
-    // disk. The identity check under the lock makes this exactly as safe as writing under it.
-    let tmp = stage(paths, &snapshot.file, &planned, opts.now_ms)?;
-    let written = locked(paths, opts, &mut outcome, |guard| {
-        commit_if_unchanged(paths, &snapshot.file, guard, tmp, opts.before_rename)
-    })?;
-    if finished(paths, &mut outcome, written, 1) {
-        return Ok(outcome);
-    }
-    // The store changed between our read and the lock (the gateway wrote): redo it all under
-    // the lock, which a gateway writing often cannot starve.
-    for attempt in 2..=opts.max_attempts.max(1) {
+    let max_attempts = opts.max_attempts.max(1);
+    // The bytes the plan was made from. Taken out of the snapshot so that they are freed, and
+    // the replaced file closed (its space released), as soon as the rename is done.
+    let mut read = snapshot.take_file();
+    for attempt in 1..=max_attempts {
         outcome.attempts = attempt;
-        let attempted = locked(paths, opts, &mut outcome, |guard| {
-            read_and_write_locked(paths, opts, guard)
-        })?;
-        // Overwritten on each redo: the outcome describes the attempt that finished.
-        record(&mut outcome, attempted.sessions, &attempted.planned);
-        match attempted.written {
-            None => return Ok(outcome),
-            Some(written) if finished(paths, &mut outcome, written, attempt) => {
-                return Ok(outcome);
+        // Everything slow happens before the lock: the gateway gives up on a busy lock after
+        // about a second, and a 40 MB store takes about that long to write and fsync on a
+        // slow disk. The identity check under the lock makes this exactly as safe as writing
+        // under it. Not on the last attempt, which a gateway writing often must not be able
+        // to starve, and not on a nearly full disk, where our staged copy could take the
+        // space the gateway needs for its own write while we wait for its lock.
+        let staged = read
+            .take()
+            .filter(|file| attempt < max_attempts && write::room_to_stage(&paths.dir, file.len()));
+        let Some(file) = staged else {
+            let attempted = locked(paths, opts, &mut outcome, |guard| {
+                read_and_write_locked(paths, opts, guard)
+            })?;
+            // Overwritten on each redo: the outcome describes the attempt that finished.
+            record(&mut outcome, attempted.sessions, &attempted.planned);
+            match attempted.written {
+                None => return Ok(outcome),
+                Some(written) if finished(paths, &mut outcome, written, attempt) => {
+                    return Ok(outcome);
+                }
+                Some(_) => continue,
             }
-            Some(_) => {}
+        };
+        let tmp = stage(paths, &file, &planned, opts.now_ms)?;
+        let written = locked(paths, opts, &mut outcome, |guard| {
+            commit_if_unchanged(paths, &file, guard, tmp, opts.before_rename)
+        })?;
+        drop(file);
+        if finished(paths, &mut outcome, written, attempt) {
+            return Ok(outcome);
         }
+        // Another writer replaced the store since it was read: read it again, still without
+        // the lock, and plan anew.
+        let fresh = StoreSnapshot::scanned(paths.store, write::read_store(paths.store, false)?)?;
+        planned = plan(paths.store, &fresh.scan, opts);
+        record(&mut outcome, fresh.scan.entries.len(), &planned);
+        if planned.is_empty() {
+            return Ok(outcome);
+        }
+        read = fresh.take_file();
     }
     Err(StoreError::Changed {
-        attempts: opts.max_attempts.max(1),
+        attempts: max_attempts,
     })
 }
 
@@ -191,9 +211,10 @@ fn read_and_write_locked(
     opts: &RoundOptions,
     guard: &lock::LockGuard,
 ) -> Result<LockedAttempt, StoreError> {
-    let fresh = StoreSnapshot::scanned(paths.store, write::read_store(paths.store, false)?)?;
-    let planned = plan(paths.store, &fresh, opts);
-    let sessions = fresh.scan.entries.len();
+    let file = write::read_store(paths.store, false)?;
+    let scan = snapshot::scan_file(paths.store, &file)?;
+    let planned = plan(paths.store, &scan, opts);
+    let sessions = scan.entries.len();
     if planned.is_empty() {
         return Ok(LockedAttempt {
             sessions,
@@ -201,8 +222,8 @@ fn read_and_write_locked(
             written: None,
         });
     }
-    let tmp = stage(paths, &fresh.file, &planned, opts.now_ms)?;
-    let written = commit_if_unchanged(paths, &fresh.file, guard, tmp, opts.before_rename)?;
+    let tmp = stage(paths, &file, &planned, opts.now_ms)?;
+    let written = commit_if_unchanged(paths, &file, guard, tmp, opts.before_rename)?;
     Ok(LockedAttempt {
         sessions,
         planned,
@@ -222,16 +243,18 @@ fn commit_if_unchanged(
     if let Some(hook) = before_rename {
         hook();
     }
-    let same = write::still_same_file(paths.store, &read.identity)
-        .map_err(|e| StoreError::io(paths.store, "stat", e))?;
-    if !same {
-        return Ok(Written::NotYet("store replaced since it was read"));
-    }
     let ours = guard
         .still_ours()
         .map_err(|e| StoreError::io(guard.path(), "read the lock file", e))?;
     if !ours {
         return Ok(Written::NotYet("lock taken over by another writer"));
+    }
+    // The identity check comes last, right before the rename, to leave a writer that ignores
+    // the lock the smallest window.
+    let same = write::still_same_file(paths.store, &read.identity)
+        .map_err(|e| StoreError::io(paths.store, "stat", e))?;
+    if !same {
+        return Ok(Written::NotYet("store replaced since it was read"));
     }
     write::rename_over(tmp, paths.store)?;
     Ok(Written::Renamed)
@@ -306,8 +329,7 @@ fn record(outcome: &mut RoundOutcome, sessions: usize, planned: &[Vec<Bump>]) {
 }
 
 /// The bumps to make, grouped by entry.
-fn plan(store: &Path, snapshot: &StoreSnapshot, opts: &RoundOptions) -> Vec<Vec<Bump>> {
-    let scanned = &snapshot.scan;
+fn plan(store: &Path, scanned: &StoreScan, opts: &RoundOptions) -> Vec<Vec<Bump>> {
     if scanned.duplicate_keys > 0 {
         tracing::warn!(store = %store.display(), duplicates = scanned.duplicate_keys,
             "store repeats session keys; only the last occurrence (the one the gateway reads) is bumped");

@@ -112,6 +112,31 @@ pub(crate) fn read_store(path: &Path, follow_symlink: bool) -> Result<StoreFile,
     })
 }
 
+impl StoreFile {
+    /// The length of the file as read.
+    pub fn len(&self) -> u64 {
+        self.identity.len
+    }
+}
+
+/// Whether `dir`'s filesystem has room for two more copies of a `len`-byte store, plus a
+/// MiB: ours, staged before we take the lock, and the one the gateway may be writing under
+/// its lock meanwhile. When it has not (or cannot tell), a round writes under the lock, as
+/// the gateway does, so the two copies never coexist.
+pub(crate) fn room_to_stage(dir: &Path, len: u64) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(path) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: statvfs(3) on a NUL-terminated path, into a zeroed struct it fills in.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(path.as_ptr(), &mut st) } != 0 {
+        return false;
+    }
+    let free = (st.f_bavail as u64).saturating_mul(st.f_frsize as u64);
+    free >= len.saturating_mul(2).saturating_add(1 << 20)
+}
+
 pub(crate) fn symlink_refused(path: &Path) -> StoreError {
     StoreError::Invalid {
         path: path.into(),

@@ -267,29 +267,48 @@ fn store_replaced_under_the_lock_is_redone() {
 }
 
 /// The slow part of a round, writing and fsyncing the patched copy, happens before the lock
-/// is taken: when the lock is ours, a complete temp file is already waiting.
+/// is taken: while the gateway holds its lock, our complete temp file is already waiting.
 #[test]
 fn the_temp_file_is_complete_before_the_lock_is_taken() {
     let before = fixture("padded.json");
     let (_tmp, store) = store_with(&before);
-    let staged = std::cell::RefCell::new(Vec::new());
-    let look = || {
-        let names = listing(&store);
-        let ours: Vec<&String> = names
-            .iter()
-            .filter(|n| n.starts_with(&format!("sessions.json.keepalive-{}-", std::process::id())))
-            .collect();
-        assert_eq!(ours.len(), 1, "{names:?}");
-        *staged.borrow_mut() = fs::read(store.with_file_name(ours[0])).unwrap();
-    };
-    let options = RoundOptions {
-        before_rename: Some(&look),
-        ..opts(NOW, &updated)
-    };
-    let out = bump_store(&store, &options).unwrap();
-    assert!(out.written && out.attempts == 1);
+    let lock = lock_path(&store);
+    // A lock held by this live process, as far as the staleness rules can tell.
+    fs::write(&lock, live_payload()).unwrap();
+    let ours = format!("sessions.json.keepalive-{}-", std::process::id());
+    let (out, staged) = std::thread::scope(|scope| {
+        let round = scope.spawn(|| {
+            let options = RoundOptions {
+                lock_timeout: std::time::Duration::from_secs(10),
+                ..opts(NOW, &updated)
+            };
+            bump_store(&store, &options)
+        });
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let staged = loop {
+            let names = listing(&store);
+            if let Some(name) = names.iter().find(|n| n.starts_with(&ours)) {
+                // Complete (its size is the store's: digits replaced by as many digits) and
+                // still waiting: the lock is not ours yet.
+                let bytes = fs::read(store.with_file_name(name)).unwrap();
+                if bytes.len() == before.len() {
+                    assert!(lock.exists() && !round.is_finished());
+                    break bytes;
+                }
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no temp file: {names:?}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        };
+        fs::remove_file(&lock).unwrap();
+        (round.join().unwrap().unwrap(), staged)
+    });
+    assert!(out.written && out.attempts == 1, "{out:?}");
+    assert!(out.lock_wait > std::time::Duration::ZERO);
     let after = fs::read(&store).unwrap();
-    assert_eq!(staged.into_inner(), after);
+    assert_eq!(staged, after, "the staged file is what was renamed");
     assert!(replaced_timestamps(&before, &after, NOW) > 0);
     assert_eq!(listing(&store), ["sessions.json"]);
 }
@@ -300,12 +319,7 @@ fn nothing_to_write_takes_no_lock() {
     let before = fixture("basic-6.json");
     let (_tmp, store) = store_with(&before);
     let lock = lock_path(&store);
-    // A lock held by this live process, as far as the staleness rules can tell.
-    let payload = format!(
-        "{{\n  \"pid\": {},\n  \"createdAt\": \"{}\"\n}}",
-        std::process::id(),
-        humantime::format_rfc3339_millis(std::time::SystemTime::now())
-    );
+    let payload = live_payload();
     fs::write(&lock, &payload).unwrap();
     let out = run(&store, NOW, &|_: &EntryInfo| Fields::NONE).unwrap();
     assert!(!out.written && out.bumped.is_empty());
@@ -317,6 +331,15 @@ fn nothing_to_write_takes_no_lock() {
     assert_eq!(err.code(), "store_busy");
     assert_eq!(fs::read(&store).unwrap(), before);
     assert_eq!(listing(&store), ["sessions.json", "sessions.json.lock"]);
+}
+
+/// A gateway-shaped lock held by this (live) process.
+fn live_payload() -> String {
+    format!(
+        "{{\n  \"pid\": {},\n  \"createdAt\": \"{}\"\n}}",
+        std::process::id(),
+        humantime::format_rfc3339_millis(std::time::SystemTime::now())
+    )
 }
 
 #[test]

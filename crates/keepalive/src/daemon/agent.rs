@@ -194,16 +194,7 @@ impl Actor {
         let loaded = tokio::task::spawn_blocking(move || {
             // A dry run changes no file at all, not even our own leftovers.
             if let (Some(dir), false) = (dir, dry_run) {
-                match keepalive_store::remove_stale_temp_files(&dir) {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(
-                        "{id}: removed {n} temp file(s) left by an earlier keepalived"
-                    ),
-                    Err(e) => tracing::debug!(
-                        "{id}: cannot look for old temp files in {}: {e}",
-                        dir.display()
-                    ),
-                }
+                remove_old_temp_files(&id, &dir);
             }
             ledger_file.load()
         })
@@ -261,6 +252,9 @@ impl Actor {
         })
         .await;
         let Ok((out, ledger, batch)) = ran else {
+            // The round panicked with the ledger: keep what was known before it, rather
+            // than save an empty ledger after the next round.
+            self.ledger = before;
             let error = ErrorBody::new(
                 ErrorCode::Internal,
                 "internal error in a store round; see the log",
@@ -390,6 +384,19 @@ fn count(c: &mut AgentCounters, out: &round::Output, batch: &Batch, ms: f64) {
     }
     if out.reclaimed_stale_lock {
         c.lock_reclaims += 1;
+    }
+}
+
+/// Removes the temp files an earlier, killed keepalive left beside a store (only those
+/// whose process is gone; see `keepalive_store::remove_stale_temp_files`).
+pub fn remove_old_temp_files(id: &str, dir: &std::path::Path) {
+    match keepalive_store::remove_stale_temp_files(dir) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!("{id}: removed {n} temp file(s) left by an earlier keepalived"),
+        Err(e) => tracing::debug!(
+            "{id}: cannot look for old temp files in {}: {e}",
+            dir.display()
+        ),
     }
 }
 

@@ -184,6 +184,9 @@ pub async fn run_once(args: DaemonArgs) -> Result<(), DaemonError> {
                 clock: Clock::system(),
             };
             tokio::task::spawn_blocking(move || {
+                if let (Some(dir), false) = (input.spec.store.parent(), input.config.dry_run) {
+                    agent::remove_old_temp_files(&input.spec.id, dir);
+                }
                 let file = LedgerFile::new(&input.config.ledger_dir, &input.spec.id);
                 let mut ledger = file.load();
                 let before = ledger.clone();
