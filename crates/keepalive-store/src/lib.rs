@@ -19,8 +19,8 @@
 //! - it writes a fsynced temp file in the same directory before taking the lock (under it
 //!   when the disk lacks room for two more copies of the store), then under the lock checks
 //!   that the lock is still its own and the store still the file it read, renames and
-//!   releases (then fsyncs the directory) — or redoes the round from a fresh read, the last
-//!   attempt entirely under the lock;
+//!   releases (then fsyncs the directory) — or, when the store changed meanwhile, redoes the
+//!   round entirely under the lock;
 //! - on any error the store is byte-for-byte what it was and no file of ours remains.
 //!
 //! Duplicate keys and duplicate members follow JSON.parse: the last occurrence counts (and is

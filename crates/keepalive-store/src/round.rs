@@ -92,58 +92,52 @@ fn run(
         attempts: 1,
         ..RoundOutcome::default()
     };
-    let mut planned = plan(paths.store, &snapshot.scan, opts);
+    let planned = plan(paths.store, &snapshot.scan, opts);
     record(&mut outcome, snapshot.scan.entries.len(), &planned);
     if opts.dry_run || planned.is_empty() {
         // Nothing to write: no temp file, no lock.
         return Ok(outcome);
     }
     let max_attempts = opts.max_attempts.max(1);
-    // The bytes the plan was made from. Taken out of the snapshot so that they are freed, and
-    // the replaced file closed (its space released), as soon as the rename is done.
-    let mut read = snapshot.take_file();
-    for attempt in 1..=max_attempts {
-        outcome.attempts = attempt;
-        // Everything slow happens before the lock: the gateway gives up on a busy lock after
-        // about a second, and a 40 MB store takes about that long to write and fsync on a
-        // slow disk. The identity check under the lock makes this exactly as safe as writing
-        // under it. Not on the last attempt, which a gateway writing often must not be able
-        // to starve, and not on a nearly full disk, where our staged copy could take the
-        // space the gateway needs for its own write while we wait for its lock.
-        let staged = read
-            .take()
-            .filter(|file| attempt < max_attempts && write::room_to_stage(&paths.dir, file.len()));
-        let Some(file) = staged else {
-            let attempted = locked(paths, opts, &mut outcome, |guard| {
-                read_and_write_locked(paths, opts, guard)
-            })?;
-            // Overwritten on each redo: the outcome describes the attempt that finished.
-            record(&mut outcome, attempted.sessions, &attempted.planned);
-            match attempted.written {
-                None => return Ok(outcome),
-                Some(written) if finished(paths, &mut outcome, written, attempt) => {
-                    return Ok(outcome);
-                }
-                Some(_) => continue,
-            }
-        };
+    // The first attempt does everything slow before the lock: the gateway gives up on a busy
+    // lock after about a second, and a 40 MB store takes about that long to write and fsync
+    // on a slow disk. The identity check under the lock makes this exactly as safe as
+    // writing under it. Not on a nearly full disk, where our staged copy could take the space
+    // the gateway needs for its own write while we wait for its lock.
+    let staged = snapshot
+        .take_file()
+        .filter(|file| max_attempts > 1 && write::room_to_stage(&paths.dir, file.len()));
+    let mut first_locked_attempt = 1;
+    if let Some(file) = staged {
         let tmp = stage(paths, &file, &planned, opts.now_ms)?;
         let written = locked(paths, opts, &mut outcome, |guard| {
             commit_if_unchanged(paths, &file, guard, tmp, opts.before_rename)
         })?;
+        // Free the bytes and close the replaced file (releasing its space) before the
+        // directory fsync.
         drop(file);
-        if finished(paths, &mut outcome, written, attempt) {
+        if finished(paths, &mut outcome, written, 1) {
             return Ok(outcome);
         }
-        // Another writer replaced the store since it was read: read it again, still without
-        // the lock, and plan anew.
-        let fresh = StoreSnapshot::scanned(paths.store, write::read_store(paths.store, false)?)?;
-        planned = plan(paths.store, &fresh.scan, opts);
-        record(&mut outcome, fresh.scan.entries.len(), &planned);
-        if planned.is_empty() {
-            return Ok(outcome);
+        first_locked_attempt = 2;
+    }
+    // The store changed between our read and the lock: the gateway is writing right now, and
+    // a copy staged outside the lock would likely be stale again by the time we hold it. So
+    // the redo reads and writes under the lock, as the gateway does, and cannot be starved.
+    for attempt in first_locked_attempt..=max_attempts {
+        outcome.attempts = attempt;
+        let attempted = locked(paths, opts, &mut outcome, |guard| {
+            read_and_write_locked(paths, opts, guard)
+        })?;
+        // Overwritten on each redo: the outcome describes the attempt that finished.
+        record(&mut outcome, attempted.sessions, &attempted.planned);
+        match attempted.written {
+            None => return Ok(outcome),
+            Some(written) if finished(paths, &mut outcome, written, attempt) => {
+                return Ok(outcome);
+            }
+            Some(_) => {}
         }
-        read = fresh.take_file();
     }
     Err(StoreError::Changed {
         attempts: max_attempts,
