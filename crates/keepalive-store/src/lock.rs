@@ -27,7 +27,8 @@ pub(crate) struct LockGuard {
 /// The result of a successful acquire.
 #[derive(Debug)]
 pub(crate) struct Acquired {
-    pub guard: LockGuard,
+    /// `None` when the wait was given up (see [`acquire`]'s `give_up`).
+    pub guard: Option<LockGuard>,
     pub waited: Duration,
     pub reclaimed_stale: bool,
 }
@@ -54,6 +55,7 @@ pub(crate) fn acquire(
     lock_path: &Path,
     timeout: Duration,
     cancel: Option<&AtomicBool>,
+    give_up: &dyn Fn() -> bool,
 ) -> Result<Acquired, StoreError> {
     let started = Instant::now();
     let mut reclaimed_stale = false;
@@ -64,10 +66,10 @@ pub(crate) fn acquire(
         match try_create(lock_path, &ours) {
             Ok(()) => {
                 return Ok(Acquired {
-                    guard: LockGuard {
+                    guard: Some(LockGuard {
                         path: lock_path.to_path_buf(),
                         payload: ours,
-                    },
+                    }),
                     waited: started.elapsed(),
                     reclaimed_stale,
                 });
@@ -96,6 +98,14 @@ pub(crate) fn acquire(
                 lock: lock_path.to_path_buf(),
                 holder_pid,
                 waited: elapsed,
+            });
+        }
+        // Asked before each pause: whether what we would do with the lock is still worth it.
+        if give_up() {
+            return Ok(Acquired {
+                guard: None,
+                waited: elapsed,
+                reclaimed_stale,
             });
         }
         let pause = Duration::from_millis(u64::from(attempt.saturating_mul(50).min(1000)));

@@ -87,11 +87,11 @@ fn recycled_pid_is_stale() {
 fn acquire_and_release_roundtrip() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sessions.json.lock");
-    let a = acquire(&path, Duration::from_millis(100), None).unwrap();
+    let a = acquire(&path, Duration::from_millis(100), None, &|| false).unwrap();
     assert!(!a.reclaimed_stale);
-    assert!(a.guard.still_ours().unwrap());
+    assert!(a.guard.as_ref().unwrap().still_ours().unwrap());
     // A second acquire in the same (live) process waits and gives up.
-    let e = acquire(&path, Duration::from_millis(120), None).unwrap_err();
+    let e = acquire(&path, Duration::from_millis(120), None, &|| false).unwrap_err();
     match e {
         StoreError::Busy {
             holder_pid, waited, ..
@@ -101,6 +101,15 @@ fn acquire_and_release_roundtrip() {
         }
         other => panic!("{other}"),
     }
+    // Asked to give up, it stops at its first pause, without the lock.
+    let asked = std::cell::Cell::new(0);
+    let gave_up = acquire(&path, Duration::from_secs(10), None, &|| {
+        asked.set(asked.get() + 1);
+        true
+    })
+    .unwrap();
+    assert!(gave_up.guard.is_none() && asked.get() == 1);
+    assert!(gave_up.waited < Duration::from_secs(1));
     drop(a);
     assert!(!path.exists());
 }

@@ -110,9 +110,13 @@ fn run(
     let mut first_locked_attempt = 1;
     if let Some(file) = staged {
         let tmp = stage(paths, &file, &planned, opts.now_ms)?;
-        let written = locked(paths, opts, &mut outcome, |guard| {
+        // While the gateway holds its lock it is writing: once the store has changed, our
+        // copy is stale and waiting on for the lock would be for nothing.
+        let changed = || !write::still_same_file(paths.store, &file.identity).unwrap_or(false);
+        let written = locked(paths, opts, &mut outcome, &changed, |guard| {
             commit_if_unchanged(paths, &file, guard, tmp, opts.before_rename)
-        })?;
+        })?
+        .unwrap_or(Written::NotYet("store replaced while waiting for the lock"));
         // Free the bytes and close the replaced file (releasing its space) before the
         // directory fsync.
         drop(file);
@@ -126,9 +130,12 @@ fn run(
     // the redo reads and writes under the lock, as the gateway does, and cannot be starved.
     for attempt in first_locked_attempt..=max_attempts {
         outcome.attempts = attempt;
-        let attempted = locked(paths, opts, &mut outcome, |guard| {
+        let Some(attempted) = locked(paths, opts, &mut outcome, &|| false, |guard| {
             read_and_write_locked(paths, opts, guard)
-        })?;
+        })?
+        else {
+            continue; // never given up: this wait ends with the lock or an error
+        };
         // Overwritten on each redo: the outcome describes the attempt that finished.
         record(&mut outcome, attempted.sessions, &attempted.planned);
         match attempted.written {
@@ -174,21 +181,26 @@ fn finished(
     }
 }
 
-/// Take the lock, run `inside`, release, and account for the wait and the hold.
+/// Take the lock, run `inside`, release, and account for the wait and the hold. `None` when
+/// `give_up`, asked between the lock's busy probes, said the wait was no longer worth it.
 fn locked<T>(
     paths: &StorePaths,
     opts: &RoundOptions,
     outcome: &mut RoundOutcome,
+    give_up: &dyn Fn() -> bool,
     inside: impl FnOnce(&lock::LockGuard) -> Result<T, StoreError>,
-) -> Result<T, StoreError> {
-    let acquired = lock::acquire(&paths.lock, opts.lock_timeout, opts.cancel)?;
+) -> Result<Option<T>, StoreError> {
+    let acquired = lock::acquire(&paths.lock, opts.lock_timeout, opts.cancel, give_up)?;
     outcome.lock_wait += acquired.waited;
     outcome.reclaimed_stale_lock |= acquired.reclaimed_stale;
+    let Some(guard) = acquired.guard else {
+        return Ok(None);
+    };
     let held_since = Instant::now();
-    let result = inside(&acquired.guard);
-    drop(acquired.guard);
+    let result = inside(&guard);
+    drop(guard);
     outcome.lock_hold += held_since.elapsed();
-    result
+    result.map(Some)
 }
 
 /// What a redo under the lock found and did.

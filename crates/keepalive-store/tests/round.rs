@@ -313,6 +313,49 @@ fn the_temp_file_is_complete_before_the_lock_is_taken() {
     assert_eq!(listing(&store), ["sessions.json"]);
 }
 
+/// While a round waits for the gateway's lock with its copy staged, the gateway replaces
+/// the store: the stale copy is dropped at once, not waited on, and the redo writes into the
+/// new store.
+#[test]
+fn a_copy_made_stale_while_waiting_for_the_lock_is_dropped_at_once() {
+    let (_tmp, store) = store_with(&fixture("basic-6.json"));
+    let replacement = fixture("typical-3-entries.json");
+    let lock = lock_path(&store);
+    fs::write(&lock, live_payload()).unwrap();
+    let ours = format!("sessions.json.keepalive-{}-", std::process::id());
+    let staged = || listing(&store).iter().any(|n| n.starts_with(&ours));
+    let out = std::thread::scope(|scope| {
+        let round = scope.spawn(|| {
+            let options = RoundOptions {
+                lock_timeout: std::time::Duration::from_secs(10),
+                ..opts(NOW, &updated)
+            };
+            bump_store(&store, &options)
+        });
+        wait_until("the copy is staged", &staged);
+        // The gateway writes, under the lock it holds: a new file renamed over the store.
+        let tmp = store.with_file_name("sessions.json.gateway.tmp");
+        fs::write(&tmp, &replacement).unwrap();
+        fs::rename(&tmp, &store).unwrap();
+        wait_until("the stale copy is removed", &|| !staged());
+        assert!(lock.exists() && !round.is_finished());
+        fs::remove_file(&lock).unwrap();
+        round.join().unwrap().unwrap()
+    });
+    assert_eq!((out.attempts, out.sessions, out.written), (2, 3, true));
+    let after = fs::read(&store).unwrap();
+    assert_eq!(replaced_timestamps(&replacement, &after, NOW), 3);
+    assert_eq!(listing(&store), ["sessions.json"]);
+}
+
+fn wait_until(what: &str, done: &dyn Fn() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}
+
 /// Nothing due, nothing written: the round does not even wait for a busy lock.
 #[test]
 fn nothing_to_write_takes_no_lock() {
