@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
-use support::{Env, now_ms, stderr, text};
+use support::{Env, now_ms, ok, parse, stderr, text};
 
 const MIN: u64 = 60_000;
 const HOUR: u64 = 60 * MIN;
@@ -57,10 +57,6 @@ fn row<'a>(rows: &'a [Value], key: &str) -> &'a Value {
     rows.iter()
         .find(|r| r["key"] == key)
         .unwrap_or_else(|| panic!("no row for {key}: {rows:#?}"))
-}
-
-fn parsed(bytes: &[u8]) -> Value {
-    serde_json::from_slice(bytes).expect("store is JSON")
 }
 
 #[test]
@@ -149,11 +145,11 @@ fn keeps_alive_what_is_in_use_and_lets_the_rest_expire() {
     assert_eq!(env.read_store("main"), store_bytes);
     let reply = env.ctl_json(&["touch", "--revive", "agent:main:gone"]);
     assert_eq!(reply["results"][0]["bumped"], json!(["agent:main:gone"]));
-    let after = parsed(&env.read_store("main"));
+    let after = parse(&env.read_store("main"));
     assert!(after["agent:main:gone"]["updatedAt"].as_u64().expect("ts") >= now);
     assert_eq!(
         after["agent:main:busy"],
-        parsed(&store_bytes)["agent:main:busy"],
+        parse(&store_bytes)["agent:main:busy"],
         "nothing else moved"
     );
     // The touch is activity: the revived session is now in use.
@@ -201,8 +197,7 @@ fn rules_and_the_window_decide_with_activity() {
 
     assert_eq!(env.ctl_json(&["active-within"])["active_within_s"], 86400);
     let out = env.ctl(&["active-within", "all"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(support::stdout(&out).contains("all"), "{}", text(&out));
+    assert!(ok(&out).contains("all"), "{}", text(&out));
     assert_eq!(
         row(&self::rows(&env), "agent:main:quiet")["kept_alive"],
         true
@@ -252,7 +247,7 @@ fn keepalives_own_bumps_never_count_as_activity_but_the_gateways_do() {
     // Interval schedule: the first tick writes at once.
     let daemon = env.daemon(&["--schedule", "interval", "--interval", "1h"]);
     env.wait_status("the first write", |s| s["agents"][0]["writes"] == 1);
-    let ours = parsed(&env.read_store("main"))["agent:main:main"]["updatedAt"]
+    let ours = parse(&env.read_store("main"))["agent:main:main"]["updatedAt"]
         .as_u64()
         .expect("ts");
     assert!(ours >= now);
@@ -355,8 +350,8 @@ fn each_generation_is_detected_and_only_json_stores_are_written() {
     assert_eq!(agent("v2")["writes"], 1);
 
     // json-v2: updatedAt and lastInteractionAt move; sessionStartedAt not.
-    let before = parsed(&v2)["agent:v2:main"].clone();
-    let after = parsed(&env.read_store("v2"))["agent:v2:main"].clone();
+    let before = parse(&v2)["agent:v2:main"].clone();
+    let after = parse(&env.read_store("v2"))["agent:v2:main"].clone();
     assert!(after["lastInteractionAt"].as_u64() > before["lastInteractionAt"].as_u64());
     assert!(after["updatedAt"].as_u64() > before["updatedAt"].as_u64());
     assert_eq!(after["sessionStartedAt"], before["sessionStartedAt"]);
@@ -416,8 +411,7 @@ fn doctor_explains_the_installation_without_a_daemon() {
     );
     let state_dir = env.state_dir.display().to_string();
     let out = env.ctl(&["doctor", "--state-dir", &state_dir]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let said = support::stdout(&out);
+    let said = ok(&out);
     for expected in [
         "json-v1",
         "daily at 05:00, and idle after 90 min",
@@ -449,7 +443,7 @@ fn the_state_dir_is_found_like_the_gateway_finds_it() {
     let home = &env.home;
     let doctor = |vars: &[(&str, &OsStr)]| {
         let out = env.ctl_with(&["--json", "doctor"], vars);
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        ok(&out);
         serde_json::from_slice::<Value>(&out.stdout).expect("json")
     };
     let make = |dir: &Path| std::fs::create_dir_all(dir.join("agents")).expect("dir");

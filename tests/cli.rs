@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{Env, bumped_digit_spans, fixture, stderr, stdout, text};
+use support::{Env, bumped_digit_spans, fixture, ok, stderr, stdout, text};
 
 #[test]
 fn status_json_has_the_documented_fields() {
@@ -29,9 +29,7 @@ fn status_json_has_the_documented_fields() {
     assert_eq!(agent["writes"], 1);
     assert!(agent["last_error"].is_null());
 
-    let out = env.ctl(&["status"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let table = stdout(&out);
+    let table = ok(&env.ctl(&["status"]));
     assert!(
         table.contains(&format!("running (pid {}", daemon.pid())),
         "{table}"
@@ -64,8 +62,7 @@ fn a_client_without_a_daemon_says_so_with_exit_code_3() {
         assert_eq!(message.lines().count(), 1, "one line: {message}");
     }
     let out = env.ctl(&["shutdown"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(stdout(&out).contains("was not running"), "{}", text(&out));
+    assert!(ok(&out).contains("was not running"), "{}", text(&out));
 }
 
 #[test]
@@ -89,8 +86,7 @@ fn touch_by_key_bumps_only_that_session_and_waits_for_the_write() {
     let parsed: serde_json::Value = serde_json::from_slice(&after).expect("valid JSON");
     assert_eq!(parsed[key]["updatedAt"], changes[0].1);
 
-    let out = env.ctl(&["touch", key]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    ok(&env.ctl(&["touch", key]));
 }
 
 #[test]
@@ -160,8 +156,7 @@ fn interval_shows_sets_validates_and_persists() {
     let daemon = env.daemon_all(&[]);
     assert_eq!(env.ctl_json(&["interval"])["interval_s"], 60);
     let out = env.ctl(&["interval", "5m"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(stdout(&out).contains("5m"), "{}", text(&out));
+    assert!(ok(&out).contains("5m"), "{}", text(&out));
     assert_eq!(env.ctl_json(&["interval"])["interval_s"], 300);
     assert_eq!(env.status()["interval_s"], 300);
 
@@ -275,8 +270,7 @@ fn shutdown_stops_the_daemon_and_removes_its_socket() {
     let env = Env::new();
     let mut daemon = env.daemon_all(&[]);
     let out = env.ctl(&["stop"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(stdout(&out).contains("stopped"), "{}", text(&out));
+    assert!(ok(&out).contains("stopped"), "{}", text(&out));
     assert_eq!(daemon.wait_exit(), Some(0));
     assert!(!env.socket.exists(), "socket removed");
 }
@@ -323,8 +317,7 @@ fn dry_run_writes_nothing_and_says_so() {
         daemon.log()
     );
     let out = env.once(&["--dry-run"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(stdout(&out).contains("would bump 6 of 6"), "{}", text(&out));
+    assert!(ok(&out).contains("would bump 6 of 6"), "{}", text(&out));
     assert_eq!(
         env.read_store("main"),
         before,
@@ -333,8 +326,7 @@ fn dry_run_writes_nothing_and_says_so() {
     assert_eq!(listing(), files, "no file created or removed");
     drop(daemon);
     // A real run cleans up what a dead keepalived left: `--once`...
-    let out = env.once(&[]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    ok(&env.once(&[]));
     assert!(
         !leftover.exists(),
         "--once removes the dead daemon's temp file"
@@ -355,12 +347,7 @@ fn once_replaces_the_shell_script() {
     env.add_agent("broken", b"{\"agent:x:main\": {\"updatedAt\": 1");
     let before = env.read_store("main");
     let out = env.once(&["--agent", "main", "--agent", "work"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(
-        stdout(&out).contains("main: bumped 6 of 6"),
-        "{}",
-        text(&out)
-    );
+    assert!(ok(&out).contains("main: bumped 6 of 6"), "{}", text(&out));
     assert_eq!(
         bumped_digit_spans(&before, &env.read_store("main")).len(),
         6
@@ -402,8 +389,7 @@ fn start_runs_the_daemon_in_the_background_once() {
         "--log-file",
         &log_arg,
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let said = stdout(&out);
+    let said = ok(&out);
     assert!(said.contains("keepalived started (pid"), "{said}");
     assert!(
         said.contains(&env.socket.display().to_string()) && said.contains("main"),
@@ -412,15 +398,13 @@ fn start_runs_the_daemon_in_the_background_once() {
     let pid = env.status()["pid"].as_u64().expect("pid");
 
     let out = env.ctl(&["start"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(
-        stdout(&out).contains(&format!("already running (pid {pid})")),
+        ok(&out).contains(&format!("already running (pid {pid})")),
         "{}",
         text(&out)
     );
 
-    let out = env.ctl(&["shutdown"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    ok(&env.ctl(&["shutdown"]));
     assert!(
         std::fs::read_to_string(
             keepalive::logging::log_files(&log)
@@ -468,7 +452,6 @@ fn completions_print_for_every_shell() {
     let env = Env::new();
     for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
         let out = env.ctl(&["completions", shell]);
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-        assert!(stdout(&out).contains("keepalivectl"), "{shell}");
+        assert!(ok(&out).contains("keepalivectl"), "{shell}");
     }
 }

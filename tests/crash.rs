@@ -9,6 +9,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use keepalive::paths::current_uid;
 use serde_json::{Value, json};
 use support::gateway;
 use support::{Env, RawClient, bumped_digit_spans, fixture, now_ms};
@@ -399,8 +400,7 @@ fn free_bytes(dir: &Path) -> u64 {
 /// An `Env` whose agent `main` keeps its store on a tmpfs of `size`, or None (with a
 /// visible SKIPPED) when this is not root or the mount fails.
 fn env_on_tmpfs(test: &str, size: &str) -> Option<(Env, PathBuf, Tmpfs)> {
-    // SAFETY: geteuid(2) has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
+    if current_uid() != 0 {
         eprintln!("SKIPPED: the {test} test mounts a tmpfs and needs root");
         return None;
     }

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use keepalive::paths::current_uid;
 use serde_json::{Value, json};
 use support::{Env, Rng, bumped_digit_spans, fixture, now_ms};
 
@@ -52,11 +53,6 @@ fn raise_fd_limit() -> u64 {
         }
     }
     limit.rlim_cur
-}
-
-fn euid() -> u32 {
-    // SAFETY: geteuid cannot fail.
-    unsafe { libc::geteuid() }
 }
 
 /// Sorted relative paths of everything under `dir` (symlinks not followed).
@@ -637,24 +633,12 @@ fn answers_every_random_line(env: &Env, seed: u64, lines: usize) -> usize {
 /// values (never `shutdown`): exactly one well-formed reply each.
 fn answers_every_fuzzed_request(env: &Env, seed: u64, count: usize) -> usize {
     let mut rng = Rng(seed);
-    let commands = [
-        "hello",
-        "touch",
-        "get_interval",
-        "set_interval",
-        "include",
-        "exclude",
-        "forget",
-        "rules",
-        "get_active_within",
-        "set_active_within",
-        "sessions",
-        "status",
-        "metrics",
-        "Touch",
-        "shutdown!",
-        "",
-    ];
+    let commands: Vec<&str> = keepalive_proto::COMMANDS
+        .iter()
+        .copied()
+        .filter(|&c| c != "shutdown")
+        .chain(["Touch", "shutdown!", ""])
+        .collect();
     let fields = [
         "agent",
         "sessions",
@@ -1274,7 +1258,7 @@ fn a_bump_keeps_the_stores_mode_and_owner() {
         let store = env.add_agent(name, &content);
         std::fs::set_permissions(&store, std::fs::Permissions::from_mode(mode)).expect("chmod");
     }
-    let root = euid() == 0;
+    let root = current_uid() == 0;
     if root {
         let store = env.add_agent("nobody", &content);
         std::os::unix::fs::chown(&store, Some(65534), Some(65534)).expect("chown");
@@ -1288,7 +1272,7 @@ fn a_bump_keeps_the_stores_mode_and_owner() {
     } else {
         println!(
             "SKIPPED: a store owned by another user needs root (running as uid {})",
-            euid()
+            current_uid()
         );
     }
     // A read-only sessions directory.
@@ -1308,7 +1292,7 @@ fn a_bump_keeps_the_stores_mode_and_owner() {
         assert!(a["last_error"].is_null(), "{name}: {a}");
         let meta = std::fs::metadata(env.store(name)).expect("meta");
         assert_eq!(meta.mode() & 0o7777, mode, "{name}: mode not preserved");
-        assert_eq!(meta.uid(), euid());
+        assert_eq!(meta.uid(), current_uid());
         assert_eq!(
             bumped_digit_spans(&content, &env.read_store(name)).len(),
             6,
@@ -1350,7 +1334,7 @@ fn a_bump_keeps_the_stores_mode_and_owner() {
     let a = agent(&status, "rodir");
     println!(
         "RELIABILITY stores: read-only sessions dir as uid {}: error {}",
-        euid(),
+        current_uid(),
         a["last_error"]
     );
     if root {

@@ -2,7 +2,8 @@
 
 mod support;
 
-use support::{Env, fixture, stderr, text};
+use keepalive::paths::current_uid;
+use support::{Env, fixture, ok, stderr, text};
 
 #[test]
 fn a_second_daemon_on_the_same_socket_is_refused() {
@@ -178,7 +179,7 @@ fn the_default_socket_is_in_the_runtime_dir_and_the_env_var_overrides_it() {
     let out = run(support::CTL, &["--json", "status"], None)
         .output()
         .expect("ctl");
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    ok(&out);
     let status: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(status["socket"], socket.display().to_string());
     assert_eq!(status["pid"], daemon.pid());
@@ -194,18 +195,16 @@ fn the_default_socket_is_in_the_runtime_dir_and_the_env_var_overrides_it() {
         "{}",
         text(&out)
     );
-    let out = run(support::CTL, &["shutdown"], None)
+    ok(&run(support::CTL, &["shutdown"], None)
         .output()
-        .expect("ctl");
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        .expect("ctl"));
     assert_eq!(daemon.wait_exit(), Some(0));
 }
 
 #[test]
 fn a_socket_directory_owned_by_another_user_is_refused() {
     use std::os::unix::fs::MetadataExt;
-    // SAFETY: geteuid cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
+    if current_uid() != 0 {
         eprintln!("SKIPPED: needs root to give a directory to another user");
         return;
     }
@@ -231,8 +230,7 @@ fn a_socket_directory_owned_by_another_user_is_refused() {
 #[test]
 fn another_users_connection_is_refused() {
     use std::os::unix::fs::PermissionsExt;
-    // SAFETY: geteuid cannot fail.
-    if unsafe { libc::geteuid() } != 0
+    if current_uid() != 0
         || std::process::Command::new("setpriv")
             .arg("--version")
             .output()
@@ -332,8 +330,7 @@ fn stop_waits_for_the_daemon_to_exit_so_start_works_right_after() {
         support::RawClient::connect(&socket).request(r#"{"v":1,"cmd":"touch"}"#)
     });
     std::thread::sleep(std::time::Duration::from_millis(300));
-    let out = env.ctl(&["stop"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    ok(&env.ctl(&["stop"]));
     // The waiting round was cancelled, not the write of a round: the touch
     // is answered with shutting_down, and the store is as it was.
     let reply = touch.join().expect("touch");

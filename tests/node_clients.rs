@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use keepalive::paths::current_uid;
 use serde_json::Value;
 use support::{CTL, Env, fixture, now_ms, parse, text};
 
@@ -241,8 +242,7 @@ fn the_node_client_without_a_daemon_times_out_and_finds_default_paths() {
     assert_eq!(out["timeout"], "timeout", "{out}");
     let ms = out["timeoutMs"].as_f64().expect("timeoutMs");
     assert!((90.0..2000.0).contains(&ms), "timed out after {ms} ms");
-    // SAFETY: geteuid(2) cannot fail.
-    let uid = unsafe { libc::geteuid() };
+    let uid = current_uid();
     // node runs without TMPDIR, so os.tmpdir() is /tmp.
     assert_eq!(
         out["paths"],

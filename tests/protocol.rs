@@ -149,6 +149,5 @@ fn the_socket_is_private_to_its_user() {
     assert_eq!(socket.permissions().mode() & 0o777, 0o600);
     let dir = std::fs::metadata(env.socket.parent().expect("dir")).expect("dir");
     assert_eq!(dir.permissions().mode() & 0o777, 0o700, "created 0700");
-    // SAFETY: geteuid cannot fail.
-    assert_eq!(socket.uid(), unsafe { libc::geteuid() });
+    assert_eq!(socket.uid(), keepalive::paths::current_uid());
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{CTL, DAEMON, Env, stderr, stdout, text};
+use support::{CTL, DAEMON, Env, ok, stderr, text};
 
 const NEXT_SYSTEMD: &str =
     "systemctl --user daemon-reload && systemctl --user enable --now openclaw-keepalive";
@@ -29,11 +29,6 @@ fn plist_path(env: &Env) -> PathBuf {
 /// keepalived next to the keepalivectl under test, as the service runs it.
 fn daemon_path() -> PathBuf {
     std::fs::canonicalize(DAEMON).expect("keepalived")
-}
-
-fn ok(out: &std::process::Output) -> String {
-    assert_eq!(out.status.code(), Some(0), "{}", text(out));
-    stdout(out)
 }
 
 #[test]
@@ -243,8 +238,7 @@ fn install_and_uninstall_a_launchd_agent() {
     let env = Env::new();
     let out = ok(&env.ctl(&["service", "install", "--platform", "launchd"]));
     let plist = plist_path(&env);
-    // SAFETY: geteuid has no preconditions.
-    let uid = unsafe { libc::geteuid() };
+    let uid = keepalive::paths::current_uid();
     assert!(
         out.contains(&format!(
             "next: launchctl bootstrap gui/{uid} {}\n",

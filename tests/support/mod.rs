@@ -360,6 +360,12 @@ pub fn text(out: &Output) -> String {
     )
 }
 
+/// Asserts that the process exited 0; returns its stdout.
+pub fn ok(out: &Output) -> String {
+    assert_eq!(out.status.code(), Some(0), "{}", text(out));
+    stdout(out)
+}
+
 pub fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }

@@ -12,30 +12,10 @@ use crate::util::{self, Env, Stat, ms, ratio};
 
 /// The session every touch of these benchmarks bumps.
 pub const KEY: &str = "agent:main:main";
-const SIZE: Size = Size {
-    entries: 6,
-    bytes: 200_000,
-};
-
-/// A state dir with one store of agent `main` whose sessions were all used in the last
-/// minutes (so none is stale under the default reset policy and a touch is never refused).
-pub fn fresh_env(bins: &Path, size: Size) -> Env {
-    let env = Env::new(bins);
-    let bytes = store::store_bytes(
-        size,
-        "main",
-        &env.state_dir(),
-        store::now_ms(),
-        5 * 60 * 1000,
-    );
-    store::write_store(&env.state_dir(), "main", &bytes);
-    env
-}
-
 pub fn touch(bins: &Path, runs: usize) -> Section {
-    let env = fresh_env(bins, SIZE);
+    let env = Env::new(bins);
+    let store = store::fresh_store(&env.state_dir(), "main", Size::SMALL);
     let _daemon = env.start_daemon(&[]);
-    let store = env.state_dir().join("agents/main/sessions/sessions.json");
     let copy = store.with_file_name("floor-copy.json");
     std::fs::copy(&store, &copy).expect("copy store");
     let mut touch = Vec::new();
@@ -68,7 +48,7 @@ pub fn touch(bins: &Path, runs: usize) -> Section {
         ],
     );
     s.row(vec![
-        SIZE.label(),
+        Size::SMALL.label(),
         format!("{} / {} (n={})", ms(t.median), ms(t.p99), t.n),
         format!("{} / {}", ms(f.median), ms(f.p99)),
         format!("{} / {}", ms(v.median), ms(v.p99)),
@@ -145,7 +125,8 @@ pub fn fire_burst(socket: &Path, clients: usize) -> Burst {
 }
 
 pub fn burst(bins: &Path, clients: usize) -> Section {
-    let env = fresh_env(bins, SIZE);
+    let env = Env::new(bins);
+    store::fresh_store(&env.state_dir(), "main", Size::SMALL);
     let _daemon = env.start_daemon(&[]);
     let before = env.writes("main");
     let Burst {

@@ -55,14 +55,8 @@ fn status_kib(pid: u32, field: &str) -> u64 {
 
 pub fn run(bins: &Path, agents: usize, window: Duration, warmup: Duration) -> Section {
     let env = Env::new(bins);
-    let size = Size {
-        entries: 6,
-        bytes: 200_000,
-    };
     for i in 0..agents {
-        let id = format!("agent{i}");
-        let bytes = store::store_bytes(size, &id, &env.state_dir(), store::now_ms(), 5 * 60 * 1000);
-        store::write_store(&env.state_dir(), &id, &bytes);
+        store::fresh_store(&env.state_dir(), &format!("agent{i}"), Size::SMALL);
     }
     let daemon = env.start_daemon(&[]);
     let pid = daemon.pid();

@@ -92,16 +92,16 @@ impl Section {
     pub fn text(&self) -> String {
         let mut out = format!("== {} — {}\n", self.name, self.title);
         // One record per row, "header: value", which stays readable with many columns.
+        let width = self
+            .headers
+            .iter()
+            .map(|h| h.chars().count())
+            .max()
+            .unwrap_or(0);
         for (i, row) in self.rows.iter().enumerate() {
             if self.rows.len() > 1 {
                 out.push_str(&format!("  [{}]\n", i + 1));
             }
-            let width = self
-                .headers
-                .iter()
-                .map(|h| h.chars().count())
-                .max()
-                .unwrap_or(0);
             for (h, v) in self.headers.iter().zip(row) {
                 out.push_str(&format!("  {h:<width$}  {v}\n"));
             }
@@ -164,20 +164,14 @@ fn main() {
     if wants(Cmd::Round) {
         let plans: Vec<round::Plan> = if quick {
             vec![round::Plan {
-                size: Size {
-                    entries: 6,
-                    bytes: 200_000,
-                },
+                size: Size::SMALL,
                 runs: 3,
                 baseline_runs: 1,
             }]
         } else {
             vec![
                 round::Plan {
-                    size: Size {
-                        entries: 6,
-                        bytes: 200_000,
-                    },
+                    size: Size::SMALL,
                     runs: 30,
                     baseline_runs: 30,
                 },
@@ -220,10 +214,7 @@ fn main() {
     if wants(Cmd::Race) {
         let plan = if quick {
             race::Plan {
-                size: Size {
-                    entries: 6,
-                    bytes: 200_000,
-                },
+                size: Size::SMALL,
                 updates: 30,
                 interval: Duration::from_millis(2),
                 clients: 20,

@@ -109,16 +109,9 @@ pub fn run(bins: &Path, plan: &Plan, baseline: Option<&Path>) -> Section {
     s
 }
 
-/// A temp state dir with one store of agent `main`, sessions used in the last minutes.
-fn new_store(env: &Env, size: Size) -> PathBuf {
-    let state = env.state_dir();
-    let bytes = store::store_bytes(size, "main", &state, store::now_ms(), 5 * 60 * 1000);
-    store::write_store(&state, "main", &bytes)
-}
-
 fn against_baseline(bins: &Path, plan: &Plan, script: &Path) -> Vec<String> {
     let env = Env::new(bins);
-    let store = new_store(&env, plan.size);
+    let store = store::fresh_store(&env.state_dir(), "main", plan.size);
     let mut sim = Sim::spawn(&store, plan);
     let (mut runs, mut ok) = (0u64, 0u64);
     while sim.running() {
@@ -172,7 +165,7 @@ fn steady_touches(socket: PathBuf, stop: Arc<AtomicBool>) -> JoinHandle<Steady> 
 
 fn against_keepalive(bins: &Path, plan: &Plan) -> (Vec<String>, Option<String>) {
     let env = Env::new(bins);
-    let store = new_store(&env, plan.size);
+    let store = store::fresh_store(&env.state_dir(), "main", plan.size);
     let _daemon = env.start_daemon(&["--schedule", "interval", "--interval", "1s"]);
     let before = env.writes("main");
     let stop = Arc::new(AtomicBool::new(false));

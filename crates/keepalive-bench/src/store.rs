@@ -15,6 +15,12 @@ pub struct Size {
 }
 
 impl Size {
+    /// The 200 KB store of six sessions: the hook benchmarks' store and the quick runs'.
+    pub const SMALL: Size = Size {
+        entries: 6,
+        bytes: 200_000,
+    };
+
     pub fn label(&self) -> String {
         format!(
             "{} entries / {}",
@@ -184,6 +190,14 @@ fn entry_size(e: &Map<String, Value>) -> usize {
     v.len() + 2 * lines
 }
 
+/// A store of `agent` under `state_dir` whose sessions were all used in the last minutes
+/// (so none is stale under the default reset policy and a touch is never refused).
+/// Returns the store path.
+pub fn fresh_store(state_dir: &Path, agent: &str, size: Size) -> PathBuf {
+    let bytes = store_bytes(size, agent, state_dir, now_ms(), 5 * 60 * 1000);
+    write_store(state_dir, agent, &bytes)
+}
+
 /// `<state>/agents/<agent>/sessions/sessions.json`, mode 0600. Returns the store path.
 pub fn write_store(state_dir: &Path, agent: &str, bytes: &[u8]) -> PathBuf {
     let dir = state_dir.join("agents").join(agent).join("sessions");
@@ -195,7 +209,5 @@ pub fn write_store(state_dir: &Path, agent: &str, bytes: &[u8]) -> PathBuf {
 }
 
 pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
+    keepalive::daemon::agent::unix_ms(std::time::SystemTime::now())
 }

@@ -43,4 +43,4 @@ pub use patch::{Bump, Field, Fields, apply as apply_bumps, plan as plan_bumps};
 pub use round::{RoundOptions, RoundOutcome, bump_snapshot, bump_store};
 pub use scan::{EntryInfo, MAX_SAFE_INTEGER, ScanError, StoreScan, Timestamp, scan};
 pub use snapshot::{StoreSnapshot, read_keys, read_snapshot};
-pub use write::remove_stale_temp_files;
+pub use write::{remove_stale_temp_files, temp_file_in};

@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::error::StoreError;
 use crate::process::{own_starttime, pid_alive, proc_stat};
+use crate::write;
 
 /// The gateway's `staleMs` for session stores.
 pub const STALE_AFTER: Duration = Duration::from_secs(30);
@@ -145,10 +146,7 @@ fn try_create(path: &Path, payload: &[u8]) -> io::Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let staged = tempfile::Builder::new()
-        .prefix(&format!("{name}.keepalive-{}-", std::process::id()))
-        .suffix(".tmp")
-        .tempfile_in(dir);
+    let staged = write::temp_file_in(dir, &name);
     let Ok(mut staged) = staged else {
         return create_exclusive(path, payload);
     };

@@ -148,14 +148,18 @@ pub(crate) fn plan_by_entry(
 /// skipped rather than corrupt the output.
 pub fn apply(input: &[u8], bumps: &[Bump], now_ms: u64) -> Vec<u8> {
     let digits = now_ms.to_string();
-    splice(input, bumps, digits.as_bytes()).concat()
+    splice(input, bumps.iter().map(|b| &b.span), digits.as_bytes()).concat()
 }
 
 /// The patched file as a list of pieces: the unchanged stretches of `input` with `digits`
-/// between them where the bumps' spans were. Their concatenation is [`apply`]'s result; a
+/// between them where the bumps' spans are. Their concatenation is [`apply`]'s result; a
 /// round writes them out directly instead of copying the whole store once more.
-pub(crate) fn splice<'a>(input: &'a [u8], bumps: &[Bump], digits: &'a [u8]) -> Vec<&'a [u8]> {
-    let mut spans: Vec<&Range<usize>> = bumps.iter().map(|b| &b.span).collect();
+pub(crate) fn splice<'a, 's>(
+    input: &'a [u8],
+    spans: impl IntoIterator<Item = &'s Range<usize>>,
+    digits: &'a [u8],
+) -> Vec<&'a [u8]> {
+    let mut spans: Vec<&Range<usize>> = spans.into_iter().collect();
     // Entries are listed by first appearance but a duplicate key's span is its last one, and
     // an entry's fields are planned in a fixed order, not in file order.
     spans.sort_by_key(|s| s.start);

@@ -50,17 +50,11 @@ pub(crate) fn proc_stat(_pid: u32) -> Option<ProcStat> {
     None
 }
 
-/// Our own start time, for the lock payload (absent where /proc is).
+/// Our own start time, for the lock payload (absent where /proc is). It never changes, so
+/// /proc is read once per process, not on every probe of a busy lock.
 pub(crate) fn own_starttime() -> Option<u64> {
-    #[cfg(target_os = "linux")]
-    {
-        let line = std::fs::read_to_string("/proc/self/stat").ok()?;
-        parse_proc_stat(&line).map(|s| s.starttime)
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        None
-    }
+    static OWN: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    *OWN.get_or_init(|| proc_stat(std::process::id()).map(|s| s.starttime))
 }
 
 #[cfg(test)]

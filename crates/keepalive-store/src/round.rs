@@ -274,9 +274,9 @@ fn stage(
     planned: &[Vec<Bump>],
     now_ms: u64,
 ) -> Result<NamedTempFile, StoreError> {
-    let bumps: Vec<Bump> = planned.iter().flatten().cloned().collect();
     let digits = now_ms.to_string();
-    let pieces = patch::splice(&read.bytes, &bumps, digits.as_bytes());
+    let spans = planned.iter().flatten().map(|b| &b.span);
+    let pieces = patch::splice(&read.bytes, spans, digits.as_bytes());
     write::write_temp(&paths.dir, &paths.name, &pieces, read)
 }
 

@@ -133,9 +133,8 @@ fn decode_string(b: &[u8], raw: &RawString) -> Option<String> {
     if !raw.escaped {
         return std::str::from_utf8(content).ok().map(str::to_owned);
     }
-    // The token with its quotes; serde_json refuses lone surrogates, which is what we want.
-    let token = b.get(raw.content.start.checked_sub(1)?..raw.content.end + 1)?;
-    serde_json::from_slice::<String>(token).ok()
+    // Strict UTF-16 decoding refuses lone surrogates, which is what we want.
+    String::from_utf16(&decode_units(content)?).ok()
 }
 
 /// A key's identity as a JS string: two lossy keys that differ only in which lone surrogate

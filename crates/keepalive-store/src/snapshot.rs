@@ -86,9 +86,8 @@ fn invalid_json(store: &Path, e: &scan::ScanError) -> StoreError {
     StoreError::Invalid {
         path: store.into(),
         reason: format!(
-            "is not valid JSON at byte {} ({}): left untouched; the gateway will not read it \
-             either — restore it from {name}.bak.* or let the gateway recreate it",
-            e.offset, e.reason
+            "is not valid JSON {e}: left untouched; the gateway will not read it either — \
+             restore it from {name}.bak.* or let the gateway recreate it"
         ),
     }
 }

@@ -37,17 +37,17 @@ impl FileIdentity {
 /// Whether `path` still names the very file described by `expected` (not following a
 /// symlink that might have appeared in its place). A vanished file counts as changed.
 pub fn still_same_file(path: &Path, expected: &FileIdentity) -> io::Result<bool> {
-    match fs::symlink_metadata(path) {
-        Ok(meta) => Ok(meta.is_file() && FileIdentity::of(&meta) == *expected),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(e),
-    }
+    is_same(fs::symlink_metadata(path), expected)
 }
 
 /// Like [`still_same_file`] but following symlinks, for read-only snapshots that were read
 /// through a symlinked store path.
 pub fn still_same_target(path: &Path, expected: &FileIdentity) -> io::Result<bool> {
-    match fs::metadata(path) {
+    is_same(fs::metadata(path), expected)
+}
+
+fn is_same(meta: io::Result<Metadata>, expected: &FileIdentity) -> io::Result<bool> {
+    match meta {
         Ok(meta) => Ok(meta.is_file() && FileIdentity::of(&meta) == *expected),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
         Err(e) => Err(e),
@@ -151,6 +151,16 @@ pub(crate) fn symlink_refused(path: &Path) -> StoreError {
 const TEMP_MARKER: &str = ".keepalive-";
 const TEMP_SUFFIX: &str = ".tmp";
 
+/// A new, empty temp file in `dir` named `<name>.keepalive-<pid>-<random>.tmp`, removed when
+/// dropped: the one naming scheme for every file keepalive stages (stores, locks, its own
+/// settings and ledgers), which [`remove_stale_temp_files`] recognises once that pid is gone.
+pub fn temp_file_in(dir: &Path, name: &str) -> io::Result<NamedTempFile> {
+    tempfile::Builder::new()
+        .prefix(&format!("{name}{TEMP_MARKER}{}-", std::process::id()))
+        .suffix(TEMP_SUFFIX)
+        .tempfile_in(dir)
+}
+
 /// Write `pieces`, one after the other, to a new temp file next to the store, with the
 /// store's mode and owner, fsynced. The pieces are slices of the store's own bytes and the new
 /// digits, written with vectored writes, so no patched copy of the store is ever built in
@@ -161,11 +171,7 @@ pub(crate) fn write_temp(
     pieces: &[&[u8]],
     original: &StoreFile,
 ) -> Result<NamedTempFile, StoreError> {
-    let prefix = format!("{store_name}{TEMP_MARKER}{}-", std::process::id());
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&prefix)
-        .suffix(TEMP_SUFFIX)
-        .tempfile_in(dir)
+    let mut tmp = temp_file_in(dir, store_name)
         .map_err(|e| StoreError::io(dir, "create a temp file in", e))?;
     let path = tmp.path().to_path_buf();
     let file = tmp.as_file_mut();

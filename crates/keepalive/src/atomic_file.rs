@@ -14,10 +14,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!("{name}.keepalive-{}-", std::process::id()))
-        .suffix(".tmp")
-        .tempfile_in(dir)?;
+    let mut tmp = keepalive_store::temp_file_in(dir, &name)?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;

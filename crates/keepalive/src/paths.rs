@@ -1,38 +1,9 @@
-//! Where things live: the OpenClaw state dir, the socket, keepalive's own files.
+//! Where things live: the socket, keepalive's own files.
 
 use std::path::{Path, PathBuf};
 
 /// Socket file name inside the socket directory.
 pub const SOCKET_FILE: &str = "keepalived.sock";
-
-/// How the OpenClaw state dir was chosen, for `status` and error messages.
-#[derive(Debug, Clone)]
-pub struct StateDir {
-    pub path: PathBuf,
-    pub source: &'static str,
-}
-
-/// The OpenClaw state dir: `--state-dir`, else `$OPENCLAW_STATE_DIR`, else
-/// `~/.openclaw`. (The gateway's full discovery order comes later.)
-pub fn resolve_state_dir(flag: Option<&Path>) -> Result<StateDir, String> {
-    if let Some(path) = flag {
-        return Ok(StateDir {
-            path: absolute(path)?,
-            source: "--state-dir",
-        });
-    }
-    if let Some(env) = std::env::var_os("OPENCLAW_STATE_DIR").filter(|v| !v.is_empty()) {
-        return Ok(StateDir {
-            path: absolute(Path::new(&env))?,
-            source: "$OPENCLAW_STATE_DIR",
-        });
-    }
-    let home = home_dir()?;
-    Ok(StateDir {
-        path: home.join(".openclaw"),
-        source: "~/.openclaw",
-    })
-}
 
 /// The default socket: `$XDG_RUNTIME_DIR/keepalive/keepalived.sock`, or a
 /// per-user directory under the temp dir where there is no runtime dir.
@@ -74,12 +45,6 @@ pub fn default_log_file() -> Result<PathBuf, String> {
 pub fn current_uid() -> u32 {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() }
-}
-
-fn home_dir() -> Result<PathBuf, String> {
-    directories::BaseDirs::new()
-        .map(|b| b.home_dir().to_path_buf())
-        .ok_or_else(|| "cannot find your home directory; set HOME or pass --state-dir".into())
 }
 
 fn absolute(path: &Path) -> Result<PathBuf, String> {

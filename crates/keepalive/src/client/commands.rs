@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::CommandFactory;
 use keepalive_proto::{
     ActiveWithinReply, IntervalReply, MetricsReply, Request, RulesReply, SessionsReply,
-    ShutdownReply, StatusReply, TouchReply,
+    ShutdownReply, StatusReply, TouchReply, encode_ok,
 };
 
 use super::connection::{ClientError, call};
@@ -158,7 +158,8 @@ async fn shutdown(socket: &Path, json: bool) -> Result<(), ClientError> {
     let (line, pid) = match stopping {
         Ok((line, reply)) => (line, reply.pid),
         Err(ClientError::NotRunning { .. }) => {
-            print(json, r#"{"v":1,"ok":true,"stopping":false}"#, || {
+            let line = encode_ok(&serde_json::json!({"stopping": false}));
+            print(json, &line, || {
                 format!(
                     "keepalived was not running (no daemon on {})",
                     socket.display()

@@ -35,7 +35,7 @@ struct ConfigReport {
 
 #[derive(Debug, Serialize)]
 struct PolicyLine {
-    generation: String,
+    generation: Generation,
     applies_to: String,
     rule: ResetRule,
 }
@@ -44,7 +44,7 @@ struct PolicyLine {
 struct AgentReport {
     id: String,
     store: String,
-    generation: Option<String>,
+    generation: Option<Generation>,
     sessions: Option<usize>,
     error: Option<String>,
     lock: LockReport,
@@ -119,10 +119,7 @@ fn inspect(state_dir: &Path, source: String, daemon: DaemonReport) -> Report {
     }
     let config = &installation.config;
     let generations: Vec<Generation> = {
-        let mut seen: Vec<Generation> = agents
-            .iter()
-            .filter_map(|a| parse_generation(a.generation.as_deref()))
-            .collect();
+        let mut seen: Vec<Generation> = agents.iter().filter_map(|a| a.generation).collect();
         seen.sort_by_key(|g| g.as_str());
         seen.dedup();
         if seen.is_empty() {
@@ -135,26 +132,28 @@ fn inspect(state_dir: &Path, source: String, daemon: DaemonReport) -> Report {
     for &g in &generations {
         for kind in ["direct", "group", "thread"] {
             reset_policy.push(PolicyLine {
-                generation: g.as_str().into(),
+                generation: g,
                 applies_to: format!("{kind} sessions"),
                 rule: effective_rule(&config.reset, g, Some(kind), None),
             });
         }
         for channel in config.reset.by_channel.keys() {
             reset_policy.push(PolicyLine {
-                generation: g.as_str().into(),
+                generation: g,
                 applies_to: format!("channel {channel}"),
                 rule: effective_rule(&config.reset, g, None, Some(channel)),
             });
         }
     }
-    let writable = |a: &AgentReport| matches!(a.generation.as_deref(), Some("json-v1" | "json-v2"));
+    let writable =
+        |a: &AgentReport| matches!(a.generation, Some(Generation::JsonV1 | Generation::JsonV2));
     let expires = reset_policy
         .iter()
-        .any(|p| p.rule.mode != Mode::None && p.generation != "sqlite");
+        .any(|p| p.rule.mode != Mode::None && p.generation != Generation::Sqlite);
     let effective = agents.iter().any(writable) && expires;
 
-    if !state_dir.exists() {
+    let state_dir_exists = state_dir.exists();
+    if !state_dir_exists {
         advice.push(format!(
             "there is no OpenClaw state dir at {} (found via {source}): is OpenClaw installed for this \
              user? Point keepalive at it with --state-dir or --profile",
@@ -174,15 +173,15 @@ fn inspect(state_dir: &Path, source: String, daemon: DaemonReport) -> Report {
         );
     }
     for a in &agents {
-        match (a.generation.as_deref(), &a.error) {
+        match (a.generation, &a.error) {
             (_, Some(e)) => advice.push(format!("{}: {e}", a.id)),
-            (Some("sqlite"), _) => advice.push(format!(
+            (Some(Generation::Sqlite), _) => advice.push(format!(
                 "{}: OpenClaw 2026.7+ keeps sessions in SQLite and forbids other writers, so keepalive \
                  writes nothing there; sessions expire only where session.reset in openclaw.json says \
                  so: to keep them, set session.reset.mode to \"none\" or raise idleMinutes",
                 a.id
             )),
-            (Some("unknown"), _) => advice.push(format!("{}: the store layout is not one keepalive knows; it writes nothing there", a.id)),
+            (Some(Generation::Unknown), _) => advice.push(format!("{}: the store layout is not one keepalive knows; it writes nothing there", a.id)),
             _ => {}
         }
         if a.lock.state == "stale" {
@@ -197,7 +196,7 @@ fn inspect(state_dir: &Path, source: String, daemon: DaemonReport) -> Report {
     if generations.contains(&Generation::JsonV2)
         && reset_policy
             .iter()
-            .any(|p| p.generation == "json-v2" && p.rule.mode == Mode::Daily)
+            .any(|p| p.generation == Generation::JsonV2 && p.rule.mode == Mode::Daily)
     {
         advice.push(
             "json-v2 stores reset daily by sessionStartedAt, which keepalive leaves alone unless you pass \
@@ -217,7 +216,7 @@ fn inspect(state_dir: &Path, source: String, daemon: DaemonReport) -> Report {
     Report {
         state_dir: state_dir.display().to_string(),
         state_dir_source: source,
-        state_dir_exists: state_dir.exists(),
+        state_dir_exists,
         config: ConfigReport {
             path: config.path.display().to_string(),
             found: config.found,
@@ -243,13 +242,13 @@ fn inspect_agent(spec: &crate::daemon::discovery::AgentSpec) -> AgentReport {
     };
     if spec.sqlite.exists() {
         return AgentReport {
-            generation: Some(Generation::Sqlite.as_str().into()),
+            generation: Some(Generation::Sqlite),
             ..base
         };
     }
     match keepalive_store::read_snapshot(&spec.store) {
         Ok(snapshot) => AgentReport {
-            generation: Some(generation::detect(&snapshot.scan).as_str().into()),
+            generation: Some(generation::detect(&snapshot.scan)),
             sessions: Some(snapshot.scan.entries.len()),
             ..base
         },
@@ -285,17 +284,6 @@ fn inspect_lock(store: &Path) -> LockReport {
             why: Some(e.to_string()),
         },
     }
-}
-
-fn parse_generation(name: Option<&str>) -> Option<Generation> {
-    [
-        Generation::JsonV1,
-        Generation::JsonV2,
-        Generation::Sqlite,
-        Generation::Unknown,
-    ]
-    .into_iter()
-    .find(|g| Some(g.as_str()) == name)
 }
 
 fn describe(rule: &ResetRule) -> String {
@@ -341,7 +329,7 @@ fn render(r: &Report) -> String {
         let _ = writeln!(
             out,
             "  {} {}: {}  [{}]",
-            line.generation,
+            line.generation.as_str(),
             line.applies_to,
             describe(&line.rule),
             line.rule.source
@@ -364,7 +352,7 @@ fn render(r: &Report) -> String {
             out,
             "  {}: {}{sessions}, {lock}\n    {}",
             a.id,
-            a.generation.as_deref().unwrap_or("unreadable"),
+            a.generation.map_or("unreadable", Generation::as_str),
             a.store
         );
     }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use keepalive_proto::{HelloReply, Request, StatusReply};
+use keepalive_proto::{HelloReply, Request, StatusReply, encode_ok};
 
 use super::connection::{ClientError, call};
 use crate::VERSION_MARKER;
@@ -29,7 +29,9 @@ pub async fn start(
         if json {
             outln!(
                 "{}",
-                serde_json::json!({"v": 1, "ok": true, "started": false, "pid": hello.pid, "socket": socket})
+                encode_ok(
+                    &serde_json::json!({"started": false, "pid": hello.pid, "socket": socket})
+                )
             );
         } else {
             outln!(
@@ -49,7 +51,8 @@ pub async fn start(
         ));
     }
     let daemon = find_daemon()?;
-    let log_file = match flag_value(daemon_args, "--log-file") {
+    let log_file_arg = flag_value(daemon_args, "--log-file");
+    let log_file = match log_file_arg {
         Some(path) => PathBuf::from(path),
         None => crate::paths::default_log_file().map_err(ClientError::Failed)?,
     };
@@ -58,7 +61,7 @@ pub async fn start(
     if let Some(pid) = exit_with {
         command.arg("--exit-with").arg(pid.to_string());
     }
-    if flag_value(daemon_args, "--log-file").is_none() {
+    if log_file_arg.is_none() {
         command.arg("--log-file").arg(&log_file);
     }
     // Its own process group: a Ctrl-C in the terminal that ran `start`
@@ -107,10 +110,10 @@ pub async fn start(
 fn report(status: &StatusReply, log_file: &Path, json: bool) {
     let agents: Vec<&str> = status.agents.iter().map(|a| a.id.as_str()).collect();
     if json {
-        let line = serde_json::json!({
-            "v": 1, "ok": true, "started": true, "pid": status.pid, "socket": status.socket,
+        let line = encode_ok(&serde_json::json!({
+            "started": true, "pid": status.pid, "socket": status.socket,
             "log_file": log_file, "agents": agents,
-        });
+        }));
         outln!("{line}");
         return;
     }
@@ -133,7 +136,7 @@ fn report(status: &StatusReply, log_file: &Path, json: bool) {
 fn find_daemon() -> Result<PathBuf, ClientError> {
     let beside = std::env::current_exe()
         .ok()
-        .and_then(|exe| exe.parent().map(|dir| dir.join("keepalived")));
+        .and_then(|exe| daemon_beside(&exe));
     let on_path = std::env::var_os("PATH")
         .into_iter()
         .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
@@ -158,6 +161,11 @@ fn find_daemon() -> Result<PathBuf, ClientError> {
     }
     message.push_str("; install both with `cargo install --path crates/keepalive`");
     Err(ClientError::Failed(message))
+}
+
+/// Where `keepalived` would be next to `ctl`, this keepalivectl.
+pub(super) fn daemon_beside(ctl: &Path) -> Option<PathBuf> {
+    ctl.parent().map(|dir| dir.join("keepalived"))
 }
 
 pub(super) fn is_ours(binary: &Path) -> bool {

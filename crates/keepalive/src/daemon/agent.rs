@@ -19,7 +19,7 @@ use super::discovery::AgentSpec;
 use super::metrics::AgentCounters;
 pub use super::round::AgentConfig;
 use super::round::{self, Batch, KeyTouch};
-use super::state::{Daemon, PolicyInputs};
+use super::state::{Daemon, PolicyInputs, lock};
 use crate::openclaw::Clock;
 use crate::policy::{AgentLedger, LedgerFile};
 
@@ -163,13 +163,13 @@ impl AgentHandle {
     }
 
     pub fn status(&self) -> AgentStatus {
-        lock(&self.state).status.clone()
+        lock(&self.state).status()
     }
 
     /// Status and counters, for metrics.
     pub fn metrics(&self) -> (AgentStatus, AgentCounters) {
         let state = lock(&self.state);
-        (state.status.clone(), state.counters.clone())
+        (state.status(), state.counters.clone())
     }
 }
 
@@ -185,20 +185,14 @@ struct Actor {
 
 impl Actor {
     async fn run(mut self, mut inbox: mpsc::Receiver<Message>, shutdown: CancellationToken) {
-        let (ledger_file, dir, dry_run) = (
+        let (store, ledger_file, dry_run) = (
+            self.spec.store.clone(),
             self.ledger_file.clone(),
-            self.spec.store.parent().map(PathBuf::from),
             self.config.dry_run,
         );
-        let id = self.spec.id.clone();
-        let loaded = tokio::task::spawn_blocking(move || {
-            // A dry run changes no file at all, not even our own leftovers.
-            if let (Some(dir), false) = (dir, dry_run) {
-                remove_old_temp_files(&id, &dir);
-            }
-            ledger_file.load()
-        })
-        .await;
+        let loaded =
+            tokio::task::spawn_blocking(move || round::prepare(&store, &ledger_file, dry_run))
+                .await;
         self.ledger = loaded.unwrap_or_default();
         loop {
             let first = tokio::select! {
@@ -289,13 +283,7 @@ impl Actor {
         // may count as activity once. The next round waits for this save.
         if self.ledger != before && !self.config.dry_run {
             let (ledger, file) = (self.ledger.clone(), self.ledger_file.clone());
-            let saved = tokio::task::spawn_blocking(move || file.save(&ledger)).await;
-            if let Ok(Err(e)) = saved {
-                tracing::warn!(
-                    "cannot save the activity ledger {}: {e}",
-                    self.ledger_file.path().display()
-                );
-            }
+            let _ = tokio::task::spawn_blocking(move || file.save_or_warn(&ledger)).await;
         }
     }
 
@@ -325,9 +313,6 @@ impl Actor {
             }
             None => "nothing to plan".into(),
         });
-        if out.written {
-            status.writes += 1;
-        }
         let (sessions, kept) = (out.sessions.unwrap_or(0), out.kept_alive.unwrap_or(0));
         match &out.error {
             Some(e) => {
@@ -359,8 +344,18 @@ impl Actor {
 
 /// An agent's status and counters, updated together after each round.
 struct AgentState {
+    /// Without `writes`, which `counters` counts.
     status: AgentStatus,
     counters: AgentCounters,
+}
+
+impl AgentState {
+    fn status(&self) -> AgentStatus {
+        AgentStatus {
+            writes: self.counters.writes,
+            ..self.status.clone()
+        }
+    }
 }
 
 fn count(c: &mut AgentCounters, out: &round::Output, batch: &Batch, ms: f64) {
@@ -387,19 +382,6 @@ fn count(c: &mut AgentCounters, out: &round::Output, batch: &Batch, ms: f64) {
     }
 }
 
-/// Removes the temp files an earlier, killed keepalive left beside a store (only those
-/// whose process is gone; see `keepalive_store::remove_stale_temp_files`).
-pub fn remove_old_temp_files(id: &str, dir: &std::path::Path) {
-    match keepalive_store::remove_stale_temp_files(dir) {
-        Ok(0) => {}
-        Ok(n) => tracing::info!("{id}: removed {n} temp file(s) left by an earlier keepalived"),
-        Err(e) => tracing::debug!(
-            "{id}: cannot look for old temp files in {}: {e}",
-            dir.display()
-        ),
-    }
-}
-
 pub fn unix_ms(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH)
         .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
@@ -418,12 +400,6 @@ fn mixed_up() -> ErrorBody {
         ErrorCode::Internal,
         "internal error: a reply went to the wrong request",
     )
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn list_keys(keys: &[String]) -> String {

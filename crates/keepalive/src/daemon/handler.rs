@@ -211,22 +211,14 @@ async fn targets(daemon: &Daemon, agent: Option<&str>) -> Result<Vec<AgentHandle
     let Some(id) = agent else {
         return Ok(daemon.agents());
     };
-    let find = || {
-        daemon
-            .agents()
-            .into_iter()
-            .filter(|a| a.id == id)
-            .collect::<Vec<_>>()
-    };
-    let mut found = find();
-    if found.is_empty() {
-        daemon.refresh().await;
-        found = find();
+    if let Some(found) = daemon.agent(id) {
+        return Ok(vec![found]);
     }
-    if found.is_empty() {
-        return Err(unknown_agent(daemon, id));
-    }
-    Ok(found)
+    daemon.refresh().await;
+    daemon
+        .agent(id)
+        .map(|found| vec![found])
+        .ok_or_else(|| unknown_agent(daemon, id))
 }
 
 async fn sessions(daemon: &Daemon, agent: Option<String>) -> Result<String, ErrorBody> {
@@ -363,7 +355,7 @@ async fn locate(
 }
 
 fn unknown_agent(daemon: &Daemon, id: &str) -> ErrorBody {
-    let known: Vec<String> = daemon.agents().iter().map(|a| a.id.clone()).collect();
+    let known = daemon.agent_ids();
     let why = if daemon.config.only_agents.is_empty()
         || daemon.config.only_agents.iter().any(|a| a == id)
     {

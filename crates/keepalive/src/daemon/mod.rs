@@ -24,13 +24,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::cli::{DaemonArgs, exit};
-use crate::duration::DEFAULT_INTERVAL;
 use crate::openclaw::Clock;
 use crate::paths::socket_path;
 use crate::policy::{LedgerFile, Schedule};
 use crate::settings::SettingsFile;
 use agent::AgentConfig;
-use discovery::Installation;
 use state::{Config, Daemon};
 
 /// A start-up failure, with the exit code it maps to.
@@ -68,8 +66,7 @@ pub async fn run(args: DaemonArgs) -> Result<(), DaemonError> {
         .map_err(DaemonError::Setup)?;
     let private_dir = args.socket.is_none();
     let (guard, listener) = socket::bind(&setup.config.socket, private_dir)?;
-    let state_dir = setup.config.state_dir.path.clone();
-    let installation = tokio::task::spawn_blocking(move || Installation::load(&state_dir))
+    let (installation, agents) = state::survey(&setup.config)
         .await
         .map_err(|e| DaemonError::Setup(e.to_string()))?;
     let daemon = Daemon::new(
@@ -78,7 +75,7 @@ pub async fn run(args: DaemonArgs) -> Result<(), DaemonError> {
         setup.persisted,
         installation,
     );
-    announce(&daemon).await;
+    announce(&daemon, agents).await;
 
     let signals = tokio::spawn(watch_signals(daemon.clone()));
     daemon.workers.spawn(scheduler::run(daemon.clone()));
@@ -132,15 +129,9 @@ pub async fn run_once(args: DaemonArgs) -> Result<(), DaemonError> {
             on_signal.store(true, Ordering::Relaxed);
         }
     });
-    let state_dir = config.state_dir.path.clone();
-    let only = config.only_agents.clone();
-    let (installation, agents) = tokio::task::spawn_blocking(move || {
-        let installation = Installation::load(&state_dir);
-        let agents = discovery::discover(&installation, &only);
-        (installation, agents)
-    })
-    .await
-    .map_err(|e| DaemonError::Setup(e.to_string()))?;
+    let (installation, agents) = state::survey(&config)
+        .await
+        .map_err(|e| DaemonError::Setup(e.to_string()))?;
     for problem in &installation.config.problems {
         tracing::warn!("{problem}");
     }
@@ -159,20 +150,13 @@ pub async fn run_once(args: DaemonArgs) -> Result<(), DaemonError> {
         );
         return Ok(());
     }
-    let interval = config
-        .interval_flag
-        .or(setup.persisted.interval_s)
-        .unwrap_or(DEFAULT_INTERVAL.as_secs());
-    let mut effective = setup.persisted.clone();
-    if let Some(window) = config.active_within_flag {
-        effective.active_within = Some(window);
-    }
-    let policy = Arc::new(state::policy_inputs(
+    let (_, policy) = state::in_force(
         &config,
-        &effective,
+        state::Flags::of(&config),
+        &setup.persisted,
         &installation.config,
-        interval,
-    ));
+    );
+    let policy = Arc::new(policy);
     let tasks: Vec<_> = agents
         .into_iter()
         .map(|spec| {
@@ -184,25 +168,16 @@ pub async fn run_once(args: DaemonArgs) -> Result<(), DaemonError> {
                 clock: Clock::system(),
             };
             tokio::task::spawn_blocking(move || {
-                if let (Some(dir), false) = (input.spec.store.parent(), input.config.dry_run) {
-                    agent::remove_old_temp_files(&input.spec.id, dir);
-                }
                 let file = LedgerFile::new(&input.config.ledger_dir, &input.spec.id);
-                let mut ledger = file.load();
+                let mut ledger = round::prepare(&input.spec.store, &file, input.config.dry_run);
                 let before = ledger.clone();
                 let batch = round::Batch {
                     touch_all: 1,
                     ..round::Batch::default()
                 };
                 let result = round::run(&input, &batch, &mut ledger);
-                if ledger != before
-                    && !input.config.dry_run
-                    && let Err(e) = file.save(&ledger)
-                {
-                    tracing::warn!(
-                        "cannot save the activity ledger {}: {e}",
-                        file.path().display()
-                    );
+                if ledger != before && !input.config.dry_run {
+                    file.save_or_warn(&ledger);
                 }
                 (input.spec.id, result)
             })
@@ -317,10 +292,11 @@ fn configure(args: &DaemonArgs) -> Result<Setup, DaemonError> {
     })
 }
 
-async fn announce(daemon: &Arc<Daemon>) {
+/// Starts serving the agents found at start-up and logs the set-up.
+async fn announce(daemon: &Arc<Daemon>, agents: std::io::Result<Vec<discovery::AgentSpec>>) {
     let config = &daemon.config;
-    daemon.refresh().await;
-    let agents: Vec<String> = daemon.agents().iter().map(|a| a.id.clone()).collect();
+    daemon.serve(agents);
+    let agents = daemon.agent_ids();
     let policy = daemon.policy();
     tracing::info!(
         "keepalived {} (pid {}) on {}; state dir {} ({}); interval {}; schedule {}; active within {}{}",

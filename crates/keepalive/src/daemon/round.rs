@@ -14,7 +14,7 @@ use keepalive_store::{EntryInfo, Fields, RoundOptions, StoreError, Timestamp};
 use super::discovery::AgentSpec;
 use super::state::PolicyInputs;
 use crate::openclaw::{Clock, Generation, Mode};
-use crate::policy::{AgentLedger, Context, Decision, decide};
+use crate::policy::{AgentLedger, Context, Decision, LedgerFile, decide};
 
 /// How often a write is redone when the store changes between read and rename.
 const MAX_ATTEMPTS: u32 = 3;
@@ -74,6 +74,16 @@ pub struct Output {
     pub report: Result<Vec<SessionRow>, ErrorBody>,
 }
 
+/// Before an agent's first round: removes the temp files an earlier, killed
+/// keepalived left beside its store (not on a dry run, which changes no file
+/// at all, not even our own leftovers), then loads the agent's ledger.
+pub fn prepare(store: &std::path::Path, ledger_file: &LedgerFile, dry_run: bool) -> AgentLedger {
+    if let (Some(dir), false) = (store.parent(), dry_run) {
+        crate::atomic_file::remove_leftovers(dir);
+    }
+    ledger_file.load()
+}
+
 pub fn run(input: &Input, batch: &Batch, ledger: &mut AgentLedger) -> Output {
     let spec = &input.spec;
     let mut out = Output::empty(spec, input.config.dry_run, batch);
@@ -83,15 +93,12 @@ pub fn run(input: &Input, batch: &Batch, ledger: &mut AgentLedger) -> Output {
         // Keys of the leftover sessions.json are still found, so that a touch
         // of one says why it is not written instead of "unknown session".
         let leftover = keepalive_store::read_snapshot(&spec.store).ok();
-        let present: HashSet<&str> = leftover
-            .iter()
-            .flat_map(|l| l.scan.entries.iter().map(|e| e.key.as_str()))
-            .collect();
-        out.lookups = lookups(batch, &present);
+        let index = index_of(leftover.as_ref().map_or(&[], |l| &l.scan.entries));
+        out.lookups = lookups(batch, &index);
         return out.refuse_writes(
             ErrorBody::new(ErrorCode::GenerationUnsupported, sqlite_note(spec)),
             batch,
-            &present,
+            &index,
         );
     }
     let snapshot = match keepalive_store::read_snapshot(&spec.store) {
@@ -102,8 +109,8 @@ pub fn run(input: &Input, batch: &Batch, ledger: &mut AgentLedger) -> Output {
     let generation = crate::openclaw::generation::detect(scan);
     out.generation = Some(generation);
     out.sessions = Some(scan.entries.len());
-    let present: HashSet<&str> = scan.entries.iter().map(|e| e.key.as_str()).collect();
-    out.lookups = lookups(batch, &present);
+    let index = index_of(&scan.entries);
+    out.lookups = lookups(batch, &index);
     if generation == Generation::Unknown {
         let note = format!(
             "{}: its entries carry no integer updatedAt, lastInteractionAt or sessionStartedAt; \
@@ -114,17 +121,20 @@ pub fn run(input: &Input, batch: &Batch, ledger: &mut AgentLedger) -> Output {
         return out.refuse_writes(
             ErrorBody::new(ErrorCode::GenerationUnsupported, note),
             batch,
-            &present,
+            &index,
         );
     }
 
     let policy = &input.policy;
     let now = input.clock.now_ms;
     let ctx = context(input, generation, ledger);
+    // Looked at once: a bump below changes timestamps, never the transcript.
+    let transcripts: Vec<Option<u64>> = scan.entries.iter().map(transcript_ms).collect();
     let decisions: Vec<Decision> = scan
         .entries
         .iter()
-        .map(|e| decide(e, transcript_ms(e), &ctx))
+        .zip(&transcripts)
+        .map(|(e, t)| decide(e, *t, &ctx))
         .collect();
     // Remember what was seen: the bump below overwrites the timestamps
     // that showed the gateway's activity.
@@ -135,12 +145,6 @@ pub fn run(input: &Input, batch: &Batch, ledger: &mut AgentLedger) -> Output {
             d.activity
                 .map(|a| (e.key.clone(), a.at_ms, a.source.as_str()))
         })
-        .collect();
-    let index: HashMap<&str, usize> = scan
-        .entries
-        .iter()
-        .enumerate()
-        .map(|(i, e)| (e.key.as_str(), i))
         .collect();
 
     // What to bump: kept sessions on a due tick (all of them, so their
@@ -153,24 +157,18 @@ pub fn run(input: &Input, batch: &Batch, ledger: &mut AgentLedger) -> Output {
             bumps.insert(e.key.clone(), d.fields);
         }
     }
-    let mut accepted: Vec<Option<&KeyTouch>> = Vec::new();
-    let mut refusals: Vec<Option<ErrorBody>> = Vec::new();
+    // Each touch, accepted or refused, in batch order.
+    let mut checked: Vec<Result<&KeyTouch, ErrorBody>> = Vec::new();
     for touch in &batch.touches {
-        match check_touch(touch, &index, &decisions) {
-            Ok(()) => {
-                for key in &touch.keys {
-                    let d = &decisions[index[key.as_str()]];
-                    let fields = bumps.entry(key.clone()).or_default();
-                    *fields = union(*fields, d.fields);
-                }
-                accepted.push(Some(touch));
-                refusals.push(None);
-            }
-            Err(e) => {
-                accepted.push(None);
-                refusals.push(Some(e));
+        let check = check_touch(touch, &index, &decisions).map(|()| touch);
+        if check.is_ok() {
+            for key in &touch.keys {
+                let d = &decisions[index[key.as_str()]];
+                let fields = bumps.entry(key.clone()).or_default();
+                *fields = union(*fields, d.fields);
             }
         }
+        checked.push(check);
     }
     out.kept_alive = Some(decisions.iter().filter(|d| d.keep).count());
 
@@ -196,12 +194,14 @@ pub fn run(input: &Input, batch: &Batch, ledger: &mut AgentLedger) -> Output {
         Err(e) => {
             out.error = Some(e.clone());
             out.touch_all = Err(e.clone());
-            out.touches = refusals
+            out.touches = checked
                 .into_iter()
-                .map(|r| Err(r.unwrap_or_else(|| e.clone())))
+                .map(|c| Err(c.err().unwrap_or_else(|| e.clone())))
                 .collect();
             out.next_write = next_write(&decisions, &scan.entries, now);
-            out.report = Ok(rows(spec, &decisions, &scan.entries));
+            if batch.reports > 0 {
+                out.report = Ok(rows(spec, &decisions, &scan.entries));
+            }
             return out;
         }
     };
@@ -226,17 +226,17 @@ pub fn run(input: &Input, batch: &Batch, ledger: &mut AgentLedger) -> Output {
         for key in &bumped {
             ledger.record_write(key, bumps[key], now);
         }
-        for touch in accepted.iter().flatten() {
+        for touch in checked.iter().flatten() {
             for key in &touch.keys {
                 ledger.record_touch(key, now);
             }
         }
-        ledger.retain(&present);
+        ledger.retain(|key| index.contains_key(key));
         let ctx = context(input, generation, ledger);
         for key in &bumped {
             let i = index[key.as_str()];
             let after = bumped_entry(&scan.entries[i], bumps[key], now);
-            decisions[i] = decide(&after, transcript_ms(&after), &ctx);
+            decisions[i] = decide(&after, transcripts[i], &ctx);
         }
     }
     let kept_keys: HashSet<&str> = kept_of(&decisions, &scan.entries);
@@ -248,26 +248,28 @@ pub fn run(input: &Input, batch: &Batch, ledger: &mut AgentLedger) -> Output {
             .cloned()
             .collect(),
     ));
-    out.touches = accepted
-        .iter()
-        .zip(refusals)
-        .map(|(touch, refusal)| match (touch, refusal) {
-            (_, Some(e)) => Err(e),
-            (Some(t), None) => Ok(out.result(
-                spec,
-                bumped
-                    .iter()
-                    .filter(|k| t.keys.contains(k))
-                    .cloned()
-                    .collect(),
-            )),
-            (None, None) => Err(ErrorBody::new(ErrorCode::Internal, "touch lost its keys")),
+    out.touches = checked
+        .into_iter()
+        .map(|check| {
+            check.map(|t| {
+                out.result(
+                    spec,
+                    bumped
+                        .iter()
+                        .filter(|k| t.keys.contains(k))
+                        .cloned()
+                        .collect(),
+                )
+            })
         })
         .collect();
     out.bumped = bumped;
     out.note = daily_note(generation, policy, &decisions, &scan.entries);
     out.next_write = next_write(&decisions, &scan.entries, now);
-    out.report = Ok(rows(spec, &decisions, &scan.entries));
+    // Only a report reads the rows: not built for a round that has none.
+    if batch.reports > 0 {
+        out.report = Ok(rows(spec, &decisions, &scan.entries));
+    }
     out
 }
 
@@ -288,14 +290,23 @@ fn context<'a>(input: &'a Input, generation: Generation, ledger: &'a AgentLedger
     }
 }
 
-fn lookups(batch: &Batch, present: &HashSet<&str>) -> Vec<Result<Vec<String>, ErrorBody>> {
+/// Where each key stands in `entries`.
+fn index_of(entries: &[EntryInfo]) -> HashMap<&str, usize> {
+    entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.key.as_str(), i))
+        .collect()
+}
+
+fn lookups(batch: &Batch, index: &HashMap<&str, usize>) -> Vec<Result<Vec<String>, ErrorBody>> {
     batch
         .lookups
         .iter()
         .map(|keys| {
             Ok(keys
                 .iter()
-                .filter(|k| present.contains(k.as_str()))
+                .filter(|k| index.contains_key(k.as_str()))
                 .cloned()
                 .collect())
         })
@@ -523,7 +534,12 @@ impl Output {
     /// This agent is never written: touches of named sessions fail (as
     /// unknown when a key is not in the store), a touch of everything
     /// reports the note, reports find nothing.
-    fn refuse_writes(mut self, why: ErrorBody, batch: &Batch, present: &HashSet<&str>) -> Self {
+    fn refuse_writes(
+        mut self,
+        why: ErrorBody,
+        batch: &Batch,
+        index: &HashMap<&str, usize>,
+    ) -> Self {
         if let Ok(r) = &mut self.touch_all {
             r.note = self.note.clone();
         }
@@ -534,7 +550,7 @@ impl Output {
                 let missing: Vec<&String> = touch
                     .keys
                     .iter()
-                    .filter(|k| !present.contains(k.as_str()))
+                    .filter(|k| !index.contains_key(k.as_str()))
                     .collect();
                 Err(if missing.is_empty() {
                     why.clone()

@@ -47,10 +47,6 @@ pub struct SocketGuard {
 }
 
 impl SocketGuard {
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Removes the socket file. The lock file stays: deleting it while
     /// another process has it open would let two daemons lock two inodes.
     pub fn remove_socket(&self) {

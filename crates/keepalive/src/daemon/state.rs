@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::agent::{AgentConfig, AgentHandle};
-use super::discovery::{Installation, discover};
+use super::discovery::{AgentSpec, Installation, discover};
 use crate::openclaw::{OpenClawConfig, ResetConfig, StateDirChoice};
 use crate::policy::{Rules, Schedule};
 use crate::settings::{ActiveWithin, Persisted, SettingsFile};
@@ -63,12 +63,21 @@ struct Settings {
 }
 
 #[derive(Debug, Clone, Copy)]
-struct Flags {
+pub struct Flags {
     interval: Option<u64>,
     active_within: Option<ActiveWithin>,
 }
 
 impl Flags {
+    /// The start-up flags given in `config`.
+    pub fn of(config: &Config) -> Self {
+        Flags {
+            interval: config.interval_flag,
+            active_within: config.active_within_flag,
+        }
+    }
+
+    /// The settings in force: `persisted` with these flags applied.
     fn apply(self, persisted: &Persisted) -> Persisted {
         let mut effective = persisted.clone();
         if let Some(interval) = self.interval {
@@ -108,15 +117,8 @@ impl Daemon {
         persisted: Persisted,
         installation: Installation,
     ) -> Arc<Self> {
-        let flags = Flags {
-            interval: config.interval_flag,
-            active_within: config.active_within_flag,
-        };
-        let effective = flags.apply(&persisted);
-        let interval = effective
-            .interval_s
-            .unwrap_or(crate::duration::DEFAULT_INTERVAL.as_secs());
-        let policy = policy_inputs(&config, &effective, &installation.config, interval);
+        let flags = Flags::of(&config);
+        let (interval, policy) = in_force(&config, flags, &persisted, &installation.config);
         Arc::new(Daemon {
             config,
             shutdown: CancellationToken::new(),
@@ -242,19 +244,21 @@ impl Daemon {
             })?;
         settings.persisted = next;
         settings.flags = flags;
-        self.publish(&settings.flags.apply(&settings.persisted));
+        self.publish(&settings);
         Ok(())
     }
 
-    /// Publishes the settings in force (`effective`: persisted plus flags).
-    fn publish(&self, effective: &Persisted) {
-        let interval = effective
-            .interval_s
-            .unwrap_or(crate::duration::DEFAULT_INTERVAL.as_secs());
+    /// Publishes the settings in force (persisted plus flags).
+    fn publish(&self, settings: &Settings) {
+        let installation = self.installation();
+        let (interval, policy) = in_force(
+            &self.config,
+            settings.flags,
+            &settings.persisted,
+            &installation.config,
+        );
         self.interval
             .send_if_modified(|current| std::mem::replace(current, interval) != interval);
-        let installation = self.installation();
-        let policy = policy_inputs(&self.config, effective, &installation.config, interval);
         self.policy.send_replace(Arc::new(policy));
     }
 
@@ -263,16 +267,8 @@ impl Daemon {
     /// `store_not_found` (replacing an actor could let two write at once).
     pub async fn refresh(&self) {
         let _serial = self.refresh.lock().await;
-        let state_dir = self.config.state_dir.path.clone();
-        let only = self.config.only_agents.clone();
         let previous = self.installation();
-        let found = tokio::task::spawn_blocking(move || {
-            let installation = Installation::load(&state_dir);
-            let agents = discover(&installation, &only);
-            (installation, agents)
-        })
-        .await;
-        let Ok((installation, agents)) = found else {
+        let Ok((installation, agents)) = survey(&self.config).await else {
             return;
         };
         if installation.config.problems != previous.config.problems {
@@ -284,8 +280,14 @@ impl Daemon {
         *lock(&self.installation) = Arc::new(installation);
         if config_changed {
             let settings = self.settings.lock().await;
-            self.publish(&settings.flags.apply(&settings.persisted));
+            self.publish(&settings);
         }
+        self.serve(agents);
+    }
+
+    /// Starts an actor for each agent found that has none yet. (At start-up,
+    /// with what `survey` found for [`Daemon::new`].)
+    pub fn serve(&self, agents: std::io::Result<Vec<AgentSpec>>) {
         let agents = match agents {
             Ok(agents) => agents,
             Err(e) => {
@@ -317,6 +319,16 @@ impl Daemon {
         lock(&self.agents).values().cloned().collect()
     }
 
+    /// The agent served as `id`, if any.
+    pub fn agent(&self, id: &str) -> Option<AgentHandle> {
+        lock(&self.agents).get(id).cloned()
+    }
+
+    /// The ids of the agents served, sorted.
+    pub fn agent_ids(&self) -> Vec<String> {
+        lock(&self.agents).keys().cloned().collect()
+    }
+
     pub fn agent_statuses(&self) -> Vec<AgentStatus> {
         self.agents().iter().map(AgentHandle::status).collect()
     }
@@ -326,18 +338,37 @@ impl Daemon {
     }
 }
 
+/// Reads `openclaw.json` and lists the agents in the state dir, off the
+/// async threads.
+pub async fn survey(
+    config: &Config,
+) -> Result<(Installation, std::io::Result<Vec<AgentSpec>>), tokio::task::JoinError> {
+    let state_dir = config.state_dir.path.clone();
+    let only = config.only_agents.clone();
+    tokio::task::spawn_blocking(move || {
+        let installation = Installation::load(&state_dir);
+        let agents = discover(&installation, &only);
+        (installation, agents)
+    })
+    .await
+}
+
 fn effective_window(effective: &Persisted) -> ActiveWithin {
     effective.active_within.unwrap_or(DEFAULT_ACTIVE_WITHIN)
 }
 
-/// The policy inputs for `config` and the settings in force (`effective`:
-/// persisted settings with start-up flags applied; also used by `--once`).
-pub fn policy_inputs(
+/// The interval and policy inputs in force for `persisted` settings under the
+/// start-up `flags` still applied (also used by `--once`).
+pub fn in_force(
     config: &Config,
-    effective: &Persisted,
+    flags: Flags,
+    persisted: &Persisted,
     openclaw: &OpenClawConfig,
-    interval_s: u64,
-) -> PolicyInputs {
+) -> (u64, PolicyInputs) {
+    let effective = flags.apply(persisted);
+    let interval_s = effective
+        .interval_s
+        .unwrap_or(crate::duration::DEFAULT_INTERVAL.as_secs());
     // Policy scheduling trusts the reset policy; when the user's config
     // could not be read, keepalive does not know it and writes every tick.
     let schedule = config
@@ -347,17 +378,19 @@ pub fn policy_inputs(
         } else {
             Schedule::Interval
         });
-    PolicyInputs {
+    let policy = PolicyInputs {
         rules: Rules::new(effective.rules.clone()),
         reset: openclaw.reset.clone(),
-        window_ms: effective_window(effective).window_ms(),
+        window_ms: effective_window(&effective).window_ms(),
         schedule,
         margin_ms: interval_s.saturating_mul(2000),
         bump_session_start: config.bump_session_start,
-    }
+    };
+    (interval_s, policy)
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+/// Locks `mutex`, also after a panic elsewhere left it poisoned.
+pub(super) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())

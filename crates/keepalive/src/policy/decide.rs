@@ -165,6 +165,7 @@ pub fn decide(entry: &EntryInfo, transcript_ms: Option<u64>, ctx: &Context) -> D
         _ => Fields::UPDATED_AT,
     };
 
+    let action = ctx.rules.action_for(ctx.agent, &entry.key);
     let (keep, reason, detail) = if times.updated_at.is_none()
         && times.last_interaction_at.is_none()
         && times.session_started_at.is_none()
@@ -174,7 +175,7 @@ pub fn decide(entry: &EntryInfo, transcript_ms: Option<u64>, ctx: &Context) -> D
             Reason::NoTimestamp,
             "no integer timestamp keepalive could move".to_string(),
         )
-    } else if ctx.rules.action_for(ctx.agent, &entry.key) == Some(RuleAction::Exclude) {
+    } else if action == Some(RuleAction::Exclude) {
         (
             false,
             Reason::Excluded,
@@ -188,7 +189,7 @@ pub fn decide(entry: &EntryInfo, transcript_ms: Option<u64>, ctx: &Context) -> D
             rule.source
         );
         (false, Reason::StaleAlready, detail)
-    } else if ctx.rules.action_for(ctx.agent, &entry.key) == Some(RuleAction::Include) {
+    } else if action == Some(RuleAction::Include) {
         (
             true,
             Reason::Included,

@@ -5,7 +5,7 @@
 //! ledger is persisted (one small file per agent) so that a restart does not
 //! mistake yesterday's bumps for use.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use keepalive_store::{Field, Fields};
@@ -87,10 +87,10 @@ impl AgentLedger {
         self.sessions.entry(key.to_owned()).or_default().touched_ms = Some(at_ms);
     }
 
-    /// Forgets sessions the store no longer has (the gateway pruned them),
-    /// so the ledger never grows beyond the store.
-    pub fn retain(&mut self, keys: &HashSet<&str>) {
-        self.sessions.retain(|k, _| keys.contains(k.as_str()));
+    /// Forgets sessions the store no longer has (the gateway pruned them;
+    /// `in_store` says which it has), so the ledger never grows beyond the store.
+    pub fn retain(&mut self, in_store: impl Fn(&str) -> bool) {
+        self.sessions.retain(|k, _| in_store(k));
     }
 }
 
@@ -130,6 +130,18 @@ impl LedgerFile {
         let bytes = serde_json::to_vec(ledger).map_err(std::io::Error::other)?;
         crate::atomic_file::write_atomically(&self.path, &bytes)
     }
+
+    /// Saves the ledger after a round that changed it. A failure is only
+    /// logged: the cost is that keepalive's own last bump may count as
+    /// activity once.
+    pub fn save_or_warn(&self, ledger: &AgentLedger) {
+        if let Err(e) = self.save(ledger) {
+            tracing::warn!(
+                "cannot save the activity ledger {}: {e}",
+                self.path.display()
+            );
+        }
+    }
 }
 
 #[cfg(test)]
@@ -149,7 +161,7 @@ mod tests {
         assert_eq!(loaded, ledger);
         assert_eq!(loaded.written("a", Field::SessionStartedAt), Some(7));
         assert_eq!(loaded.written("b", Field::LastInteractionAt), None);
-        loaded.retain(&HashSet::from(["b"]));
+        loaded.retain(|key| key == "b");
         assert!(loaded.session("a").is_none());
         assert_eq!(loaded.session("b").and_then(|s| s.touched_ms), Some(9));
     }

@@ -18,7 +18,7 @@
 
 use std::path::{Path, PathBuf};
 
-use keepalive_proto::{HelloReply, Request};
+use keepalive_proto::{HelloReply, Request, encode_ok};
 use serde_json::json;
 
 mod units;
@@ -91,7 +91,7 @@ fn target(options: &ServiceOptions, socket: &Path) -> Result<Target, ClientError
     let (path, content) = match platform {
         ServicePlatform::Systemd => {
             let spec = ServiceSpec { daemon, args };
-            (systemd_unit_path()?, systemd_unit(&spec).map_err(failed)?)
+            (unit_path(platform)?, systemd_unit(&spec).map_err(failed)?)
         }
         ServicePlatform::Launchd => {
             let log_file = crate::paths::default_log_file().map_err(failed)?;
@@ -100,7 +100,7 @@ fn target(options: &ServiceOptions, socket: &Path) -> Result<Target, ClientError
             let spec = ServiceSpec { daemon, args };
             let output = log_file.with_file_name("keepalived.stdio.log");
             let plist = launchd_plist(&spec, &output).map_err(failed)?;
-            (launchd_plist_path()?, plist)
+            (unit_path(platform)?, plist)
         }
     };
     Ok(Target {
@@ -162,10 +162,10 @@ async fn install(
     if json {
         outln!(
             "{}",
-            json!({
-                "v": 1, "ok": true, "platform": platform_name(target.platform),
+            encode_ok(&json!({
+                "platform": platform_name(target.platform),
                 "path": target.path, "changed": changed, "next": next,
-            })
+            }))
         );
     } else {
         let verb = match (before.is_some(), changed) {
@@ -189,15 +189,14 @@ async fn install(
 }
 
 fn uninstall(platform: ServicePlatform, json: bool) -> Result<(), ClientError> {
-    let path = match platform {
-        ServicePlatform::Systemd => systemd_unit_path()?,
-        ServicePlatform::Launchd => launchd_plist_path()?,
-    };
+    let path = unit_path(platform)?;
     if std::fs::symlink_metadata(&path).is_err() {
         if json {
             outln!(
                 "{}",
-                json!({"v": 1, "ok": true, "platform": platform_name(platform), "path": path, "removed": false})
+                encode_ok(
+                    &json!({"platform": platform_name(platform), "path": path, "removed": false})
+                )
             );
         } else {
             outln!("not installed: there is no {}", path.display());
@@ -236,7 +235,9 @@ fn uninstall(platform: ServicePlatform, json: bool) -> Result<(), ClientError> {
     if json {
         outln!(
             "{}",
-            json!({"v": 1, "ok": true, "platform": platform_name(platform), "path": path, "removed": true, "next": advice})
+            encode_ok(
+                &json!({"platform": platform_name(platform), "path": path, "removed": true, "next": advice})
+            )
         );
     } else {
         outln!("removed: {}", path.display());
@@ -259,11 +260,11 @@ async fn status(options: &ServiceOptions, socket: &Path, json: bool) -> Result<(
     if json {
         outln!(
             "{}",
-            json!({
-                "v": 1, "ok": true, "platform": platform_name(target.platform),
+            encode_ok(&json!({
+                "platform": platform_name(target.platform),
                 "path": target.path, "installed": installed.is_some(), "current": current,
                 "enabled": enabled, "socket": socket, "running": running.is_some(), "pid": running,
-            })
+            }))
         );
         return Ok(());
     }
@@ -376,9 +377,7 @@ fn launchctl_bootstrap(plist: &Path) -> String {
 fn daemon_beside_ctl() -> Result<PathBuf, ClientError> {
     let exe = std::env::current_exe()
         .map_err(|e| failed(format!("cannot find where keepalivectl is installed: {e}")))?;
-    let daemon = exe
-        .parent()
-        .map(|dir| dir.join("keepalived"))
+    let daemon = super::start::daemon_beside(&exe)
         .filter(|path| path.is_file())
         .ok_or_else(|| {
             failed(format!(
@@ -412,6 +411,14 @@ fn systemd_user_dir() -> Result<PathBuf, ClientError> {
         _ => home()?.join(".config"),
     };
     Ok(config.join("systemd").join("user"))
+}
+
+/// The file a platform's service lives in.
+fn unit_path(platform: ServicePlatform) -> Result<PathBuf, ClientError> {
+    match platform {
+        ServicePlatform::Systemd => systemd_unit_path(),
+        ServicePlatform::Launchd => launchd_plist_path(),
+    }
 }
 
 fn systemd_unit_path() -> Result<PathBuf, ClientError> {
