@@ -398,6 +398,31 @@ fn an_invalid_gateway_config_is_reported_and_keepalive_falls_back_to_writing_eve
     assert!(support::stdout(&out).contains("problem:"), "{}", text(&out));
 }
 
+/// The schedule follows whether openclaw.json can be read, also when its reset policy stays
+/// the gateway's defaults throughout (broken, then removed, then broken again).
+#[test]
+fn the_schedule_follows_the_gateway_config_becoming_readable_and_broken_again() {
+    let env = Env::new();
+    let broken = "{\n  session: {\n    reset: { mode: 'idle', idleMinutes: 60 },,\n  }\n}\n";
+    env.config(broken);
+    env.add_agent(
+        "main",
+        &store(&[(
+            "agent:main:main",
+            json!({"sessionId": "a", "updatedAt": now_ms() - MIN}),
+        )]),
+    );
+    let _daemon = env.daemon(&["--interval", "1h", "--tick-ms", "50"]);
+    env.wait_status("the interval schedule", |s| s["schedule"] == "interval");
+    std::fs::remove_file(env.state_dir.join("openclaw.json")).expect("use the gateway's defaults");
+    let status = env.wait_status("the policy schedule", |s| s["schedule"] == "policy");
+    assert_eq!(status["config"]["problems"], json!([]), "{status:#}");
+    env.config(broken);
+    env.wait_status("the interval schedule again", |s| {
+        s["schedule"] == "interval"
+    });
+}
+
 #[test]
 fn doctor_explains_the_installation_without_a_daemon() {
     let env = Env::new();

@@ -44,7 +44,7 @@ pub struct Config {
 
 /// What every agent's decisions depend on; republished whenever any part
 /// changes, and read by the actors at the start of each round.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PolicyInputs {
     pub rules: Rules,
     pub reset: ResetConfig,
@@ -259,7 +259,13 @@ impl Daemon {
         );
         self.interval
             .send_if_modified(|current| std::mem::replace(current, interval) != interval);
-        self.policy.send_replace(Arc::new(policy));
+        self.policy.send_if_modified(|current| {
+            if **current == policy {
+                return false;
+            }
+            *current = Arc::new(policy);
+            true
+        });
     }
 
     /// Re-reads `openclaw.json` and the state dir: new agents get actors;
@@ -276,12 +282,11 @@ impl Daemon {
                 tracing::warn!("{problem}");
             }
         }
-        let config_changed = installation.config.reset != previous.config.reset;
         *lock(&self.installation) = Arc::new(installation);
-        if config_changed {
-            let settings = self.settings.lock().await;
-            self.publish(&settings);
-        }
+        // Whatever in openclaw.json changed (its reset policy, or whether it
+        // could be read at all, which picks the schedule), the policy in force
+        // is recomputed; it is republished only if it differs.
+        self.publish(&*self.settings.lock().await);
         self.serve(agents);
     }
 
