@@ -13,9 +13,10 @@
 //! - it validates the whole file in one linear, non-recursive pass and changes nothing but
 //!   the digits of the bumped timestamps: every other byte (key order, escapes, lone
 //!   surrogates, floats, unknown fields) is copied verbatim;
-//! - it never lowers a timestamp, never touches a value that is not a plain non-negative
-//!   integer within 2^53, never adds a field or an entry (a field the entry lacks is not
-//!   written even when asked for);
+//! - it never lowers a timestamp, never touches a value that is not a plain positive integer
+//!   within 2^53, never adds a field or an entry (a field the entry lacks is not written
+//!   even when asked for); a 0 stays 0, since the gateway reads `updatedAt` 0 as "a reset is
+//!   owed" and keepalive never revives behind its back;
 //! - it writes a fsynced temp file in the same directory before taking the lock (under it
 //!   when the disk lacks room for two more copies of the store), then under the lock checks
 //!   that the lock is still its own and the store still the file it read, renames and

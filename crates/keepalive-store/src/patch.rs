@@ -91,8 +91,9 @@ pub struct Bump {
 /// The bumps for one round. Calls `decide` once per entry that has at least one bumpable
 /// (plain safe integer) timestamp, whether or not it is behind the clock, so callers can
 /// count what they keep alive; then plans a bump for each requested field the entry has as
-/// an integer strictly below `now_ms`. Missing or unusable fields are never written, so no
-/// field is ever added and no value lowered. A `now_ms` that JS could not represent exactly
+/// an integer strictly below `now_ms` and above 0. Missing or unusable fields are never
+/// written, so no field is ever added and no value lowered; a 0 is never written either (the
+/// gateway reads `updatedAt` 0 as "a reset is owed", so moving it would be a revival). A `now_ms` that JS could not represent exactly
 /// plans nothing (and asks nothing).
 pub fn plan(scan: &StoreScan, now_ms: u64, decide: &dyn Fn(&EntryInfo) -> Fields) -> Vec<Bump> {
     plan_by_entry(scan, now_ms, decide)
@@ -127,7 +128,7 @@ pub(crate) fn plan_by_entry(
             .into_iter()
             .filter(|f| wanted.has(*f))
             .filter_map(|field| match field.of(entry) {
-                Timestamp::Integer { value, span } if *value < now_ms => Some(Bump {
+                Timestamp::Integer { value, span } if *value > 0 && *value < now_ms => Some(Bump {
                     key: entry.key.clone(),
                     field,
                     span: span.clone(),

@@ -234,3 +234,20 @@ fn decide_runs_again_on_a_redo() {
     assert_eq!(calls.get(), 8);
     assert_eq!((out.bumped.len(), out.bumped_fields), (4, 12));
 }
+
+/// The SQLite releases read `updatedAt` 0 as "a reset is owed" (docs/GATEWAY.md): a 0 is
+/// never turned into a real time, in any field, even when asked; its neighbours still move.
+#[test]
+fn a_zero_timestamp_is_never_written() {
+    let before = r#"{"a": {"updatedAt": 0, "lastInteractionAt": 5, "sessionStartedAt": 0}, "b": {"updatedAt": 0}}"#;
+    let (_tmp, store) = store_with(before.as_bytes());
+    let out = run(&store, NOW, &all_fields).unwrap();
+    assert_eq!(out.bumped, ["a"]);
+    assert_eq!(out.bumped_fields, 1);
+    let want = before.replacen(
+        "\"lastInteractionAt\": 5",
+        &format!("\"lastInteractionAt\": {NOW}"),
+        1,
+    );
+    assert_eq!(String::from_utf8(fs::read(&store).unwrap()).unwrap(), want);
+}
