@@ -4,7 +4,7 @@
 //!    kept session to now and records its own write in the ledger.
 
 use jiff::tz::TimeZone;
-use keepalive::openclaw::{Clock, Generation, Mode, PartialRule, ResetConfig};
+use keepalive::openclaw::{Clock, Facing, Generation, Mode, PartialRule, Release, ResetConfig};
 use keepalive::policy::{AgentLedger, Context, Rules, Schedule, decide};
 use keepalive_store::{EntryInfo, Timestamp};
 
@@ -49,6 +49,7 @@ pub fn simulate(schedule: Schedule, sessions: usize, tick_ms: u64, start_ms: u64
         ..ResetConfig::default()
     };
     let rules = Rules::default();
+    let facing = Facing::known(Release::new(2026, 4, 12));
     let mut ledger = AgentLedger::default();
     // 20 sessions in use: each last interacted with in the 40 minutes before the start
     // (the gateway's own updatedAt) and touched by a hook at the start.
@@ -75,6 +76,7 @@ pub fn simulate(schedule: Schedule, sessions: usize, tick_ms: u64, start_ms: u64
         let ctx = Context {
             agent: "main",
             generation: Generation::JsonV1,
+            facing: &facing,
             rules: &rules,
             reset: &reset,
             clock: &clock,

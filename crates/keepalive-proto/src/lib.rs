@@ -16,8 +16,8 @@ pub use codec::{Frame, FrameCodec, MAX_FRAME_BYTES, MAX_REPLY_BYTES};
 pub use error::{ErrorBody, ErrorCode};
 pub use reply::{
     ActiveWithinReply, AgentResult, AgentStatus, ConfigStatus, HelloReply, IntervalReply,
-    MetricsReply, Reply, RulesReply, SessionRow, SessionsReply, ShutdownReply, StatusReply,
-    TouchReply, decode_reply, encode_error, encode_ok,
+    MetricsReply, ReleaseStatus, Reply, RulesReply, SessionRow, SessionsReply, ShutdownReply,
+    StatusReply, TouchReply, decode_reply, encode_error, encode_ok,
 };
 pub use request::{COMMANDS, Request, Rule, RuleAction, parse_request};
 

@@ -208,8 +208,23 @@ pub struct StatusReply {
     pub active_within_s: Option<u64>,
     /// How the state dir was found, e.g. `$OPENCLAW_STATE_DIR`.
     pub state_dir_source: String,
+    /// The OpenClaw release whose rules keepalive applies, and how it knows.
+    pub openclaw_release: ReleaseStatus,
     pub config: ConfigStatus,
     pub agents: Vec<AgentStatus>,
+}
+
+/// The OpenClaw release keepalive believes it faces.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReleaseStatus {
+    /// E.g. `2026.6.35`; null when it cannot be told.
+    pub version: Option<String>,
+    /// `process` (a running gateway serving this state dir), `config`
+    /// (`meta.lastTouchedVersion` in `openclaw.json`), `package` (an
+    /// installed `openclaw` package) or `unknown`.
+    pub source: String,
+    /// The evidence, or when unknown, why and what keepalive assumes.
+    pub detail: String,
 }
 
 /// The gateway config keepalive read.

@@ -5,12 +5,14 @@
 use std::fmt::Write;
 use std::path::Path;
 
-use keepalive_proto::{Request, StatusReply};
+use keepalive_proto::{ReleaseStatus, Request, StatusReply};
 use serde::Serialize;
 
 use super::connection::{ClientError, call};
 use crate::daemon::discovery::{Installation, discover};
-use crate::openclaw::{Generation, Mode, ResetRule, effective_rule, generation};
+use crate::openclaw::{
+    DetectedRelease, Facing, Generation, Mode, ResetRule, effective_rule, generation,
+};
 
 #[derive(Debug, Serialize)]
 struct Report {
@@ -18,6 +20,7 @@ struct Report {
     state_dir_source: String,
     state_dir_exists: bool,
     config: ConfigReport,
+    openclaw_release: ReleaseStatus,
     reset_policy: Vec<PolicyLine>,
     agents: Vec<AgentReport>,
     daemon: DaemonReport,
@@ -35,7 +38,9 @@ struct ConfigReport {
 
 #[derive(Debug, Serialize)]
 struct PolicyLine {
-    generation: Generation,
+    /// The release (or, when it is unknown, the release line) whose rules
+    /// these are.
+    release: String,
     applies_to: String,
     rule: ResetRule,
 }
@@ -118,39 +123,46 @@ fn inspect(state_dir: &Path, source: String, daemon: DaemonReport) -> Report {
         )),
     }
     let config = &installation.config;
-    let generations: Vec<Generation> = {
-        let mut seen: Vec<Generation> = agents.iter().filter_map(|a| a.generation).collect();
-        seen.sort_by_key(|g| g.as_str());
-        seen.dedup();
-        if seen.is_empty() {
-            vec![Generation::JsonV1]
-        } else {
-            seen
-        }
-    };
+    let release = &installation.release;
+    let facing = facing_for(release, &agents);
     let mut reset_policy = Vec::new();
-    for &g in &generations {
-        for kind in ["direct", "group", "thread"] {
+    for rules in facing.candidates() {
+        let label = match facing {
+            Facing::Known(_) => rules.release.to_string(),
+            Facing::Unknown { .. } => format!("if {}", rules.line()),
+        };
+        let mut line = |applies_to: String, rule: ResetRule| {
             reset_policy.push(PolicyLine {
-                generation: g,
-                applies_to: format!("{kind} sessions"),
-                rule: effective_rule(&config.reset, g, Some(kind), None),
-            });
+                release: label.clone(),
+                applies_to,
+                rule,
+            })
+        };
+        for kind in ["direct", "group", "thread"] {
+            line(
+                format!("{kind} sessions"),
+                effective_rule(&config.reset, rules, Some(kind), None),
+            );
         }
         for channel in config.reset.by_channel.keys() {
-            reset_policy.push(PolicyLine {
-                generation: g,
-                applies_to: format!("channel {channel}"),
-                rule: effective_rule(&config.reset, g, None, Some(channel)),
-            });
+            line(
+                format!("channel {channel}"),
+                effective_rule(&config.reset, rules, None, Some(channel)),
+            );
         }
     }
     let writable =
         |a: &AgentReport| matches!(a.generation, Some(Generation::JsonV1 | Generation::JsonV2));
-    let expires = reset_policy
-        .iter()
-        .any(|p| p.rule.mode != Mode::None && p.generation != Generation::Sqlite);
+    let expires = reset_policy.iter().any(|p| p.rule.mode != Mode::None);
     let effective = agents.iter().any(writable) && expires;
+    if release.release.is_none() {
+        advice.push(
+            "keepalive cannot tell which OpenClaw release runs here, so the reset policy above is \
+             listed for each release line it assumes possible; run it while the gateway runs, or \
+             let the gateway save openclaw.json once (meta.lastTouchedVersion), to use the exact rules"
+                .into(),
+        );
+    }
 
     let state_dir_exists = state_dir.exists();
     if !state_dir_exists {
@@ -176,7 +188,7 @@ fn inspect(state_dir: &Path, source: String, daemon: DaemonReport) -> Report {
         match (a.generation, &a.error) {
             (_, Some(e)) => advice.push(format!("{}: {e}", a.id)),
             (Some(Generation::Sqlite), _) => advice.push(format!(
-                "{}: OpenClaw 2026.7+ keeps sessions in SQLite and forbids other writers, so keepalive \
+                "{}: OpenClaw 2026.8+ keeps sessions in SQLite and forbids other writers, so keepalive \
                  writes nothing there; sessions expire only where session.reset in openclaw.json says \
                  so: to keep them, set session.reset.mode to \"none\" or raise idleMinutes",
                 a.id
@@ -193,10 +205,10 @@ fn inspect(state_dir: &Path, source: String, daemon: DaemonReport) -> Report {
             ));
         }
     }
-    if generations.contains(&Generation::JsonV2)
-        && reset_policy
-            .iter()
-            .any(|p| p.generation == Generation::JsonV2 && p.rule.mode == Mode::Daily)
+    if agents
+        .iter()
+        .any(|a| a.generation == Some(Generation::JsonV2))
+        && reset_policy.iter().any(|p| p.rule.mode == Mode::Daily)
     {
         advice.push(
             "json-v2 stores reset daily by sessionStartedAt, which keepalive leaves alone unless you pass \
@@ -222,11 +234,29 @@ fn inspect(state_dir: &Path, source: String, daemon: DaemonReport) -> Report {
             found: config.found,
             problems: config.problems.clone(),
         },
+        openclaw_release: release.status(),
         reset_policy,
         agents,
         daemon,
         effective,
         advice,
+    }
+}
+
+/// The release's rules when it is known; otherwise every line the agents'
+/// stores allow.
+fn facing_for(release: &DetectedRelease, agents: &[AgentReport]) -> Facing {
+    match release.release {
+        Some(r) => Facing::known(r),
+        None => Facing::unknown(
+            agents
+                .iter()
+                .any(|a| a.generation == Some(Generation::JsonV2)),
+            !agents.is_empty()
+                && agents
+                    .iter()
+                    .all(|a| a.generation == Some(Generation::Sqlite)),
+        ),
     }
 }
 
@@ -324,12 +354,19 @@ fn render(r: &Report) -> String {
     for problem in &r.config.problems {
         let _ = writeln!(out, "  problem: {problem}");
     }
+    let release = &r.openclaw_release;
+    let _ = writeln!(
+        out,
+        "OpenClaw:   {}\n  {}",
+        release.version.as_deref().unwrap_or("release unknown"),
+        release.detail
+    );
     let _ = writeln!(out, "reset policy:");
     for line in &r.reset_policy {
         let _ = writeln!(
             out,
             "  {} {}: {}  [{}]",
-            line.generation.as_str(),
+            line.release,
             line.applies_to,
             describe(&line.rule),
             line.rule.source

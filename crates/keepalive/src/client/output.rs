@@ -36,6 +36,13 @@ pub fn status(s: &StatusReply) -> String {
     for problem in &s.config.problems {
         let _ = writeln!(out, "    problem: {problem}");
     }
+    let release = &s.openclaw_release;
+    let _ = writeln!(
+        out,
+        "  openclaw:  {} ({})",
+        release.version.as_deref().unwrap_or("release unknown"),
+        release.detail
+    );
     let window = s
         .active_within_s
         .map_or_else(|| "all sessions".to_string(), secs);

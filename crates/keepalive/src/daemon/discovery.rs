@@ -6,7 +6,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::openclaw::{OpenClawConfig, config_path, store_path, template_is_shared};
+use crate::openclaw::{
+    DetectedRelease, OpenClawConfig, config_path, store_path, template_is_shared,
+};
 
 /// The id under which a store shared by every agent (a `session.store`
 /// without `{agentId}`) is served.
@@ -18,6 +20,8 @@ pub struct Installation {
     pub state_dir: PathBuf,
     pub config: OpenClawConfig,
     pub home: PathBuf,
+    /// The gateway release serving this state dir, and how it was found.
+    pub release: DetectedRelease,
 }
 
 impl Installation {
@@ -29,10 +33,15 @@ impl Installation {
         let home = directories::BaseDirs::new()
             .map(|b| b.home_dir().to_path_buf())
             .unwrap_or_else(|| PathBuf::from("/"));
+        let release = crate::openclaw::which_release::detect(
+            state_dir,
+            config.last_touched_version.as_deref(),
+        );
         Installation {
             state_dir: state_dir.to_path_buf(),
             config,
             home,
+            release,
         }
     }
 

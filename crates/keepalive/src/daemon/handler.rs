@@ -167,6 +167,7 @@ async fn status(daemon: &Daemon) -> StatusReply {
         schedule: policy.schedule.as_str().into(),
         active_within_s: daemon.active_within().await.secs(),
         state_dir_source: daemon.config.state_dir.source.clone(),
+        openclaw_release: daemon.installation().release.status(),
         config: daemon.config_status(),
         agents: daemon.agent_statuses(),
     }

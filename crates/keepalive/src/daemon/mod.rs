@@ -154,7 +154,7 @@ pub async fn run_once(args: DaemonArgs) -> Result<(), DaemonError> {
         &config,
         state::Flags::of(&config),
         &setup.persisted,
-        &installation.config,
+        &installation,
     );
     let policy = Arc::new(policy);
     let tasks: Vec<_> = agents
@@ -325,6 +325,7 @@ async fn announce(daemon: &Arc<Daemon>, agents: std::io::Result<Vec<discovery::A
     for problem in &installation.config.problems {
         tracing::warn!("{problem}");
     }
+    state::log_release(&installation.release);
     if agents.is_empty() {
         tracing::info!(
             "no OpenClaw agents under {} yet; watching for them",

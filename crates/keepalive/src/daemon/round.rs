@@ -13,7 +13,7 @@ use keepalive_store::{EntryInfo, Fields, RoundOptions, StoreError, Timestamp};
 
 use super::discovery::AgentSpec;
 use super::state::PolicyInputs;
-use crate::openclaw::{Clock, Generation, Mode};
+use crate::openclaw::{Clock, Facing, Generation, Mode};
 use crate::policy::{AgentLedger, Context, Decision, LedgerFile, decide};
 
 /// How often a write is redone when the store changes between read and rename.
@@ -127,7 +127,11 @@ pub fn run(input: &Input, batch: &Batch, ledger: &mut AgentLedger) -> Output {
 
     let policy = &input.policy;
     let now = input.clock.now_ms;
-    let ctx = context(input, generation, ledger);
+    let facing = match policy.release {
+        Some(release) => Facing::known(release),
+        None => Facing::unknown(generation == Generation::JsonV2, false),
+    };
+    let ctx = context(input, generation, &facing, ledger);
     // Looked at once: a bump below changes timestamps, never the transcript.
     let transcripts: Vec<Option<u64>> = scan.entries.iter().map(transcript_ms).collect();
     let decisions: Vec<Decision> = scan
@@ -232,7 +236,7 @@ pub fn run(input: &Input, batch: &Batch, ledger: &mut AgentLedger) -> Output {
             }
         }
         ledger.retain(|key| index.contains_key(key));
-        let ctx = context(input, generation, ledger);
+        let ctx = context(input, generation, &facing, ledger);
         for key in &bumped {
             let i = index[key.as_str()];
             let after = bumped_entry(&scan.entries[i], bumps[key], now);
@@ -274,11 +278,17 @@ pub fn run(input: &Input, batch: &Batch, ledger: &mut AgentLedger) -> Output {
 }
 
 /// What every decision of this round depends on besides the entry.
-fn context<'a>(input: &'a Input, generation: Generation, ledger: &'a AgentLedger) -> Context<'a> {
+fn context<'a>(
+    input: &'a Input,
+    generation: Generation,
+    facing: &'a Facing,
+    ledger: &'a AgentLedger,
+) -> Context<'a> {
     let policy = &input.policy;
     Context {
         agent: &input.spec.id,
         generation,
+        facing,
         rules: &policy.rules,
         reset: &policy.reset,
         clock: &input.clock,

@@ -14,7 +14,7 @@ use tokio_util::task::TaskTracker;
 
 use super::agent::{AgentConfig, AgentHandle};
 use super::discovery::{AgentSpec, Installation, discover};
-use crate::openclaw::{OpenClawConfig, ResetConfig, StateDirChoice};
+use crate::openclaw::{Release, ResetConfig, StateDirChoice};
 use crate::policy::{Rules, Schedule};
 use crate::settings::{ActiveWithin, Persisted, SettingsFile};
 
@@ -48,6 +48,9 @@ pub struct Config {
 pub struct PolicyInputs {
     pub rules: Rules,
     pub reset: ResetConfig,
+    /// The gateway release whose rules apply; `None`: not known, so every
+    /// line the store allows is considered.
+    pub release: Option<Release>,
     pub window_ms: Option<u64>,
     pub schedule: Schedule,
     pub margin_ms: u64,
@@ -118,7 +121,7 @@ impl Daemon {
         installation: Installation,
     ) -> Arc<Self> {
         let flags = Flags::of(&config);
-        let (interval, policy) = in_force(&config, flags, &persisted, &installation.config);
+        let (interval, policy) = in_force(&config, flags, &persisted, &installation);
         Arc::new(Daemon {
             config,
             shutdown: CancellationToken::new(),
@@ -255,7 +258,7 @@ impl Daemon {
             &self.config,
             settings.flags,
             &settings.persisted,
-            &installation.config,
+            &installation,
         );
         self.interval
             .send_if_modified(|current| std::mem::replace(current, interval) != interval);
@@ -281,6 +284,9 @@ impl Daemon {
             for problem in &installation.config.problems {
                 tracing::warn!("{problem}");
             }
+        }
+        if installation.release.release != previous.release.release {
+            log_release(&installation.release);
         }
         *lock(&self.installation) = Arc::new(installation);
         // Whatever in openclaw.json changed (its reset policy, or whether it
@@ -368,8 +374,9 @@ pub fn in_force(
     config: &Config,
     flags: Flags,
     persisted: &Persisted,
-    openclaw: &OpenClawConfig,
+    installation: &Installation,
 ) -> (u64, PolicyInputs) {
+    let openclaw = &installation.config;
     let effective = flags.apply(persisted);
     let interval_s = effective
         .interval_s
@@ -386,12 +393,21 @@ pub fn in_force(
     let policy = PolicyInputs {
         rules: Rules::new(effective.rules.clone()),
         reset: openclaw.reset.clone(),
+        release: installation.release.release,
         window_ms: effective_window(&effective).window_ms(),
         schedule,
         margin_ms: interval_s.saturating_mul(2000),
         bump_session_start: config.bump_session_start,
     };
     (interval_s, policy)
+}
+
+/// Says which release's rules apply (at start-up, and when it changes).
+pub fn log_release(release: &crate::openclaw::DetectedRelease) {
+    match release.release {
+        Some(r) => tracing::info!("OpenClaw {r} ({})", release.detail),
+        None => tracing::warn!("OpenClaw release unknown: {}", release.detail),
+    }
 }
 
 /// Locks `mutex`, also after a panic elsewhere left it poisoned.

@@ -34,6 +34,8 @@ pub struct OpenClawConfig {
     /// `session.store`, verbatim; see [`store_path`].
     pub store_template: Option<String>,
     pub reset: ResetConfig,
+    /// `meta.lastTouchedVersion`: the release that last saved the file.
+    pub last_touched_version: Option<String>,
     /// For people: `<file>:<line>:<col>: <reason>; using the gateway's
     /// defaults`, or `<file>: <field>: <reason>` for a field that was ignored.
     pub problems: Vec<String>,
@@ -138,6 +140,13 @@ pub fn parse(path: &Path, text: &str) -> OpenClawConfig {
         file: &file,
         problems: &mut config.problems,
     };
+    // The gateway writes this whenever it saves the config; it tells which
+    // release runs here when no gateway process can be seen.
+    config.last_touched_version = root
+        .get("meta")
+        .and_then(|m| m.get("lastTouchedVersion"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
     let Some(session) = root.get("session") else {
         return config;
     };

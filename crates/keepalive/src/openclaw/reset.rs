@@ -1,8 +1,10 @@
 //! The gateway's session reset policy as pure functions: which rule applies
 //! to a session, whether the gateway would reset it now, and when it will
-//! if nothing touches it. Mirrors `src/config/sessions/reset.ts`
-//! (`resolveSessionResetPolicy`, `resolveChannelResetConfig`,
-//! `evaluateSessionFreshness`, `resolveDailyResetAtMs`).
+//! if nothing touches it, each for one release's rules ([`ReleaseRules`]).
+//! Mirrors `src/config/sessions/reset.ts` (`resolveSessionResetPolicy`,
+//! `resolveChannelResetConfig`, `evaluateSessionFreshness`,
+//! `resolveDailyResetAtMs`); the interop suite compares every function here
+//! with each pinned release's own (docs/GATEWAY.md).
 //!
 //! Invariant the scheduler can lean on: `goes_stale_at(..)` is `<= now`
 //! exactly when `stale_reason(..)` is `Some`.
@@ -12,6 +14,8 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
+
+use super::release::ReleaseRules;
 
 /// How a store records liveness (see STORE-FACTS "Store generations").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -89,6 +93,9 @@ pub struct ResetRule {
 pub enum Rule {
     Daily,
     Idle,
+    /// `updatedAt` is 0: the SQLite releases read that as "a reset is
+    /// owed", whatever the policy.
+    Owed,
 }
 
 /// A session's timestamps (ms since the epoch), as found in its entry.
@@ -117,39 +124,27 @@ impl Clock {
     }
 }
 
-/// Idle minutes the gateway uses when mode is idle and none are set
-/// (`DEFAULT_IDLE_MINUTES`).
-pub const DEFAULT_IDLE_MINUTES: u64 = 60;
+/// Idle minutes the releases up to 2026.3.13 use when mode is idle and
+/// none are set (`DEFAULT_IDLE_MINUTES`); later releases apply no idle rule.
+pub const OLD_DEFAULT_IDLE_MINUTES: u64 = 60;
 
 const MINUTE_MS: u64 = 60_000;
 const HOUR_MS: u64 = 3_600_000;
 const DAY_MS: u64 = 86_400_000;
 
-/// The gateway's defaults for a store generation.
-///
-/// json-v1 assumes idle 60 as well as daily at 4: the idle default was 60
-/// until 2026-03-18 and 0 after, a v1 store cannot tell which gateway wrote
-/// it, and assuming the rule that expires sessions sooner only makes
-/// keepalive bump earlier, never too late. Unknown stores are treated alike.
-pub fn defaults(generation: Generation) -> ResetRule {
-    let (mode, idle_minutes, source) = match generation {
-        Generation::JsonV1 => (
-            Mode::Daily,
-            DEFAULT_IDLE_MINUTES,
-            "gateway default (json-v1: daily at 4, idle 60 assumed as before 2026-03-18)",
-        ),
-        Generation::Unknown => (
-            Mode::Daily,
-            DEFAULT_IDLE_MINUTES,
-            "gateway default (unknown generation, assumed json-v1: daily at 4, idle 60)",
-        ),
-        Generation::JsonV2 => (Mode::Daily, 0, "gateway default (json-v2: daily at 4)"),
-        Generation::Sqlite => (Mode::None, 0, "gateway default (sqlite: mode none)"),
+/// The gateway's policy when `openclaw.json` sets none: daily at 4 with no
+/// idle rule in every `sessions.json` release, no reset at all in the
+/// SQLite releases. (No release ever had an idle rule by default: the idle
+/// default only applied to mode idle.)
+pub fn defaults(rules: &ReleaseRules) -> ResetRule {
+    let source = match rules.default_mode {
+        Mode::None => "gateway default (no reset)",
+        _ => "gateway default (daily at 4)",
     };
     ResetRule {
-        mode,
+        mode: rules.default_mode,
         at_hour: 4,
-        idle_minutes,
+        idle_minutes: 0,
         source: source.to_string(),
     }
 }
@@ -179,7 +174,7 @@ pub fn session_reset_type(session_key: &str, chat_type: Option<&str>) -> &'stati
 
 /// The rule for a session of `chat_type` on `channel`.
 ///
-/// Layers, each overriding only the fields it sets: the generation's
+/// Layers, each overriding only the fields it sets: the release's
 /// [`defaults`] < legacy `session.idleMinutes` < `session.reset` <
 /// `session.resetByType[type]`. Then, as in the gateway:
 /// - a legacy `idleMinutes` with neither `session.reset` nor
@@ -196,15 +191,15 @@ pub fn session_reset_type(session_key: &str, chat_type: Option<&str>) -> &'stati
 /// `direct`, the gateway's default. [`session_reset_type`] derives it from
 /// a session key.
 ///
-/// Mode idle with idle minutes 0 becomes 60 (the gateway's default); mode
+/// Idle minutes missing or 0 resolve per release ([`idle_minutes`]); mode
 /// none carries idle minutes 0.
 pub fn effective_rule(
     config: &ResetConfig,
-    generation: Generation,
+    rules: &ReleaseRules,
     chat_type: Option<&str>,
     channel: Option<&str>,
 ) -> ResetRule {
-    let base = defaults(generation);
+    let base = defaults(rules);
     let mut layers: Vec<(String, &PartialRule)> = Vec::new();
     let mut mode_from_legacy = false;
     let channel_entry = channel
@@ -260,7 +255,7 @@ pub fn effective_rule(
     let at_hour = pick(&|r| r.at_hour.is_some()).and_then(|i| layers[i].1.at_hour);
     let idle = pick(&|r| r.idle_minutes.is_some()).and_then(|i| layers[i].1.idle_minutes);
 
-    let uses_default = mode.is_none() || at_hour.is_none() || idle.is_none();
+    let uses_default = mode.is_none() || at_hour.is_none();
     let mut source: Vec<String> = layers
         .iter()
         .filter(|(name, _)| used.contains(&name.as_str()))
@@ -271,11 +266,7 @@ pub fn effective_rule(
     }
 
     let mode = mode.unwrap_or(base.mode);
-    let idle_minutes = match (mode, idle.unwrap_or(base.idle_minutes)) {
-        (Mode::None, _) => 0,
-        (Mode::Idle, 0) => DEFAULT_IDLE_MINUTES,
-        (_, m) => m,
-    };
+    let idle_minutes = idle_minutes(rules, mode, idle);
     ResetRule {
         mode,
         at_hour: at_hour.unwrap_or(base.at_hour).min(23),
@@ -284,40 +275,41 @@ pub fn effective_rule(
     }
 }
 
-/// Newer stores carry per-rule timestamps, and newer gateways ignore
-/// timestamps in the future.
-fn reads_new_fields(generation: Generation) -> bool {
-    matches!(generation, Generation::JsonV2 | Generation::Sqlite)
+/// The idle window in force: `set` is the configured `idleMinutes` (after
+/// layering). Up to 2026.3.13 mode idle without minutes means 60 and an
+/// explicit 0 means 1; from 2026.3.22 both mean no idle expiry (0).
+fn idle_minutes(rules: &ReleaseRules, mode: Mode, set: Option<u64>) -> u64 {
+    match (mode, set) {
+        (Mode::None, _) => 0,
+        (Mode::Idle, None) if rules.idle_zero_is_a_window => OLD_DEFAULT_IDLE_MINUTES,
+        (_, Some(0)) if rules.idle_zero_is_a_window => 1,
+        (_, m) => m.unwrap_or(0),
+    }
 }
 
-fn first_usable(generation: Generation, candidates: [Option<u64>; 2], now_ms: u64) -> Option<u64> {
-    if reads_new_fields(generation) {
+fn first_usable(rules: &ReleaseRules, candidates: [Option<u64>; 2], now_ms: u64) -> Option<u64> {
+    if rules.split_timestamps {
         candidates.into_iter().flatten().find(|t| *t <= now_ms)
     } else {
         candidates[1]
     }
 }
 
-/// The timestamp the idle rule reads: `lastInteractionAt`, falling back to
-/// `updatedAt`, on json-v2 and sqlite (future values skipped); `updatedAt`
-/// on json-v1 and unknown.
-pub fn idle_timestamp(generation: Generation, times: &Times, now_ms: u64) -> Option<u64> {
-    first_usable(
-        generation,
-        [times.last_interaction_at, times.updated_at],
-        now_ms,
-    )
+/// The timestamp the idle rule reads: from 2026.4.25 `lastInteractionAt`,
+/// falling back to `updatedAt` (future values skipped); before, `updatedAt`.
+pub fn idle_timestamp(rules: &ReleaseRules, times: &Times, now_ms: u64) -> Option<u64> {
+    first_usable(rules, [times.last_interaction_at, times.updated_at], now_ms)
 }
 
-/// The timestamp the daily rule reads: `sessionStartedAt`, falling back to
-/// `updatedAt`, on json-v2 and sqlite (future values skipped); `updatedAt`
-/// on json-v1 and unknown.
-pub fn daily_timestamp(generation: Generation, times: &Times, now_ms: u64) -> Option<u64> {
-    first_usable(
-        generation,
-        [times.session_started_at, times.updated_at],
-        now_ms,
-    )
+/// The timestamp the daily rule reads: from 2026.4.25 `sessionStartedAt`,
+/// falling back to `updatedAt` (future values skipped); before, `updatedAt`.
+pub fn daily_timestamp(rules: &ReleaseRules, times: &Times, now_ms: u64) -> Option<u64> {
+    first_usable(rules, [times.session_started_at, times.updated_at], now_ms)
+}
+
+/// The SQLite releases read `updatedAt === 0` as a reset owed.
+fn reset_owed(rules: &ReleaseRules, times: &Times) -> bool {
+    rules.zero_updated_at_is_stale && times.updated_at == Some(0)
 }
 
 fn to_ms(ts: Timestamp) -> Option<u64> {
@@ -381,13 +373,8 @@ fn utc_last_boundary(at_hour: u8, now: u64) -> u64 {
 }
 
 /// The idle window in minutes, if the rule has one.
-fn idle_window(rule: &ResetRule) -> Option<u64> {
-    match rule.mode {
-        Mode::None => None,
-        Mode::Idle if rule.idle_minutes == 0 => Some(DEFAULT_IDLE_MINUTES),
-        Mode::Idle => Some(rule.idle_minutes),
-        Mode::Daily => (rule.idle_minutes > 0).then_some(rule.idle_minutes),
-    }
+pub fn idle_window(rule: &ResetRule) -> Option<u64> {
+    (rule.mode != Mode::None && rule.idle_minutes > 0).then_some(rule.idle_minutes)
 }
 
 /// Why the gateway would reset this session if a message arrived now, or
@@ -396,18 +383,21 @@ fn idle_window(rule: &ResetRule) -> Option<u64> {
 /// is reported when both apply. No usable timestamp: not stale.
 pub fn stale_reason(
     rule: &ResetRule,
-    generation: Generation,
+    rules: &ReleaseRules,
     times: &Times,
     clock: &Clock,
 ) -> Option<Rule> {
+    if reset_owed(rules, times) {
+        return Some(Rule::Owed);
+    }
     if rule.mode == Mode::Daily
-        && let Some(ts) = daily_timestamp(generation, times, clock.now_ms)
+        && let Some(ts) = daily_timestamp(rules, times, clock.now_ms)
         && ts < last_boundary(rule.at_hour, clock)
     {
         return Some(Rule::Daily);
     }
     if let Some(minutes) = idle_window(rule)
-        && let Some(ts) = idle_timestamp(generation, times, clock.now_ms)
+        && let Some(ts) = idle_timestamp(rules, times, clock.now_ms)
         && clock.now_ms > ts.saturating_add(minutes.saturating_mul(MINUTE_MS))
     {
         return Some(Rule::Idle);
@@ -422,12 +412,15 @@ pub fn stale_reason(
 /// mode none or without usable timestamps.
 pub fn goes_stale_at(
     rule: &ResetRule,
-    generation: Generation,
+    rules: &ReleaseRules,
     times: &Times,
     clock: &Clock,
 ) -> Option<(u64, Rule)> {
+    if reset_owed(rules, times) {
+        return Some((0, Rule::Owed));
+    }
     let daily = (rule.mode == Mode::Daily)
-        .then(|| daily_timestamp(generation, times, clock.now_ms))
+        .then(|| daily_timestamp(rules, times, clock.now_ms))
         .flatten()
         .map(|ts| {
             (
@@ -436,7 +429,7 @@ pub fn goes_stale_at(
             )
         });
     let idle = idle_window(rule)
-        .zip(idle_timestamp(generation, times, clock.now_ms))
+        .zip(idle_timestamp(rules, times, clock.now_ms))
         .map(|(minutes, ts)| {
             let at = ts
                 .saturating_add(minutes.saturating_mul(MINUTE_MS))

@@ -7,9 +7,11 @@
 use keepalive_store::{EntryInfo, Field, Fields};
 
 use super::{AgentLedger, Rules};
+use crate::openclaw::release::{Facing, ReleaseRules};
 use crate::openclaw::{
     Clock, Generation, Mode, ResetConfig, ResetRule, Rule, Times, daily_timestamp, effective_rule,
-    goes_stale_at, idle_timestamp, next_boundary_after, session_reset_type, stale_reason,
+    goes_stale_at, idle_timestamp, idle_window, next_boundary_after, session_reset_type,
+    stale_reason,
 };
 use keepalive_proto::RuleAction;
 
@@ -36,7 +38,10 @@ impl Schedule {
 /// Everything a decision depends on besides the entry itself.
 pub struct Context<'a> {
     pub agent: &'a str,
+    /// The store's layout: which fields a bump writes.
     pub generation: Generation,
+    /// The release(s) whose rules decide staleness.
+    pub facing: &'a Facing,
     pub rules: &'a Rules,
     pub reset: &'a ResetConfig,
     pub clock: &'a Clock,
@@ -137,26 +142,82 @@ impl Decision {
     }
 }
 
-pub fn decide(entry: &EntryInfo, transcript_ms: Option<u64>, ctx: &Context) -> Decision {
+/// One release's view of a session.
+struct Verdict {
+    rule: ResetRule,
+    stale_at: Option<(u64, Rule)>,
+    stale_already: Option<Rule>,
+    write_at: Option<(u64, String)>,
+}
+
+/// What picks a session's reset rule besides the config: its reset type
+/// (from its key and `chatType`) and its channel (`channel`, else
+/// `lastChannel`).
+pub fn reset_inputs(entry: &EntryInfo) -> (&'static str, Option<&str>) {
+    (
+        session_reset_type(&entry.key, entry.chat_type.as_deref()),
+        entry.channel.as_deref().or(entry.last_channel.as_deref()),
+    )
+}
+
+fn verdict(entry: &EntryInfo, times: &Times, rules: &ReleaseRules, ctx: &Context) -> Verdict {
     let clock = ctx.clock;
-    let now = clock.now_ms;
-    let generation = ctx.generation;
+    let (reset_type, channel) = reset_inputs(entry);
+    let rule = effective_rule(ctx.reset, rules, Some(reset_type), channel);
+    let stale_at = goes_stale_at(&rule, rules, times, clock);
+    let grace = Clock {
+        now_ms: clock.now_ms.saturating_sub(ctx.margin_ms),
+        tz: clock.tz.clone(),
+    };
+    let stale_already = stale_reason(&rule, rules, times, &grace);
+    let write_at = plan_write(entry, &rule, rules, times, ctx);
+    Verdict {
+        rule,
+        stale_at,
+        stale_already,
+        write_at,
+    }
+}
+
+/// Combines the verdicts of every release keepalive may face: the session
+/// is stale already only if every one says so (an assumed rule never makes
+/// keepalive give up on a session), and it goes stale, and is written, at
+/// the earliest any one says (an assumed rule may make it write earlier).
+fn combine(first: Verdict, others: impl Iterator<Item = Verdict>) -> Verdict {
+    let soonest = |v: &Verdict| v.stale_at.map_or(u64::MAX, |(at, _)| at);
+    let mut chosen = first;
+    for other in others {
+        let stale_already = chosen.stale_already.and(other.stale_already);
+        let write_at = match (chosen.write_at.take(), other.write_at.clone()) {
+            (Some(a), Some(b)) => Some(if b.0 < a.0 { b } else { a }),
+            (a, b) => a.or(b),
+        };
+        if soonest(&other) < soonest(&chosen) {
+            chosen = other;
+        }
+        chosen.stale_already = stale_already;
+        chosen.write_at = write_at;
+    }
+    chosen
+}
+
+pub fn decide(entry: &EntryInfo, transcript_ms: Option<u64>, ctx: &Context) -> Decision {
+    let now = ctx.clock.now_ms;
     let times = Times {
         updated_at: entry.updated_at.value(),
         last_interaction_at: entry.last_interaction_at.value(),
         session_started_at: entry.session_started_at.value(),
     };
-    let reset_type = session_reset_type(&entry.key, entry.chat_type.as_deref());
-    let channel = entry.channel.as_deref().or(entry.last_channel.as_deref());
-    let rule = effective_rule(ctx.reset, generation, Some(reset_type), channel);
+    let (first, others) = ctx.facing.split();
+    let verdict_of = |rules: &ReleaseRules| verdict(entry, &times, rules, ctx);
+    let Verdict {
+        rule,
+        stale_at,
+        stale_already,
+        write_at: planned,
+    } = combine(verdict_of(first), others.iter().map(verdict_of));
     let activity = last_activity(entry, transcript_ms, ctx);
-    let stale_at = goes_stale_at(&rule, generation, &times, clock);
-    let grace = Clock {
-        now_ms: now.saturating_sub(ctx.margin_ms),
-        tz: clock.tz.clone(),
-    };
-    let stale_already = stale_reason(&rule, generation, &times, &grace);
-    let fields = match generation {
+    let fields = match ctx.generation {
         Generation::JsonV2 => Fields {
             updated_at: true,
             last_interaction_at: true,
@@ -226,7 +287,7 @@ pub fn decide(entry: &EntryInfo, transcript_ms: Option<u64>, ctx: &Context) -> D
     } else if ctx.schedule == Schedule::Interval {
         Some((now, "every tick (--schedule interval)".to_string()))
     } else {
-        plan_write(entry, &rule, generation, &times, ctx)
+        planned
     };
     Decision {
         keep,
@@ -248,7 +309,7 @@ pub fn decide(entry: &EntryInfo, transcript_ms: Option<u64>, ctx: &Context) -> D
 fn plan_write(
     entry: &EntryInfo,
     rule: &ResetRule,
-    generation: Generation,
+    rules: &ReleaseRules,
     times: &Times,
     ctx: &Context,
 ) -> Option<(u64, String)> {
@@ -260,24 +321,20 @@ fn plan_write(
             best = Some((at, why));
         }
     };
-    if rule.mode != Mode::None
-        && rule.idle_minutes > 0
-        && let Some(ts) = idle_timestamp(generation, times, now)
+    if let Some(minutes) = idle_window(rule)
+        && let Some(ts) = idle_timestamp(rules, times, now)
     {
         let deadline = ts
-            .saturating_add(rule.idle_minutes * MINUTE_MS)
+            .saturating_add(minutes.saturating_mul(MINUTE_MS))
             .saturating_add(1);
         consider(
             deadline.saturating_sub(ctx.margin_ms),
-            format!(
-                "idle reset after {} min without interaction",
-                rule.idle_minutes
-            ),
+            format!("idle reset after {minutes} min without interaction"),
         );
     }
     if rule.mode == Mode::Daily
-        && daily_preventable(entry, generation, ctx)
-        && let Some(ts) = daily_timestamp(generation, times, now)
+        && daily_preventable(entry, rules, ctx)
+        && let Some(ts) = daily_timestamp(rules, times, now)
     {
         let boundary = next_boundary_after(rule.at_hour, ts, &clock.tz);
         consider(boundary, format!("daily reset at {:02}:00", rule.at_hour));
@@ -285,10 +342,11 @@ fn plan_write(
     best
 }
 
-/// Whether bumping can stop the daily reset: json-v2 judges it by
-/// `sessionStartedAt`, which keepalive only writes when the user opted in.
-fn daily_preventable(entry: &EntryInfo, generation: Generation, ctx: &Context) -> bool {
-    generation != Generation::JsonV2
+/// Whether bumping can stop the daily reset: from 2026.4.25 the gateway
+/// judges it by `sessionStartedAt`, which keepalive only writes when the
+/// user opted in.
+fn daily_preventable(entry: &EntryInfo, rules: &ReleaseRules, ctx: &Context) -> bool {
+    !rules.split_timestamps
         || ctx.bump_session_start
         || entry
             .session_started_at
@@ -341,6 +399,7 @@ pub fn rule_name(rule: Rule) -> &'static str {
     match rule {
         Rule::Daily => "daily",
         Rule::Idle => "idle",
+        Rule::Owed => "owed",
     }
 }
 

@@ -2,7 +2,7 @@
 //! per-channel overrides, generations, activity sources and rules.
 
 use super::*;
-use crate::openclaw::{PartialRule, ResetConfig};
+use crate::openclaw::{PartialRule, Release, ResetConfig};
 use jiff::tz::TimeZone;
 use keepalive_proto::{Rule as RuleSpec, RuleAction};
 use keepalive_store::Timestamp;
@@ -70,6 +70,7 @@ struct World {
     reset: ResetConfig,
     ledger: AgentLedger,
     generation: Generation,
+    facing: Facing,
     window_ms: Option<u64>,
     schedule: Schedule,
     bump_session_start: bool,
@@ -82,6 +83,7 @@ impl World {
             reset,
             ledger: AgentLedger::default(),
             generation: Generation::JsonV1,
+            facing: Facing::known(Release::new(2026, 4, 12)),
             window_ms: Some(24 * HOUR),
             schedule: Schedule::Policy,
             bump_session_start: false,
@@ -93,6 +95,7 @@ impl World {
         let ctx = Context {
             agent: "main",
             generation: self.generation,
+            facing: &self.facing,
             rules: &self.rules,
             reset: &self.reset,
             clock: &clock,
@@ -183,6 +186,7 @@ fn the_daily_boundary_is_local_time() {
     let ctx = Context {
         agent: "main",
         generation: Generation::JsonV1,
+        facing: &world.facing,
         rules: &world.rules,
         reset: &world.reset,
         clock: &clock,
@@ -247,6 +251,7 @@ fn json_v2_bumps_interaction_not_start_unless_opted_in() {
         ..ResetConfig::default()
     });
     world.generation = Generation::JsonV2;
+    world.facing = Facing::known(Release::new(2026, 6, 35));
     let now = at("2026-11-24T10:00:00Z");
     let e = entry(
         "k",
@@ -362,4 +367,84 @@ fn interval_schedule_is_due_every_tick_and_no_timestamp_is_never_kept() {
     );
     let none = world.decide(&entry("k", None, None, None), None, now);
     assert_eq!((none.keep, none.reason), (false, Reason::NoTimestamp));
+}
+
+/// Finding 1 of issue 10: with no reset settings, no release has an idle
+/// rule, so sessions last touched 90 min and 3 h ago are fresh and kept, on
+/// a known release and on an unknown one alike (an assumed rule never makes
+/// keepalive give up on a session in use).
+#[test]
+fn the_default_policy_has_no_idle_rule_and_keeps_sessions_used_hours_ago() {
+    let now = at("2026-11-24T15:00:00Z");
+    for facing in [
+        Facing::known(Release::new(2026, 4, 12)),
+        Facing::unknown(false, false),
+    ] {
+        let mut world = World::new(ResetConfig::default());
+        world.facing = facing.clone();
+        for age in [90 * MIN, 3 * HOUR] {
+            let e = entry("agent:main:main", Some(now - age), None, None);
+            let d = world.decide(&e, Some(now - MIN), now);
+            assert!(d.keep, "{facing:?}, {age} ms: {}", d.detail);
+            assert_eq!(d.reason, Reason::InUse);
+            assert_eq!(d.stale_already, None);
+            assert_eq!(d.stale_at.map(|s| s.1), Some(Rule::Daily));
+        }
+    }
+}
+
+/// Finding 2: mode idle without idleMinutes (or with 0) means 60 (or 1)
+/// minutes up to 2026.3.13 and no idle expiry from 2026.3.22.
+#[test]
+fn idle_without_minutes_follows_the_release() {
+    let now = at("2026-11-24T15:00:00Z");
+    let idle_unset = ResetConfig {
+        reset: PartialRule {
+            mode: Some(Mode::Idle),
+            ..PartialRule::default()
+        },
+        ..ResetConfig::default()
+    };
+    let e = entry("agent:main:main", Some(now - 2 * HOUR), None, None);
+    let mut world = World::new(idle_unset);
+    world.facing = Facing::known(Release::new(2026, 6, 35));
+    let d = world.decide(&e, Some(now - MIN), now);
+    assert!(d.keep, "{}", d.detail);
+    assert_eq!(d.stale_at, None, "no idle expiry from 2026.3.22");
+    assert_eq!(d.write_at, None, "nothing to write for");
+
+    world.facing = Facing::known(Release::new(2026, 3, 13));
+    let d = world.decide(&e, Some(now - MIN), now);
+    assert_eq!(d.reason, Reason::StaleAlready, "60 minutes up to 2026.3.13");
+    assert_eq!(d.rule.idle_minutes, 60);
+
+    // Unknown: the 60-minute reading plans the writes, the no-expiry reading
+    // keeps the session that the other would call stale.
+    world.facing = Facing::unknown(false, false);
+    let d = world.decide(&e, Some(now - MIN), now);
+    assert!(d.keep, "{}", d.detail);
+    let fresh = entry("agent:main:main", Some(now - 10 * MIN), None, None);
+    let d = world.decide(&fresh, Some(now - MIN), now);
+    assert_eq!(
+        d.write_at.map(|w| w.0),
+        Some(now - 10 * MIN + 60 * MIN + 1 - 2 * MIN)
+    );
+
+    // An explicit 0 was 1 minute up to 2026.3.13.
+    world.reset.reset.idle_minutes = Some(0);
+    world.facing = Facing::known(Release::new(2026, 3, 13));
+    let d = world.decide(&fresh, Some(now - MIN), now);
+    assert_eq!(d.rule.idle_minutes, 1);
+}
+
+/// The SQLite releases read `updatedAt` 0 as a reset owed: never kept.
+#[test]
+fn a_zero_updated_at_is_owed_a_reset_from_2026_8() {
+    let now = at("2026-11-24T15:00:00Z");
+    let mut world = World::new(ResetConfig::default());
+    world.facing = Facing::known(Release::new(2026, 9, 6));
+    let e = entry("k", Some(0), None, None);
+    let d = world.decide(&e, Some(now - MIN), now);
+    assert!(!d.keep);
+    assert_eq!(d.stale_already, Some(Rule::Owed));
 }

@@ -10,7 +10,7 @@ pub mod decide;
 pub mod ledger;
 pub mod rules;
 
-pub use decide::{Activity, Context, Decision, Reason, Schedule, Source, decide};
+pub use decide::{Activity, Context, Decision, Reason, Schedule, Source, decide, reset_inputs};
 pub use ledger::{AgentLedger, LedgerFile};
 pub use rules::Rules;
 

@@ -1,6 +1,7 @@
 //! Which rule applies: defaults per generation and the layering of
 //! `openclaw.json` sections.
 
+use super::{old, sqlite, v1, v2};
 use crate::openclaw::config::parse;
 use crate::openclaw::reset::{
     Generation, Mode, ResetConfig, ResetRule, defaults, effective_rule, session_reset_type,
@@ -17,14 +18,16 @@ fn mai(r: &ResetRule) -> (Mode, u8, u64) {
     (r.mode, r.at_hour, r.idle_minutes)
 }
 
+/// No release has an idle rule by default: daily at 4 in every
+/// `sessions.json` release, no reset in the SQLite ones (docs/GATEWAY.md).
 #[test]
-fn defaults_per_generation() {
-    let v1 = defaults(Generation::JsonV1);
-    assert_eq!(mai(&v1), (Mode::Daily, 4, 60));
-    assert!(v1.source.contains("json-v1") && v1.source.contains("idle 60 assumed"));
-    assert_eq!(mai(&defaults(Generation::JsonV2)), (Mode::Daily, 4, 0));
-    assert_eq!(defaults(Generation::Sqlite).mode, Mode::None);
-    assert_eq!(mai(&defaults(Generation::Unknown)), mai(&v1));
+fn defaults_per_release() {
+    for rules in [old(), v1(), v2()] {
+        let d = defaults(&rules);
+        assert_eq!(mai(&d), (Mode::Daily, 4, 0), "{rules:?}");
+        assert_eq!(d.source, "gateway default (daily at 4)");
+    }
+    assert_eq!(mai(&defaults(&sqlite())), (Mode::None, 4, 0));
 }
 
 #[test]
@@ -36,6 +39,7 @@ fn serialised_names() {
     assert_eq!(j(&Generation::Unknown), "\"unknown\"");
     assert_eq!(j(&Mode::None), "\"none\"");
     assert_eq!(j(&crate::openclaw::reset::Rule::Idle), "\"idle\"");
+    assert_eq!(j(&crate::openclaw::reset::Rule::Owed), "\"owed\"");
 }
 
 /// A tiny object-safe wrapper so the test above can take mixed types.
@@ -53,7 +57,7 @@ mod erased {
 #[test]
 fn empty_config_is_the_defaults() {
     let c = ResetConfig::default();
-    for g in [Generation::JsonV1, Generation::JsonV2, Generation::Sqlite] {
+    for g in [&v1(), &v2(), &sqlite()] {
         assert_eq!(effective_rule(&c, g, None, None), defaults(g));
     }
 }
@@ -61,35 +65,46 @@ fn empty_config_is_the_defaults() {
 #[test]
 fn session_reset_overrides_only_what_it_sets() {
     let c = reset_config("{session:{reset:{atHour: 2}}}");
-    let r = effective_rule(&c, Generation::JsonV2, Some("direct"), None);
+    let r = effective_rule(&c, &v2(), Some("direct"), None);
     assert_eq!(mai(&r), (Mode::Daily, 2, 0));
-    assert_eq!(
-        r.source,
-        "session.reset + gateway default (json-v2: daily at 4)"
-    );
-    let r = effective_rule(&c, Generation::JsonV1, None, None);
-    assert_eq!(mai(&r), (Mode::Daily, 2, 60));
+    assert_eq!(r.source, "session.reset + gateway default (daily at 4)");
+    let r = effective_rule(&c, &v1(), None, None);
+    assert_eq!(mai(&r), (Mode::Daily, 2, 0));
 }
 
+/// Up to 2026.3.13 mode idle without minutes meant 60 and an explicit 0
+/// meant 1; from 2026.3.22 both mean no idle expiry.
 #[test]
-fn idle_mode_without_minutes_means_sixty() {
-    let c = reset_config("{session:{reset:{mode: 'idle'}}}");
-    let r = effective_rule(&c, Generation::JsonV2, None, None);
-    assert_eq!(mai(&r), (Mode::Idle, 4, 60));
-    let c = reset_config("{session:{reset:{mode: 'idle', idleMinutes: 0}}}");
+fn idle_mode_without_minutes_follows_the_release() {
+    let unset = reset_config("{session:{reset:{mode: 'idle'}}}");
+    let zero = reset_config("{session:{reset:{mode: 'idle', idleMinutes: 0}}}");
     assert_eq!(
-        effective_rule(&c, Generation::JsonV2, None, None).idle_minutes,
-        60
+        mai(&effective_rule(&unset, &old(), None, None)),
+        (Mode::Idle, 4, 60)
     );
+    assert_eq!(
+        mai(&effective_rule(&zero, &old(), None, None)),
+        (Mode::Idle, 4, 1)
+    );
+    for rules in [v1(), v2()] {
+        assert_eq!(
+            mai(&effective_rule(&unset, &rules, None, None)),
+            (Mode::Idle, 4, 0)
+        );
+        assert_eq!(
+            mai(&effective_rule(&zero, &rules, None, None)),
+            (Mode::Idle, 4, 0)
+        );
+    }
 }
 
 #[test]
 fn sqlite_defaults_to_none_unless_configured() {
     let c = reset_config("{session:{reset:{atHour: 3}}}");
-    let r = effective_rule(&c, Generation::Sqlite, None, None);
+    let r = effective_rule(&c, &sqlite(), None, None);
     assert_eq!(mai(&r), (Mode::None, 3, 0));
     let c = reset_config("{session:{reset:{mode: 'daily', idleMinutes: 30}}}");
-    let r = effective_rule(&c, Generation::Sqlite, None, None);
+    let r = effective_rule(&c, &sqlite(), None, None);
     assert_eq!(mai(&r), (Mode::Daily, 4, 30));
 }
 
@@ -97,26 +112,23 @@ fn sqlite_defaults_to_none_unless_configured() {
 fn legacy_idle_minutes() {
     // Alone, it means mode idle (the gateway's backward compatibility).
     let c = reset_config("{session:{idleMinutes: 90}}");
-    let r = effective_rule(&c, Generation::JsonV2, None, None);
+    let r = effective_rule(&c, &v2(), None, None);
     assert_eq!(mai(&r), (Mode::Idle, 4, 90));
     assert!(r.source.starts_with("session.idleMinutes"), "{}", r.source);
-    let r = effective_rule(&c, Generation::Sqlite, None, None);
+    let r = effective_rule(&c, &sqlite(), None, None);
     assert_eq!(r.mode, Mode::Idle);
     // With session.reset present, it only fills idleMinutes.
     let c = reset_config("{session:{idleMinutes: 90, reset:{atHour: 5}}}");
-    let r = effective_rule(&c, Generation::JsonV2, None, None);
+    let r = effective_rule(&c, &v2(), None, None);
     assert_eq!(mai(&r), (Mode::Daily, 5, 90));
     // And session.reset's own idleMinutes beats it.
     let c = reset_config("{session:{idleMinutes: 90, reset:{idleMinutes: 15}}}");
-    let r = effective_rule(&c, Generation::JsonV2, None, None);
+    let r = effective_rule(&c, &v2(), None, None);
     assert_eq!(r.idle_minutes, 15);
     assert!(!r.source.contains("session.idleMinutes"), "{}", r.source);
     // An empty session.reset still counts as present.
     let c = reset_config("{session:{idleMinutes: 90, reset:{}}}");
-    assert_eq!(
-        effective_rule(&c, Generation::JsonV2, None, None).mode,
-        Mode::Daily
-    );
+    assert_eq!(effective_rule(&c, &v2(), None, None).mode, Mode::Daily);
 }
 
 #[test]
@@ -125,16 +137,16 @@ fn reset_by_type_layers_over_session_reset() {
         "{session:{reset:{mode:'daily', atHour: 5, idleMinutes: 120},
           resetByType:{group:{mode:'idle', idleMinutes: 30}, thread:{atHour: 1}}}}",
     );
-    let g = effective_rule(&c, Generation::JsonV2, Some("group"), None);
+    let g = effective_rule(&c, &v2(), Some("group"), None);
     assert_eq!(mai(&g), (Mode::Idle, 5, 30));
     assert_eq!(g.source, "session.resetByType.group + session.reset");
-    let t = effective_rule(&c, Generation::JsonV2, Some("thread"), None);
+    let t = effective_rule(&c, &v2(), Some("thread"), None);
     assert_eq!(mai(&t), (Mode::Daily, 1, 120));
-    let d = effective_rule(&c, Generation::JsonV2, Some("direct"), None);
+    let d = effective_rule(&c, &v2(), Some("direct"), None);
     assert_eq!(mai(&d), (Mode::Daily, 5, 120));
     assert_eq!(d.source, "session.reset");
     // "channel" chats are groups to the gateway.
-    let ch = effective_rule(&c, Generation::JsonV2, Some("channel"), None);
+    let ch = effective_rule(&c, &v2(), Some("channel"), None);
     assert_eq!(mai(&ch), mai(&g));
 }
 
@@ -142,17 +154,17 @@ fn reset_by_type_layers_over_session_reset() {
 fn dm_is_an_alias_of_direct() {
     let c = reset_config("{session:{resetByType:{dm:{mode:'idle', idleMinutes: 10}}}}");
     for chat in [Some("direct"), Some("dm"), None] {
-        let r = effective_rule(&c, Generation::JsonV2, chat, None);
+        let r = effective_rule(&c, &v2(), chat, None);
         assert_eq!(mai(&r), (Mode::Idle, 4, 10), "{chat:?}");
         assert!(r.source.starts_with("session.resetByType.dm"));
     }
     // "direct" wins when both are there.
     let c =
         reset_config("{session:{resetByType:{dm:{idleMinutes: 10}, direct:{idleMinutes: 20}}}}");
-    let r = effective_rule(&c, Generation::JsonV2, Some("dm"), None);
+    let r = effective_rule(&c, &v2(), Some("dm"), None);
     assert_eq!(r.idle_minutes, 20);
     // Groups do not read it.
-    let r = effective_rule(&c, Generation::JsonV2, Some("group"), None);
+    let r = effective_rule(&c, &v2(), Some("group"), None);
     assert_eq!(r.idle_minutes, 0);
 }
 
@@ -163,18 +175,18 @@ fn reset_by_channel_overrides_type_and_reset() {
           resetByType:{group:{mode:'idle', idleMinutes: 30}},
           resetByChannel:{discord:{mode:'daily', idleMinutes: 240}, slack:{mode:'none'}}}}",
     );
-    let r = effective_rule(&c, Generation::JsonV2, Some("group"), Some("discord"));
+    let r = effective_rule(&c, &v2(), Some("group"), Some("discord"));
     // atHour comes from the defaults, not session.reset: the gateway uses
     // the channel entry in place of session.reset.
     assert_eq!(mai(&r), (Mode::Daily, 4, 240));
     assert_eq!(
         r.source,
-        "session.resetByChannel.discord + gateway default (json-v2: daily at 4)"
+        "session.resetByChannel.discord + gateway default (daily at 4)"
     );
-    let r = effective_rule(&c, Generation::JsonV2, Some("group"), Some(" Slack "));
+    let r = effective_rule(&c, &v2(), Some("group"), Some(" Slack "));
     assert_eq!(mai(&r), (Mode::None, 4, 0));
     // Another channel falls through to type and reset.
-    let r = effective_rule(&c, Generation::JsonV2, Some("group"), Some("telegram"));
+    let r = effective_rule(&c, &v2(), Some("group"), Some("telegram"));
     assert_eq!(mai(&r), (Mode::Idle, 5, 30));
 }
 

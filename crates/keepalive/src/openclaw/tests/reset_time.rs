@@ -4,9 +4,10 @@
 use jiff::civil::DateTime;
 use jiff::tz::{TimeZone, offset};
 
+use super::{sqlite, v1, v2};
 use crate::openclaw::reset::{
-    Clock, Generation, Mode, ResetRule, Rule, Times, daily_timestamp, defaults, goes_stale_at,
-    idle_timestamp, last_boundary, next_boundary_after, stale_reason,
+    Clock, Mode, ResetRule, Rule, Times, daily_timestamp, defaults, goes_stale_at, idle_timestamp,
+    last_boundary, next_boundary_after, stale_reason,
 };
 
 const MIN: u64 = 60_000;
@@ -156,61 +157,31 @@ fn timestamps_each_generation_reads() {
         last_interaction_at: Some(now - 10 * MIN),
         session_started_at: Some(now - 20 * HOUR),
     };
-    assert_eq!(idle_timestamp(Generation::JsonV1, &t, now), t.updated_at);
-    assert_eq!(daily_timestamp(Generation::JsonV1, &t, now), t.updated_at);
-    assert_eq!(idle_timestamp(Generation::Unknown, &t, now), t.updated_at);
-    assert_eq!(
-        idle_timestamp(Generation::JsonV2, &t, now),
-        t.last_interaction_at
-    );
-    assert_eq!(
-        daily_timestamp(Generation::JsonV2, &t, now),
-        t.session_started_at
-    );
-    assert_eq!(
-        daily_timestamp(Generation::Sqlite, &t, now),
-        t.session_started_at
-    );
+    assert_eq!(idle_timestamp(&v1(), &t, now), t.updated_at);
+    assert_eq!(daily_timestamp(&v1(), &t, now), t.updated_at);
+    assert_eq!(idle_timestamp(&v1(), &t, now), t.updated_at);
+    assert_eq!(idle_timestamp(&v2(), &t, now), t.last_interaction_at);
+    assert_eq!(daily_timestamp(&v2(), &t, now), t.session_started_at);
+    assert_eq!(daily_timestamp(&sqlite(), &t, now), t.session_started_at);
     // Fallbacks to updatedAt.
     let only = updated(now - MIN);
-    assert_eq!(
-        idle_timestamp(Generation::JsonV2, &only, now),
-        Some(now - MIN)
-    );
-    assert_eq!(
-        daily_timestamp(Generation::JsonV2, &only, now),
-        Some(now - MIN)
-    );
+    assert_eq!(idle_timestamp(&v2(), &only, now), Some(now - MIN));
+    assert_eq!(daily_timestamp(&v2(), &only, now), Some(now - MIN));
     // Future values: skipped by v2, read by v1.
     let fut = Times {
         updated_at: Some(now - MIN),
         last_interaction_at: Some(now + HOUR),
         session_started_at: Some(now + 1),
     };
+    assert_eq!(idle_timestamp(&v2(), &fut, now), Some(now - MIN));
+    assert_eq!(daily_timestamp(&v2(), &fut, now), Some(now - MIN));
     assert_eq!(
-        idle_timestamp(Generation::JsonV2, &fut, now),
-        Some(now - MIN)
-    );
-    assert_eq!(
-        daily_timestamp(Generation::JsonV2, &fut, now),
-        Some(now - MIN)
-    );
-    assert_eq!(
-        idle_timestamp(Generation::JsonV1, &updated(now + HOUR), now),
+        idle_timestamp(&v1(), &updated(now + HOUR), now),
         Some(now + HOUR)
     );
-    assert_eq!(
-        idle_timestamp(Generation::JsonV2, &updated(now + 1), now),
-        None
-    );
-    assert_eq!(
-        idle_timestamp(Generation::JsonV2, &updated(now), now),
-        Some(now)
-    );
-    assert_eq!(
-        idle_timestamp(Generation::JsonV1, &Times::default(), now),
-        None
-    );
+    assert_eq!(idle_timestamp(&v2(), &updated(now + 1), now), None);
+    assert_eq!(idle_timestamp(&v2(), &updated(now), now), Some(now));
+    assert_eq!(idle_timestamp(&v1(), &Times::default(), now), None);
 }
 
 #[test]
@@ -219,7 +190,7 @@ fn idle_rule() {
     let now = utc("2026-05-10T12:00");
     let c = clock(&z, now);
     let r = rule(Mode::Idle, 4, 60);
-    let g = Generation::JsonV1;
+    let g = &v1();
     // Exactly 60 minutes is still fresh: the gateway tests now > ts + window.
     assert_eq!(stale_reason(&r, g, &updated(now - HOUR), &c), None);
     assert_eq!(
@@ -240,16 +211,11 @@ fn idle_rule() {
         stale_reason(&rule(Mode::Idle, 4, 900), g, &updated(yesterday), &c),
         None
     );
-    // Idle minutes 0 under mode idle means 60.
+    // A resolved rule with idle minutes 0 has no idle expiry (releases up
+    // to 2026.3.13 resolve a missing or 0 idleMinutes to 60 or 1 before).
     let r0 = rule(Mode::Idle, 4, 0);
-    assert_eq!(
-        stale_reason(&r0, g, &updated(now - 61 * MIN), &c),
-        Some(Rule::Idle)
-    );
-    assert_eq!(
-        goes_stale_at(&r0, g, &updated(now - 30 * MIN), &c),
-        Some((now + 30 * MIN + 1, Rule::Idle))
-    );
+    assert_eq!(stale_reason(&r0, g, &updated(now - 61 * MIN), &c), None);
+    assert_eq!(goes_stale_at(&r0, g, &updated(now - 30 * MIN), &c), None);
 }
 
 #[test]
@@ -257,7 +223,7 @@ fn daily_rule() {
     let z = TimeZone::UTC;
     let c = clock(&z, utc("2026-05-10T04:30"));
     let r = rule(Mode::Daily, 4, 0);
-    let g = Generation::JsonV2;
+    let g = &v2();
     let before = updated(utc("2026-05-10T03:59:59.999"));
     assert_eq!(stale_reason(&r, g, &before, &c), Some(Rule::Daily));
     assert_eq!(
@@ -282,7 +248,7 @@ fn daily_and_idle_together() {
     let now = utc("2026-05-10T12:00");
     let c = clock(&z, now);
     let r = rule(Mode::Daily, 4, 60);
-    let g = Generation::JsonV1;
+    let g = &v1();
     assert_eq!(stale_reason(&r, g, &updated(now - 30 * MIN), &c), None);
     assert_eq!(
         goes_stale_at(&r, g, &updated(now - 30 * MIN), &c),
@@ -308,12 +274,12 @@ fn daily_and_idle_together() {
 fn mode_none_never_goes_stale() {
     let z = TimeZone::UTC;
     let c = clock(&z, utc("2026-05-10T12:00"));
-    let r = defaults(Generation::Sqlite);
+    let r = defaults(&sqlite());
     let ancient = updated(utc("2020-01-01T00:00"));
-    assert_eq!(stale_reason(&r, Generation::Sqlite, &ancient, &c), None);
-    assert_eq!(goes_stale_at(&r, Generation::Sqlite, &ancient, &c), None);
+    assert_eq!(stale_reason(&r, &sqlite(), &ancient, &c), None);
+    assert_eq!(goes_stale_at(&r, &sqlite(), &ancient, &c), None);
     let r = rule(Mode::None, 4, 30);
-    assert_eq!(goes_stale_at(&r, Generation::JsonV1, &ancient, &c), None);
+    assert_eq!(goes_stale_at(&r, &v1(), &ancient, &c), None);
 }
 
 #[test]
@@ -328,55 +294,40 @@ fn v2_reads_its_own_fields_and_skips_the_future() {
         last_interaction_at: Some(now - MIN),
         session_started_at: Some(utc("2026-05-10T03:00")),
     };
-    assert_eq!(
-        stale_reason(&r, Generation::JsonV2, &t, &c),
-        Some(Rule::Daily)
-    );
-    assert_eq!(stale_reason(&r, Generation::JsonV1, &t, &c), None);
+    assert_eq!(stale_reason(&r, &v2(), &t, &c), Some(Rule::Daily));
+    assert_eq!(stale_reason(&r, &v1(), &t, &c), None);
     // lastInteractionAt is old while updatedAt is fresh: idle-stale on v2.
     let t = Times {
         updated_at: Some(now - MIN),
         last_interaction_at: Some(now - 2 * HOUR),
         session_started_at: Some(utc("2026-05-10T05:00")),
     };
-    assert_eq!(
-        stale_reason(&r, Generation::JsonV2, &t, &c),
-        Some(Rule::Idle)
-    );
+    assert_eq!(stale_reason(&r, &v2(), &t, &c), Some(Rule::Idle));
     // A future lastInteractionAt is ignored: updatedAt decides.
     let t = Times {
         updated_at: Some(now - 2 * HOUR),
         last_interaction_at: Some(now + HOUR),
         session_started_at: Some(utc("2026-05-10T05:00")),
     };
-    assert_eq!(
-        stale_reason(&r, Generation::JsonV2, &t, &c),
-        Some(Rule::Idle)
-    );
+    assert_eq!(stale_reason(&r, &v2(), &t, &c), Some(Rule::Idle));
     // All in the future: nothing usable, not stale, no prediction.
     let fut = Times {
         updated_at: Some(now + 1),
         last_interaction_at: Some(now + 1),
         session_started_at: Some(now + 1),
     };
-    assert_eq!(stale_reason(&r, Generation::JsonV2, &fut, &c), None);
-    assert_eq!(goes_stale_at(&r, Generation::JsonV2, &fut, &c), None);
+    assert_eq!(stale_reason(&r, &v2(), &fut, &c), None);
+    assert_eq!(goes_stale_at(&r, &v2(), &fut, &c), None);
     // v1 reads a future updatedAt as is: fresh, stale only later.
-    let v1 = updated(now + HOUR);
-    assert_eq!(stale_reason(&r, Generation::JsonV1, &v1, &c), None);
+    let future = updated(now + HOUR);
+    assert_eq!(stale_reason(&r, &v1(), &future, &c), None);
     assert_eq!(
-        goes_stale_at(&r, Generation::JsonV1, &v1, &c),
+        goes_stale_at(&r, &v1(), &future, &c),
         Some((now + 2 * HOUR + 1, Rule::Idle))
     );
     // No timestamps at all.
-    assert_eq!(
-        stale_reason(&r, Generation::JsonV1, &Times::default(), &c),
-        None
-    );
-    assert_eq!(
-        goes_stale_at(&r, Generation::JsonV1, &Times::default(), &c),
-        None
-    );
+    assert_eq!(stale_reason(&r, &v1(), &Times::default(), &c), None);
+    assert_eq!(goes_stale_at(&r, &v1(), &Times::default(), &c), None);
 }
 
 #[test]
@@ -396,8 +347,8 @@ fn goes_stale_at_agrees_with_stale_reason() {
     for r in &rules {
         for step in 0..=200u64 {
             let t = updated(start + step * 15 * MIN);
-            let stale = stale_reason(r, Generation::JsonV1, &t, &c).is_some();
-            let at = goes_stale_at(r, Generation::JsonV1, &t, &c);
+            let stale = stale_reason(r, &v1(), &t, &c).is_some();
+            let at = goes_stale_at(r, &v1(), &t, &c);
             assert_eq!(
                 at.is_some_and(|(ms, _)| ms <= now),
                 stale,
