@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::Instant;
 
 use keepalive_proto::{
     ActiveWithinReply, AgentResult, ErrorBody, ErrorCode, HelloReply, IntervalReply, MetricsReply,
@@ -181,6 +182,7 @@ pub fn metrics_text(daemon: &Daemon) -> String {
             version: crate::VERSION,
             uptime_seconds: daemon.started.elapsed().as_secs(),
             interval_seconds: daemon.interval_s(),
+            rescans: daemon.rescans(),
         },
         &agents,
     )
@@ -206,16 +208,23 @@ async fn set_active_within(daemon: &Daemon, secs: Option<u64>) -> Result<String,
     }))
 }
 
-/// The agents a request targets: one by id (an agent created since the last
-/// tick is looked for first), or all.
-async fn targets(daemon: &Daemon, agent: Option<&str>) -> Result<Vec<AgentHandle>, ErrorBody> {
+/// The agents a request targets: one by id, or all. An id not served yet
+/// makes the daemon look at the state dir again first: the gateway may have
+/// created that agent since the last tick.
+async fn targets(
+    daemon: &Daemon,
+    agent: Option<&str>,
+    asked_at: Instant,
+) -> Result<Vec<AgentHandle>, ErrorBody> {
     let Some(id) = agent else {
         return Ok(daemon.agents());
     };
     if let Some(found) = daemon.agent(id) {
         return Ok(vec![found]);
     }
-    daemon.refresh().await;
+    daemon
+        .rescan(asked_at, &format!("a request named agent {id:?}"))
+        .await;
     daemon
         .agent(id)
         .map(|found| vec![found])
@@ -223,7 +232,7 @@ async fn targets(daemon: &Daemon, agent: Option<&str>) -> Result<Vec<AgentHandle
 }
 
 async fn sessions(daemon: &Daemon, agent: Option<String>) -> Result<String, ErrorBody> {
-    let targets = targets(daemon, agent.as_deref()).await?;
+    let targets = targets(daemon, agent.as_deref(), Instant::now()).await?;
     let reports = futures_util::future::join_all(targets.iter().map(AgentHandle::report)).await;
     let mut rows = Vec::new();
     for (agent, report) in targets.iter().zip(reports) {
@@ -243,50 +252,108 @@ async fn sessions(daemon: &Daemon, agent: Option<String>) -> Result<String, Erro
 /// `touch`: with keys, bump exactly those (looked up in every targeted store
 /// first, so an unknown key writes nothing); without, every session kept
 /// alive in the targeted agents.
+///
+/// The gateway creates a store before its hooks touch a session in it, so a
+/// touch that wrote nothing for want of an agent, a key or a store makes the
+/// daemon look at the state dir again at once (bounded: `Daemon::rescan`) and
+/// is then tried once more on what it found; the second answer is final.
 async fn touch(
     daemon: &Daemon,
     sessions: Option<Vec<String>>,
     agent: Option<String>,
     revive: bool,
 ) -> Result<String, ErrorBody> {
-    let targets = targets(daemon, agent.as_deref()).await?;
-    let results: Vec<AgentResult> = match sessions {
-        None => {
-            let ran =
-                futures_util::future::join_all(targets.iter().map(AgentHandle::touch_all)).await;
-            targets
-                .iter()
-                .zip(ran)
-                .map(|(a, r)| r.unwrap_or_else(|e| failed(a, e)))
-                .collect()
-        }
-        Some(sessions) => {
-            let keys: BTreeSet<String> = sessions.iter().map(|k| normalize_key(k)).collect();
-            // One store to look in (the usual install): its actor checks every key itself,
-            // all or nothing, in the same round that writes, so the store is read once.
-            if let [only] = targets.as_slice() {
-                let keys: Vec<String> = keys.into_iter().collect();
-                let result = match only.touch_keys(keys, revive).await {
-                    Err(e) if e.code == ErrorCode::UnknownSession => return Err(e),
-                    ran => ran.unwrap_or_else(|e| failed(only, e)),
-                };
-                return touch_reply(vec![result]);
-            }
-            let owners = locate(&targets, &keys).await?;
-            let ran = futures_util::future::join_all(
-                owners
-                    .iter()
-                    .map(|(agent, here)| agent.touch_keys(here.clone(), revive)),
-            )
-            .await;
-            owners
-                .iter()
-                .zip(ran)
-                .map(|((a, _), r)| r.unwrap_or_else(|e| failed(a, e)))
-                .collect()
+    let asked_at = Instant::now();
+    let keys: Option<BTreeSet<String>> =
+        sessions.map(|s| s.iter().map(|k| normalize_key(k)).collect());
+    let first = touch_in(
+        &targets(daemon, agent.as_deref(), asked_at).await?,
+        keys.as_ref(),
+        revive,
+    )
+    .await;
+    let Some(why) = first.look_again else {
+        return first.reply;
+    };
+    daemon.rescan(asked_at, why).await;
+    let targets = targets(daemon, agent.as_deref(), asked_at).await?;
+    touch_in(&targets, keys.as_ref(), revive).await.reply
+}
+
+/// One try of a touch: its reply, and why a fresh look at the state dir could
+/// change it (only when nothing was written).
+struct Attempt {
+    reply: Result<String, ErrorBody>,
+    look_again: Option<&'static str>,
+}
+
+async fn touch_in(
+    targets: &[AgentHandle],
+    keys: Option<&BTreeSet<String>>,
+    revive: bool,
+) -> Attempt {
+    let Some(keys) = keys else {
+        let ran = futures_util::future::join_all(targets.iter().map(AgentHandle::touch_all)).await;
+        // With several agents some may have written: only a lone one is tried again.
+        let look_again = match ran.as_slice() {
+            [] => Some("a touch found no agent"),
+            [Err(e)] if e.code == ErrorCode::StoreNotFound => Some("a touch found no store"),
+            _ => None,
+        };
+        let results = targets
+            .iter()
+            .zip(ran)
+            .map(|(a, r)| r.unwrap_or_else(|e| failed(a, e)))
+            .collect();
+        return Attempt {
+            reply: touch_reply(results),
+            look_again,
+        };
+    };
+    // One store to look in (the usual install): its actor checks every key itself,
+    // all or nothing, in the same round that writes, so the store is read once.
+    if let [only] = targets {
+        let keys: Vec<String> = keys.iter().cloned().collect();
+        return match only.touch_keys(keys, revive).await {
+            Err(e) if e.code == ErrorCode::UnknownSession => Attempt {
+                reply: Err(e),
+                look_again: Some("a touch named a key in no known store"),
+            },
+            Err(e) => Attempt {
+                look_again: (e.code == ErrorCode::StoreNotFound)
+                    .then_some("a touch found no store"),
+                reply: touch_reply(vec![failed(only, e)]),
+            },
+            Ok(result) => Attempt {
+                reply: touch_reply(vec![result]),
+                look_again: None,
+            },
+        };
+    }
+    let owners = match locate(targets, keys).await {
+        Ok(owners) => owners,
+        Err(e) => {
+            return Attempt {
+                reply: Err(e),
+                look_again: Some("a touch named a key in no known store"),
+            };
         }
     };
-    touch_reply(results)
+    let ran = futures_util::future::join_all(
+        owners
+            .iter()
+            .map(|(agent, here)| agent.touch_keys(here.clone(), revive)),
+    )
+    .await;
+    let results = owners
+        .iter()
+        .zip(ran)
+        .map(|((a, _), r)| r.unwrap_or_else(|e| failed(a, e)))
+        .collect();
+    Attempt {
+        reply: touch_reply(results),
+        look_again: None,
+    }
 }
 
 /// The reply to a touch: the results, or the first agent's error with every result attached.

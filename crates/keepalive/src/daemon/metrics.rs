@@ -28,6 +28,8 @@ pub struct DaemonGauges<'a> {
     pub version: &'a str,
     pub uptime_seconds: u64,
     pub interval_seconds: u64,
+    /// Re-scans of the state dir asked for by requests, between ticks.
+    pub rescans: u64,
 }
 
 pub fn render(daemon: &DaemonGauges, agents: &[(AgentStatus, AgentCounters)]) -> String {
@@ -61,6 +63,13 @@ pub fn render(daemon: &DaemonGauges, agents: &[(AgentStatus, AgentCounters)]) ->
         "keepalive_interval_seconds {}",
         daemon.interval_seconds
     );
+    family(
+        &mut out,
+        "keepalive_rescans_total",
+        "counter",
+        "Re-scans of the agents between ticks, for requests naming an agent, session or store not found",
+    );
+    let _ = writeln!(out, "keepalive_rescans_total {}", daemon.rescans);
 
     type Value = fn(&AgentStatus, &AgentCounters) -> Option<f64>;
     let per_agent: [(&str, &str, &str, Value); 12] = [
@@ -219,6 +228,7 @@ mod tests {
                 version: "0.1.0",
                 uptime_seconds: 5,
                 interval_seconds: 60,
+                rescans: 2,
             },
             &[(status, counters)],
         );
@@ -236,6 +246,7 @@ mod tests {
             ),
             "{text}"
         );
+        assert!(text.contains("keepalive_rescans_total 2\n"), "{text}");
         assert!(
             !text.contains("keepalive_next_write_timestamp_seconds{"),
             "absent values are left out"

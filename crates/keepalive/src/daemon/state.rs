@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use keepalive_proto::{AgentStatus, ConfigStatus, ErrorBody, ErrorCode, Rule};
 use tokio::sync::watch;
@@ -108,9 +108,40 @@ pub struct Daemon {
     interval: watch::Sender<u64>,
     policy: watch::Sender<Arc<PolicyInputs>>,
     installation: Mutex<Arc<Installation>>,
-    /// Held across discovery and registration, so two refreshes never race.
-    refresh: tokio::sync::Mutex<()>,
+    /// Held across discovery and registration, so two surveys never race;
+    /// a fair lock, so requests waiting for a re-scan queue in order.
+    surveys: tokio::sync::Mutex<Surveys>,
+    /// Re-scans asked for by requests (`keepalive_rescans_total`).
+    rescans: AtomicU64,
     agents: Mutex<BTreeMap<String, AgentHandle>>,
+}
+
+/// The least time between two re-scans asked for by requests.
+///
+/// A re-scan lists `<stateDir>/agents/`, looks at each agent's store and
+/// re-reads `openclaw.json`: well under a millisecond on a usual install, a
+/// few with hundreds of agents. What a demanding user expects decides the rest:
+/// - the first touch of a brand-new session is answered at once: after a
+///   quiet spell the re-scan starts immediately, without waiting;
+/// - a touch of a session that exists is never refused for keepalive's own
+///   bookkeeping: requests that need a re-scan wait for one, none is turned
+///   away, and one re-scan answers every request that arrived before it began;
+/// - a client sending unknown keys in a loop cannot make the daemon re-scan
+///   in a hot loop: at most ten re-scans a second, a few percent of a core
+///   at worst, and that client is slowed to the same pace;
+/// - the hook pack waits 150 ms for its touch: a new session touched during
+///   such a flood still gets its answer within about that budget (and the
+///   daemon finishes the touch even if the hook stopped waiting).
+pub const RESCAN_SPACING: Duration = Duration::from_millis(100);
+
+/// When the state dir was last looked at.
+#[derive(Default)]
+struct Surveys {
+    /// The start of the latest survey, tick or re-scan: a request that arrived
+    /// before it is answered by what it found.
+    last_started: Option<Instant>,
+    /// The start of the latest re-scan asked for by a request, for the spacing.
+    last_rescan: Option<Instant>,
 }
 
 impl Daemon {
@@ -138,7 +169,8 @@ impl Daemon {
             interval: watch::Sender::new(interval),
             policy: watch::Sender::new(Arc::new(policy)),
             installation: Mutex::new(Arc::new(installation)),
-            refresh: tokio::sync::Mutex::new(()),
+            surveys: tokio::sync::Mutex::new(Surveys::default()),
+            rescans: AtomicU64::new(0),
             agents: Mutex::new(BTreeMap::new()),
         })
     }
@@ -271,11 +303,47 @@ impl Daemon {
         });
     }
 
+    /// Each tick: re-reads `openclaw.json` and the state dir.
+    pub async fn refresh(&self) {
+        let mut surveys = self.surveys.lock().await;
+        surveys.last_started = Some(Instant::now());
+        self.rediscover(&surveys).await;
+    }
+
+    /// Between ticks, for a request that found no agent, key or store it
+    /// named (it arrived at `asked_at`): returns once a survey that began
+    /// after `asked_at` is done, starting one unless another request's or
+    /// a tick's already did, and no sooner than [`RESCAN_SPACING`] after the
+    /// last one. Whatever the gateway created before the request is then known.
+    pub async fn rescan(&self, asked_at: Instant, why: &str) {
+        let mut surveys = self.surveys.lock().await;
+        if surveys.last_started.is_some_and(|at| at >= asked_at) {
+            return;
+        }
+        if let Some(last) = surveys.last_rescan {
+            tokio::select! {
+                _ = self.shutdown.cancelled() => return,
+                _ = tokio::time::sleep_until((last + RESCAN_SPACING).into()) => {}
+            }
+        }
+        let now = Instant::now();
+        surveys.last_started = Some(now);
+        surveys.last_rescan = Some(now);
+        self.rescans.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!("re-scanning the agents: {why}");
+        self.rediscover(&surveys).await;
+    }
+
+    /// Re-scans asked for by requests so far.
+    pub fn rescans(&self) -> u64 {
+        self.rescans.load(Ordering::Relaxed)
+    }
+
     /// Re-reads `openclaw.json` and the state dir: new agents get actors;
     /// agents whose store vanished keep theirs, which report
     /// `store_not_found` (replacing an actor could let two write at once).
-    pub async fn refresh(&self) {
-        let _serial = self.refresh.lock().await;
+    /// Only under the `surveys` lock, whose guard `_held` is.
+    async fn rediscover(&self, _held: &Surveys) {
         let previous = self.installation();
         let Ok((installation, agents)) = survey(&self.config).await else {
             return;
