@@ -1,5 +1,5 @@
 //! The hidden `keepalive-bench gateway-sim` mode: a stand-in for the OpenClaw gateway's
-//! store writer, written from shared/openclaw/STORE-FACTS.md: the O_EXCL lock file with the
+//! store writer of the lock era, written from docs/GATEWAY.md: the O_EXCL lock file with the
 //! gateway's payload, stale rules and backoff, a re-read under the lock, then a temp file,
 //! fsync and rename. `race` runs it in its own process, so it really competes with the writer
 //! under test; each update increments one entry's `benchCounter`, so a lost update shows.

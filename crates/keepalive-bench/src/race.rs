@@ -1,6 +1,6 @@
 //! 6. Race: the gateway updates lost to a second writer. A gateway simulator in another
 //!    process (this binary's hidden `gateway-sim` mode, written from
-//!    shared/openclaw/STORE-FACTS.md) makes numbered updates under the gateway's lock while
+//!    docs/GATEWAY.md, lock era) makes numbered updates under the gateway's lock while
 //!    the baseline script runs in a loop, then while a real `keepalived` takes a burst of
 //!    touches and touches back to back.
 
@@ -77,7 +77,7 @@ pub fn run(bins: &Path, plan: &Plan, baseline: Option<&Path>) -> Section {
     }
     s.note(&format!(
         "The gateway simulator is another process (`keepalive-bench gateway-sim`) following \
-         STORE-FACTS.md: lock file `sessions.json.lock` in the realpath of the store's directory, \
+         docs/GATEWAY.md (lock era): lock file `sessions.json.lock` in the realpath of the store's directory, \
          created O_CREAT|O_EXCL with `{{pid, createdAt, starttime}}`; a held lock is removed only \
          when stale (dead, zombie or recycled pid, `createdAt` older than 30 s, unreadable and \
          mtime older than 30 s), otherwise retried after min(1000, 50 × attempt) ms for up to \

@@ -4,8 +4,8 @@
 //!    kept session to now and records its own write in the ledger.
 
 use jiff::tz::TimeZone;
-use keepalive::openclaw::{Clock, Facing, Generation, Mode, PartialRule, Release, ResetConfig};
-use keepalive::policy::{AgentLedger, Context, Rules, Schedule, decide};
+use keepalive::openclaw::{Clock, Facing, Generation, Release, ResetConfig};
+use keepalive::policy::{AgentLedger, Context, Rules, Schedule, Transcript, decide};
 use keepalive_store::{EntryInfo, Timestamp};
 
 use crate::Section;
@@ -40,14 +40,9 @@ fn entry(key: String, updated_at: u64) -> EntryInfo {
 }
 
 pub fn simulate(schedule: Schedule, sessions: usize, tick_ms: u64, start_ms: u64) -> DayResult {
-    let reset = ResetConfig {
-        reset: PartialRule {
-            mode: Some(Mode::Daily),
-            at_hour: Some(4),
-            idle_minutes: Some(60),
-        },
-        ..ResetConfig::default()
-    };
+    let reset = ResetConfig::from_session(serde_json::json!({
+        "reset": {"mode": "daily", "atHour": 4, "idleMinutes": 60},
+    }));
     let rules = Rules::default();
     let facing = Facing::known(Release::new(2026, 4, 12));
     let mut ledger = AgentLedger::default();
@@ -86,7 +81,10 @@ pub fn simulate(schedule: Schedule, sessions: usize, tick_ms: u64, start_ms: u64
             bump_session_start: false,
             ledger: &ledger,
         };
-        let decisions: Vec<_> = entries.iter().map(|e| decide(e, None, &ctx)).collect();
+        let decisions: Vec<_> = entries
+            .iter()
+            .map(|e| decide(e, Transcript::default(), &ctx))
+            .collect();
         kept_at_end = decisions.iter().filter(|d| d.keep).count();
         let due = decisions.iter().any(|d| d.due(now));
         for (d, e) in decisions.iter().zip(&entries) {

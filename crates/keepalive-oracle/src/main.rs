@@ -8,7 +8,10 @@
 //! the case names them.
 //!
 //! In:  `{"id", "release": "2026.6.35"|null, "config": {...}, "key", "chatType"?, "channel"?,
-//!        "resetType"?, "entry": {...}, "now": ms}`; the time zone is the process's `TZ`.
+//!        "resetType"?, "entry": {...}, "transcriptStartedAt"?: ms, "now": ms}`; the time zone
+//!        is the process's `TZ`. `transcriptStartedAt` is the `timestamp` of the transcript's
+//!        header line, which releases from 2026.4.25 read when the entry has no
+//!        `sessionStartedAt`.
 //! Out: `{"id", "policy": {"mode", "atHour", "idleMinutes"|null}, "fresh": bool}`, or
 //!      `{"id", "error": "..."}` for a case it cannot read.
 
@@ -69,16 +72,11 @@ fn verdict(case: &Value, tz: &TimeZone) -> Result<Value, String> {
     if let Some(chat_type) = text("chatType") {
         entry.chat_type = Some(chat_type.to_string());
     }
-    if let Some(channel) = text("channel") {
-        entry.channel = Some(channel.to_string());
-    }
-    let (derived_type, channel) = reset_inputs(&entry);
-    let reset_type = text("resetType").unwrap_or(derived_type);
-
     let times = Times {
         updated_at: entry.updated_at.value(),
         last_interaction_at: entry.last_interaction_at.value(),
         session_started_at: entry.session_started_at.value(),
+        transcript_started_at: case.get("transcriptStartedAt").and_then(Value::as_u64),
     };
     let facing = match text("release") {
         Some(r) => Facing::known(r.parse::<Release>().map_err(|e| e.to_string())?),
@@ -88,7 +86,10 @@ fn verdict(case: &Value, tz: &TimeZone) -> Result<Value, String> {
         ),
     };
     let (rules, _) = facing.split();
-    let rule = effective_rule(&config.reset, rules, Some(reset_type), channel);
+    let (derived_type, derived_channel) = reset_inputs(rules, &entry);
+    let reset_type = text("resetType").unwrap_or(derived_type);
+    let channel = text("channel").or(derived_channel);
+    let rule = effective_rule(&config.reset, rules, reset_type, channel);
     let clock = Clock {
         now_ms,
         tz: tz.clone(),

@@ -141,13 +141,13 @@ fn inspect(state_dir: &Path, source: String, daemon: DaemonReport) -> Report {
         for kind in ["direct", "group", "thread"] {
             line(
                 format!("{kind} sessions"),
-                effective_rule(&config.reset, rules, Some(kind), None),
+                effective_rule(&config.reset, rules, kind, None),
             );
         }
         for channel in config.reset.by_channel.keys() {
             line(
                 format!("channel {channel}"),
-                effective_rule(&config.reset, rules, None, Some(channel)),
+                effective_rule(&config.reset, rules, "direct", Some(channel)),
             );
         }
     }

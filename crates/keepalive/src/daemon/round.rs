@@ -14,7 +14,7 @@ use keepalive_store::{EntryInfo, Fields, RoundOptions, StoreError, Timestamp};
 use super::discovery::AgentSpec;
 use super::state::PolicyInputs;
 use crate::openclaw::{Clock, Facing, Generation, Mode};
-use crate::policy::{AgentLedger, Context, Decision, LedgerFile, decide};
+use crate::policy::{AgentLedger, Context, Decision, LedgerFile, Transcript, decide};
 
 /// How often a write is redone when the store changes between read and rename.
 const MAX_ATTEMPTS: u32 = 3;
@@ -133,7 +133,12 @@ pub fn run(input: &Input, batch: &Batch, ledger: &mut AgentLedger) -> Output {
     };
     let ctx = context(input, generation, &facing, ledger);
     // Looked at once: a bump below changes timestamps, never the transcript.
-    let transcripts: Vec<Option<u64>> = scan.entries.iter().map(transcript_ms).collect();
+    let wants_start = facing.candidates().iter().any(|r| r.split_timestamps);
+    let transcripts: Vec<Transcript> = scan
+        .entries
+        .iter()
+        .map(|e| transcript(e, wants_start))
+        .collect();
     let decisions: Vec<Decision> = scan
         .entries
         .iter()
@@ -377,15 +382,53 @@ pub fn unknown_sessions(missing: &[&String]) -> ErrorBody {
     .with_details(serde_json::json!({ "missing": missing }))
 }
 
-/// The transcript's mtime in ms; only absolute paths are looked at, and
-/// only looked at (never opened).
-fn transcript_ms(entry: &EntryInfo) -> Option<u64> {
-    let path = std::path::Path::new(entry.session_file.as_deref()?);
-    if !path.is_absolute() {
+/// The transcript's mtime in ms and, when `wants_start` and the entry has
+/// no `sessionStartedAt`, its header's start time; only absolute paths are
+/// looked at.
+fn transcript(entry: &EntryInfo, wants_start: bool) -> Transcript {
+    let Some(path) = entry
+        .session_file
+        .as_deref()
+        .map(std::path::Path::new)
+        .filter(|p| p.is_absolute())
+    else {
+        return Transcript::default();
+    };
+    let modified_ms = std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .map(super::agent::unix_ms);
+    let needs_start = wants_start && entry.session_started_at.value().is_none();
+    Transcript {
+        modified_ms,
+        started_ms: needs_start.then(|| header_started_ms(path)).flatten(),
+    }
+}
+
+/// The `timestamp` of a transcript's header line (`{"type":"session",
+/// ...}`), read the way the gateway reads it: the first line of the first
+/// 8 KiB; a number, or a date string.
+fn header_started_ms(path: &std::path::Path) -> Option<u64> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(8192);
+    std::fs::File::open(path)
+        .ok()?
+        .take(8192)
+        .read_to_end(&mut head)
+        .ok()?;
+    let line = head.split(|b| *b == b'\n').next()?;
+    let header: serde_json::Value = serde_json::from_slice(line).ok()?;
+    if header.get("type")?.as_str()? != "session" {
         return None;
     }
-    let modified = std::fs::metadata(path).ok()?.modified().ok()?;
-    Some(super::agent::unix_ms(modified))
+    match header.get("timestamp")? {
+        serde_json::Value::Number(n) => n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64),
+        serde_json::Value::String(s) => {
+            let ts: jiff::Timestamp = s.parse().ok()?;
+            u64::try_from(ts.as_millisecond()).ok()
+        }
+        _ => None,
+    }
 }
 
 /// The entry as it is after a bump of `fields` to `now`.

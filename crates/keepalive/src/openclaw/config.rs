@@ -150,6 +150,7 @@ pub fn parse(path: &Path, text: &str) -> OpenClawConfig {
     let Some(session) = root.get("session") else {
         return config;
     };
+    config.reset.session = session.clone();
     let Some(session) = fields.object("session", session) else {
         return config;
     };

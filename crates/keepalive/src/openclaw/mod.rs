@@ -12,10 +12,13 @@
 //! The contract is docs/GATEWAY.md; the interop suite checks it against
 //! the real releases.
 
+pub mod channels;
 pub mod config;
 pub mod generation;
+pub mod js;
 pub mod release;
 pub mod reset;
+pub mod reset_policy;
 pub mod state_dir;
 pub mod which_release;
 
@@ -26,8 +29,9 @@ pub use config::{OpenClawConfig, config_path, store_path, template_is_shared};
 pub use release::{Facing, Release, ReleaseRules};
 pub use reset::{
     Clock, Generation, Mode, PartialRule, ResetConfig, ResetRule, Rule, Times, daily_timestamp,
-    defaults, effective_rule, goes_stale_at, idle_timestamp, idle_window, last_boundary,
-    next_boundary_after, session_reset_type, stale_reason,
+    defaults, goes_stale_at, idle_timestamp, idle_window, last_boundary, last_boundary_of,
+    next_boundary_after, stale_reason,
 };
+pub use reset_policy::{effective_rule, session_reset_type};
 pub use state_dir::{Lookup, StateDirChoice, resolve_from_process};
 pub use which_release::{DetectedRelease, ReleaseSource};

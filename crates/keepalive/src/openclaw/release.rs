@@ -28,6 +28,10 @@ impl Release {
     pub const fn new(year: u16, month: u8, patch: u16) -> Self {
         Release { year, month, patch }
     }
+
+    pub const fn triple(self) -> (u16, u8, u16) {
+        (self.year, self.month, self.patch)
+    }
 }
 
 impl fmt::Display for Release {
@@ -71,6 +75,9 @@ pub mod changes {
     /// Freshness reads `lastInteractionAt` (idle) and `sessionStartedAt`
     /// (daily), falling back to `updatedAt`. 2026.4.24 reads `updatedAt` only.
     pub const SPLIT_TIMESTAMPS: Release = Release::new(2026, 4, 25);
+    /// A session is reused only when its `updatedAt` is a finite number
+    /// (2026.4.12 reuses any; 2026.4.24 is the first seen to check).
+    pub const UPDATED_AT_REQUIRED: Release = Release::new(2026, 4, 24);
     /// The `gateway:shutdown` hook event.
     pub const SHUTDOWN_EVENT: Release = Release::new(2026, 4, 29);
     /// The store is written through an in-process queue that ignores
@@ -79,6 +86,10 @@ pub mod changes {
     /// Sessions live in SQLite; no reset unless configured; `updatedAt` 0
     /// means a reset is owed. 2026.7.35 is the last `sessions.json` release.
     pub const SQLITE_SESSIONS: Release = Release::new(2026, 8, 1);
+    /// Yesterday's daily boundary is "yesterday at the hour" again: before,
+    /// it was today's boundary moved back a day, an hour late after a
+    /// spring-forward gap (seen in 2026.8.2, fixed in 2026.9.6).
+    pub const DST_FIX: Release = Release::new(2026, 9, 1);
 }
 
 /// What one release does, as far as keepalive is concerned.
@@ -96,8 +107,18 @@ pub struct ReleaseRules {
     /// Freshness reads `lastInteractionAt` / `sessionStartedAt` before
     /// `updatedAt`.
     pub split_timestamps: bool,
-    /// `updatedAt === 0` always means stale (a reset is owed).
+    /// `updatedAt === 0` always means stale (a reset is owed), and mode
+    /// `none` means fresh before any rule is looked at.
     pub zero_updated_at_is_stale: bool,
+    /// A session without a numeric `updatedAt` is not reused (stale).
+    pub updated_at_required: bool,
+    /// `resetByType` entries inherit the base mode (unless it is `none`),
+    /// a rule without a mode means daily, and neither the legacy `dm` type
+    /// nor the legacy top-level `idleMinutes` is read.
+    pub type_inherits_base: bool,
+    /// Yesterday's boundary is today's moved back a day (an hour late
+    /// after a spring-forward gap).
+    pub dst_quirk: bool,
     /// The gateway takes `sessions.json.lock` before writing its store.
     pub store_lock: bool,
     /// Sessions live in the agent's SQLite database.
@@ -116,6 +137,9 @@ impl ReleaseRules {
             idle_zero_is_a_window: release < IDLE_ZERO_MEANS_NONE,
             split_timestamps: release >= SPLIT_TIMESTAMPS,
             zero_updated_at_is_stale: sqlite,
+            updated_at_required: release >= UPDATED_AT_REQUIRED,
+            type_inherits_base: sqlite,
+            dst_quirk: release < DST_FIX,
             store_lock: release < NO_STORE_LOCK,
             sessions_in_sqlite: sqlite,
             shutdown_event: release >= SHUTDOWN_EVENT,
@@ -130,26 +154,33 @@ impl ReleaseRules {
         let r = self.release;
         if r < IDLE_ZERO_MEANS_NONE {
             "up to 2026.3.13"
+        } else if r < UPDATED_AT_REQUIRED {
+            "2026.3.22 to 2026.4.23"
         } else if r < SPLIT_TIMESTAMPS {
-            "2026.3.22 to 2026.4.24"
+            "2026.4.24"
         } else if r < NO_STORE_LOCK {
             "2026.4.25 to 2026.4.29"
         } else if r < SQLITE_SESSIONS {
             "2026.5.2 to 2026.7.35"
+        } else if r < DST_FIX {
+            "2026.8"
         } else {
-            "2026.8 and later"
+            "2026.9 and later"
         }
     }
 }
 
 /// One release standing for each line of the table in docs/GATEWAY.md, both
 /// sides of each change: what keepalive considers when it does not know.
-pub const LINES: [Release; 5] = [
+pub const LINES: [Release; 8] = [
     Release::new(2026, 3, 13),
     changes::IDLE_ZERO_MEANS_NONE,
+    Release::new(2026, 4, 23),
+    changes::UPDATED_AT_REQUIRED,
     changes::SPLIT_TIMESTAMPS,
     changes::NO_STORE_LOCK,
     changes::SQLITE_SESSIONS,
+    changes::DST_FIX,
 ];
 
 /// The newest release whose behaviour was verified; later ones are assumed

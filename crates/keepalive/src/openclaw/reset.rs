@@ -17,7 +17,7 @@ use jiff::tz::TimeZone;
 
 use super::release::ReleaseRules;
 
-/// How a store records liveness (see STORE-FACTS "Store generations").
+/// How a store records liveness (docs/GATEWAY.md, "The store and its writers").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Generation {
@@ -60,8 +60,15 @@ pub struct PartialRule {
 }
 
 /// The reset section of `openclaw.json`.
+///
+/// `session` is what the rules are resolved from, as the gateway reads it
+/// (JavaScript's coercions included, see [`super::reset_policy`]); the typed
+/// fields are keepalive's validated reading of the same, which reports
+/// wrongly typed values as problems and lists the channels in `doctor`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ResetConfig {
+    /// The `session` object of `openclaw.json` as written (null if absent).
+    pub session: serde_json::Value,
     /// `session.reset`.
     pub reset: PartialRule,
     /// `session.resetByType`: `direct` (alias `dm`), `group`, `thread`.
@@ -73,6 +80,14 @@ pub struct ResetConfig {
     /// `session.reset` or `session.resetByType` is present, even empty. The
     /// gateway then stops reading a legacy `idleMinutes` as mode idle.
     pub explicit_reset: bool,
+}
+
+impl ResetConfig {
+    /// The reset config of an `openclaw.json` whose `session` is `session`.
+    pub fn from_session(session: serde_json::Value) -> Self {
+        let text = serde_json::json!({ "session": session }).to_string();
+        super::config::parse(std::path::Path::new("openclaw.json"), &text).reset
+    }
 }
 
 /// The rule in force for one session.
@@ -104,6 +119,9 @@ pub struct Times {
     pub updated_at: Option<u64>,
     pub last_interaction_at: Option<u64>,
     pub session_started_at: Option<u64>,
+    /// The `timestamp` of the transcript's header line: what releases from
+    /// 2026.4.25 read when the entry has no `sessionStartedAt`.
+    pub transcript_started_at: Option<u64>,
 }
 
 /// Now, and the gateway's local time zone (daily resets are local).
@@ -149,167 +167,42 @@ pub fn defaults(rules: &ReleaseRules) -> ResetRule {
     }
 }
 
-/// The gateway's reset type of a session (`resolveSessionResetType`):
-/// `thread` when the key has `:thread:` or `:topic:` or the chat type says
-/// thread; `group` when the chat type is group or channel, or the key has
-/// `:group:` or `:channel:`; else `direct`.
-pub fn session_reset_type(session_key: &str, chat_type: Option<&str>) -> &'static str {
-    let key = session_key.to_ascii_lowercase();
-    let chat = chat_type.map(|c| c.trim().to_ascii_lowercase());
-    let chat = chat.as_deref();
-    if matches!(chat, Some("thread" | "topic"))
-        || key.contains(":thread:")
-        || key.contains(":topic:")
-    {
-        "thread"
-    } else if matches!(chat, Some("group" | "channel"))
-        || key.contains(":group:")
-        || key.contains(":channel:")
-    {
-        "group"
-    } else {
-        "direct"
-    }
+/// `resolveTimestamp(value, now)`: a value in the future counts as none.
+fn not_future(value: Option<u64>, now_ms: u64) -> Option<u64> {
+    value.filter(|t| *t <= now_ms)
 }
 
-/// The rule for a session of `chat_type` on `channel`.
-///
-/// Layers, each overriding only the fields it sets: the release's
-/// [`defaults`] < legacy `session.idleMinutes` < `session.reset` <
-/// `session.resetByType[type]`. Then, as in the gateway:
-/// - a legacy `idleMinutes` with neither `session.reset` nor
-///   `session.resetByType` present also means mode idle;
-/// - a `session.resetByChannel[channel]` entry *replaces* `session.reset`,
-///   and `resetByType` and legacy `idleMinutes` are not read at all (the
-///   gateway passes it as `resetOverride`): fields it leaves out come from
-///   the defaults, not from `session.reset`. Channels are matched trimmed
-///   and lower-cased.
-///
-/// `chat_type`: `direct`/`dm` look up `direct`, then `dm` (an alias);
-/// `group` and `channel` look up `group` (the gateway has no `channel`
-/// type); `thread`/`topic` look up `thread`; anything else, or `None`, is
-/// `direct`, the gateway's default. [`session_reset_type`] derives it from
-/// a session key.
-///
-/// Idle minutes missing or 0 resolve per release ([`idle_minutes`]); mode
-/// none carries idle minutes 0.
-pub fn effective_rule(
-    config: &ResetConfig,
-    rules: &ReleaseRules,
-    chat_type: Option<&str>,
-    channel: Option<&str>,
-) -> ResetRule {
-    let base = defaults(rules);
-    let mut layers: Vec<(String, &PartialRule)> = Vec::new();
-    let mut mode_from_legacy = false;
-    let channel_entry = channel
-        .map(|c| c.trim().to_ascii_lowercase())
-        .filter(|c| !c.is_empty())
-        .and_then(|c| config.by_channel.get_key_value(&c));
-    let legacy = PartialRule {
-        idle_minutes: config.legacy_idle_minutes,
-        ..PartialRule::default()
-    };
-    match channel_entry {
-        Some((key, rule)) => layers.push((format!("session.resetByChannel.{key}"), rule)),
-        None => {
-            let wanted = match session_reset_type("", chat_type) {
-                "direct" => &["direct", "dm"][..],
-                "group" => &["group"][..],
-                _ => &["thread"][..],
-            };
-            if let Some((key, rule)) = wanted.iter().find_map(|k| config.by_type.get_key_value(*k))
-            {
-                layers.push((format!("session.resetByType.{key}"), rule));
-            }
-            if config.reset != PartialRule::default() {
-                layers.push(("session.reset".to_string(), &config.reset));
-            }
-            if config.legacy_idle_minutes.is_some() {
-                layers.push(("session.idleMinutes".to_string(), &legacy));
-                mode_from_legacy = !config.explicit_reset;
-            }
-        }
-    }
-
-    // Each field comes from the most specific layer that sets it; `used`
-    // records those layers (in layer order) for `source`.
-    let mut used: Vec<&str> = Vec::new();
-    let mut pick = |get: &dyn Fn(&PartialRule) -> bool| -> Option<usize> {
-        let i = layers.iter().position(|(_, r)| get(r))?;
-        if !used.contains(&layers[i].0.as_str()) {
-            used.push(layers[i].0.as_str());
-        }
-        Some(i)
-    };
-    let mode = match pick(&|r| r.mode.is_some()) {
-        Some(i) => layers[i].1.mode,
-        // The gateway's backward compatibility: a bare legacy idleMinutes
-        // meant "reset when idle".
-        None if mode_from_legacy => {
-            pick(&|r| r.idle_minutes.is_some());
-            Some(Mode::Idle)
-        }
-        None => None,
-    };
-    let at_hour = pick(&|r| r.at_hour.is_some()).and_then(|i| layers[i].1.at_hour);
-    let idle = pick(&|r| r.idle_minutes.is_some()).and_then(|i| layers[i].1.idle_minutes);
-
-    let uses_default = mode.is_none() || at_hour.is_none();
-    let mut source: Vec<String> = layers
-        .iter()
-        .filter(|(name, _)| used.contains(&name.as_str()))
-        .map(|(name, _)| name.clone())
-        .collect();
-    if uses_default {
-        source.push(base.source.clone());
-    }
-
-    let mode = mode.unwrap_or(base.mode);
-    let idle_minutes = idle_minutes(rules, mode, idle);
-    ResetRule {
-        mode,
-        at_hour: at_hour.unwrap_or(base.at_hour).min(23),
-        idle_minutes,
-        source: source.join(" + "),
-    }
-}
-
-/// The idle window in force: `set` is the configured `idleMinutes` (after
-/// layering). Up to 2026.3.13 mode idle without minutes means 60 and an
-/// explicit 0 means 1; from 2026.3.22 both mean no idle expiry (0).
-fn idle_minutes(rules: &ReleaseRules, mode: Mode, set: Option<u64>) -> u64 {
-    match (mode, set) {
-        (Mode::None, _) => 0,
-        (Mode::Idle, None) if rules.idle_zero_is_a_window => OLD_DEFAULT_IDLE_MINUTES,
-        (_, Some(0)) if rules.idle_zero_is_a_window => 1,
-        (_, m) => m.unwrap_or(0),
-    }
-}
-
-fn first_usable(rules: &ReleaseRules, candidates: [Option<u64>; 2], now_ms: u64) -> Option<u64> {
-    if rules.split_timestamps {
-        candidates.into_iter().flatten().find(|t| *t <= now_ms)
-    } else {
-        candidates[1]
-    }
-}
-
-/// The timestamp the idle rule reads: from 2026.4.25 `lastInteractionAt`,
-/// falling back to `updatedAt` (future values skipped); before, `updatedAt`.
-pub fn idle_timestamp(rules: &ReleaseRules, times: &Times, now_ms: u64) -> Option<u64> {
-    first_usable(rules, [times.last_interaction_at, times.updated_at], now_ms)
-}
-
-/// The timestamp the daily rule reads: from 2026.4.25 `sessionStartedAt`,
-/// falling back to `updatedAt` (future values skipped); before, `updatedAt`.
+/// The timestamp the daily rule reads. Up to 2026.4.24: `updatedAt`, as
+/// is. From 2026.4.25: `sessionStartedAt` (else the transcript header's
+/// start), falling back to `updatedAt`, then 0; future values count as none.
 pub fn daily_timestamp(rules: &ReleaseRules, times: &Times, now_ms: u64) -> Option<u64> {
-    first_usable(rules, [times.session_started_at, times.updated_at], now_ms)
+    if !rules.split_timestamps {
+        return times.updated_at;
+    }
+    let started = times.session_started_at.or(times.transcript_started_at);
+    Some(
+        not_future(started, now_ms)
+            .or(not_future(times.updated_at, now_ms))
+            .unwrap_or(0),
+    )
 }
 
-/// The SQLite releases read `updatedAt === 0` as a reset owed.
+/// The timestamp the idle rule reads. Up to 2026.4.24: `updatedAt`. From
+/// 2026.4.25: `lastInteractionAt`, falling back to what the daily rule
+/// reads (not to `updatedAt` first); future values count as none.
+pub fn idle_timestamp(rules: &ReleaseRules, times: &Times, now_ms: u64) -> Option<u64> {
+    if !rules.split_timestamps {
+        return times.updated_at;
+    }
+    not_future(times.last_interaction_at, now_ms).or(daily_timestamp(rules, times, now_ms))
+}
+
+/// Stale whatever the policy: the SQLite releases read `updatedAt` 0 as a
+/// reset owed, and from 2026.4.24 a session without a numeric `updatedAt`
+/// is not reused.
 fn reset_owed(rules: &ReleaseRules, times: &Times) -> bool {
-    rules.zero_updated_at_is_stale && times.updated_at == Some(0)
+    (rules.zero_updated_at_is_stale && times.updated_at == Some(0))
+        || (rules.updated_at_required && times.updated_at.is_none())
 }
 
 fn to_ms(ts: Timestamp) -> Option<u64> {
@@ -344,6 +237,28 @@ pub fn last_boundary(at_hour: u8, clock: &Clock) -> u64 {
         None
     };
     local().unwrap_or_else(|| utc_last_boundary(at_hour, now))
+}
+
+/// [`last_boundary`] as `rules`' release computes it: before 2026.9,
+/// yesterday's boundary is today's moved back one day on the calendar
+/// (`setDate(getDate() - 1)`), which lands an hour late when today's hour
+/// fell in a spring-forward gap.
+pub fn last_boundary_of(rules: &ReleaseRules, at_hour: u8, clock: &Clock) -> u64 {
+    if !rules.dst_quirk {
+        return last_boundary(at_hour, clock);
+    }
+    let now = clock.now_ms;
+    let quirky = || -> Option<u64> {
+        let today = boundary_on(local_date(now, &clock.tz)?, at_hour, &clock.tz)?;
+        if today <= now {
+            return Some(today);
+        }
+        let ts = Timestamp::from_millisecond(i64::try_from(today).ok()?).ok()?;
+        let local = clock.tz.to_datetime(ts);
+        let moved = local.date().yesterday().ok()?.to_datetime(local.time());
+        to_ms(clock.tz.to_timestamp(moved).ok()?)
+    };
+    quirky().unwrap_or_else(|| last_boundary(at_hour, clock))
 }
 
 /// The first local `at_hour:00` strictly after `t_ms`, in ms.
@@ -392,7 +307,7 @@ pub fn stale_reason(
     }
     if rule.mode == Mode::Daily
         && let Some(ts) = daily_timestamp(rules, times, clock.now_ms)
-        && ts < last_boundary(rule.at_hour, clock)
+        && ts < last_boundary_of(rules, rule.at_hour, clock)
     {
         return Some(Rule::Daily);
     }

@@ -150,27 +150,30 @@ struct Verdict {
     write_at: Option<(u64, String)>,
 }
 
-/// What picks a session's reset rule besides the config: its reset type
-/// (from its key and `chatType`) and its channel (`channel`, else
-/// `lastChannel`).
-pub fn reset_inputs(entry: &EntryInfo) -> (&'static str, Option<&str>) {
+/// What picks a session's reset rule besides the config, as the release
+/// derives it: its reset type (from its key and `chatType`) and its channel
+/// (`lastChannel`, else `channel`, as the gateway's own agent runs read it).
+pub fn reset_inputs<'e>(
+    rules: &ReleaseRules,
+    entry: &'e EntryInfo,
+) -> (&'static str, Option<&'e str>) {
     (
-        session_reset_type(&entry.key, entry.chat_type.as_deref()),
-        entry.channel.as_deref().or(entry.last_channel.as_deref()),
+        session_reset_type(rules, &entry.key, entry.chat_type.as_deref()),
+        entry.last_channel.as_deref().or(entry.channel.as_deref()),
     )
 }
 
 fn verdict(entry: &EntryInfo, times: &Times, rules: &ReleaseRules, ctx: &Context) -> Verdict {
     let clock = ctx.clock;
-    let (reset_type, channel) = reset_inputs(entry);
-    let rule = effective_rule(ctx.reset, rules, Some(reset_type), channel);
+    let (reset_type, channel) = reset_inputs(rules, entry);
+    let rule = effective_rule(ctx.reset, rules, reset_type, channel);
     let stale_at = goes_stale_at(&rule, rules, times, clock);
     let grace = Clock {
         now_ms: clock.now_ms.saturating_sub(ctx.margin_ms),
         tz: clock.tz.clone(),
     };
     let stale_already = stale_reason(&rule, rules, times, &grace);
-    let write_at = plan_write(entry, &rule, rules, times, ctx);
+    let write_at = plan_write(&rule, rules, times, ctx);
     Verdict {
         rule,
         stale_at,
@@ -201,12 +204,24 @@ fn combine(first: Verdict, others: impl Iterator<Item = Verdict>) -> Verdict {
     chosen
 }
 
-pub fn decide(entry: &EntryInfo, transcript_ms: Option<u64>, ctx: &Context) -> Decision {
+/// What the session's transcript (`sessionFile`) tells.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Transcript {
+    /// When it was last appended to (its mtime): activity.
+    pub modified_ms: Option<u64>,
+    /// The `timestamp` of its header line, which releases from 2026.4.25
+    /// read as the session's start when the entry has no `sessionStartedAt`
+    /// (read only for such entries).
+    pub started_ms: Option<u64>,
+}
+
+pub fn decide(entry: &EntryInfo, transcript: Transcript, ctx: &Context) -> Decision {
     let now = ctx.clock.now_ms;
     let times = Times {
         updated_at: entry.updated_at.value(),
         last_interaction_at: entry.last_interaction_at.value(),
         session_started_at: entry.session_started_at.value(),
+        transcript_started_at: transcript.started_ms,
     };
     let (first, others) = ctx.facing.split();
     let verdict_of = |rules: &ReleaseRules| verdict(entry, &times, rules, ctx);
@@ -216,7 +231,7 @@ pub fn decide(entry: &EntryInfo, transcript_ms: Option<u64>, ctx: &Context) -> D
         stale_already,
         write_at: planned,
     } = combine(verdict_of(first), others.iter().map(verdict_of));
-    let activity = last_activity(entry, transcript_ms, ctx);
+    let activity = last_activity(entry, transcript.modified_ms, ctx);
     let fields = match ctx.generation {
         Generation::JsonV2 => Fields {
             updated_at: true,
@@ -307,7 +322,6 @@ pub fn decide(entry: &EntryInfo, transcript_ms: Option<u64>, ctx: &Context) -> D
 /// bump before the boundary would not help: the timestamp must be later
 /// than the boundary).
 fn plan_write(
-    entry: &EntryInfo,
     rule: &ResetRule,
     rules: &ReleaseRules,
     times: &Times,
@@ -333,7 +347,7 @@ fn plan_write(
         );
     }
     if rule.mode == Mode::Daily
-        && daily_preventable(entry, rules, ctx)
+        && daily_preventable(times, rules, ctx)
         && let Some(ts) = daily_timestamp(rules, times, now)
     {
         let boundary = next_boundary_after(rule.at_hour, ts, &clock.tz);
@@ -345,13 +359,22 @@ fn plan_write(
 /// Whether bumping can stop the daily reset: from 2026.4.25 the gateway
 /// judges it by `sessionStartedAt`, which keepalive only writes when the
 /// user opted in.
-fn daily_preventable(entry: &EntryInfo, rules: &ReleaseRules, ctx: &Context) -> bool {
-    !rules.split_timestamps
-        || ctx.bump_session_start
-        || entry
-            .session_started_at
-            .value()
-            .is_none_or(|started| started > ctx.clock.now_ms)
+fn daily_preventable(times: &Times, rules: &ReleaseRules, ctx: &Context) -> bool {
+    let now = ctx.clock.now_ms;
+    if !rules.split_timestamps {
+        return true;
+    }
+    // What the daily rule reads, in the gateway's order: a bump helps only
+    // when that is a field keepalive moves.
+    match (
+        times.session_started_at.filter(|s| *s <= now),
+        times.transcript_started_at,
+    ) {
+        (Some(_), _) => ctx.bump_session_start,
+        // The transcript header: nothing keepalive writes can move it.
+        (None, Some(_)) if times.session_started_at.is_none() => false,
+        _ => true,
+    }
 }
 
 /// The latest real activity: the transcript's mtime, a timestamp moved by

@@ -2,10 +2,11 @@
 //! per-channel overrides, generations, activity sources and rules.
 
 use super::*;
-use crate::openclaw::{PartialRule, Release, ResetConfig};
+use crate::openclaw::{Release, ResetConfig};
 use jiff::tz::TimeZone;
 use keepalive_proto::{Rule as RuleSpec, RuleAction};
 use keepalive_store::Timestamp;
+use serde_json::json;
 
 const MIN: u64 = 60_000;
 const HOUR: u64 = 60 * MIN;
@@ -44,25 +45,11 @@ fn entry(key: &str, updated: Option<u64>, last: Option<u64>, started: Option<u64
 }
 
 fn idle(minutes: u64) -> ResetConfig {
-    ResetConfig {
-        reset: PartialRule {
-            mode: Some(Mode::Idle),
-            idle_minutes: Some(minutes),
-            at_hour: None,
-        },
-        ..ResetConfig::default()
-    }
+    ResetConfig::from_session(json!({"reset": {"mode": "idle", "idleMinutes": minutes}}))
 }
 
 fn daily(hour: u8) -> ResetConfig {
-    ResetConfig {
-        reset: PartialRule {
-            mode: Some(Mode::Daily),
-            at_hour: Some(hour),
-            idle_minutes: Some(0),
-        },
-        ..ResetConfig::default()
-    }
+    ResetConfig::from_session(json!({"reset": {"mode": "daily", "atHour": hour, "idleMinutes": 0}}))
 }
 
 struct World {
@@ -90,20 +77,28 @@ impl World {
         }
     }
 
-    fn decide(&self, e: &EntryInfo, transcript: Option<u64>, now: u64) -> Decision {
-        let clock = clock(now);
-        let ctx = Context {
+    fn context<'a>(&'a self, clock: &'a Clock) -> Context<'a> {
+        Context {
             agent: "main",
             generation: self.generation,
             facing: &self.facing,
             rules: &self.rules,
             reset: &self.reset,
-            clock: &clock,
+            clock,
             window_ms: self.window_ms,
             margin_ms: 2 * MIN,
             schedule: self.schedule,
             bump_session_start: self.bump_session_start,
             ledger: &self.ledger,
+        }
+    }
+
+    fn decide(&self, e: &EntryInfo, transcript: Option<u64>, now: u64) -> Decision {
+        let clock = clock(now);
+        let ctx = self.context(&clock);
+        let transcript = Transcript {
+            modified_ms: transcript,
+            started_ms: None,
         };
         decide(e, transcript, &ctx)
     }
@@ -183,35 +178,16 @@ fn the_daily_boundary_is_local_time() {
         now_ms: at("2026-11-24T08:30:00Z"),
         tz: TimeZone::fixed(jiff::tz::offset(-5)),
     };
-    let ctx = Context {
-        agent: "main",
-        generation: Generation::JsonV1,
-        facing: &world.facing,
-        rules: &world.rules,
-        reset: &world.reset,
-        clock: &clock,
-        window_ms: world.window_ms,
-        margin_ms: 2 * MIN,
-        schedule: Schedule::Policy,
-        bump_session_start: false,
-        ledger: &world.ledger,
-    };
-    let d = decide(&e, None, &ctx);
+    let d = decide(&e, Transcript::default(), &world.context(&clock));
     assert_eq!(d.write_at.map(|w| w.0), Some(at("2026-11-24T09:00:00Z")));
 }
 
 #[test]
 fn reset_by_channel_overrides_the_default() {
-    let mut config = idle(60);
-    config.by_channel.insert(
-        "discord".into(),
-        PartialRule {
-            mode: Some(Mode::Idle),
-            idle_minutes: Some(5),
-            at_hour: None,
-        },
-    );
-    let world = World::new(config);
+    let world = World::new(ResetConfig::from_session(json!({
+        "reset": {"mode": "idle", "idleMinutes": 60},
+        "resetByChannel": {"discord": {"mode": "idle", "idleMinutes": 5}},
+    })));
     let now = at("2026-11-24T10:00:00Z");
     let mut e = entry("agent:main:discord:channel:1", Some(now - MIN), None, None);
     e.channel = Some("discord".into());
@@ -230,9 +206,11 @@ fn reset_by_channel_overrides_the_default() {
 
 #[test]
 fn mode_none_keeps_in_use_sessions_but_plans_no_write() {
-    let mut config = ResetConfig::default();
-    config.reset.mode = Some(Mode::None);
-    let world = World::new(config);
+    // Up to 2026.7 "none" is not special: it is just not "daily", and
+    // without idle minutes no rule applies.
+    let world = World::new(ResetConfig::from_session(
+        json!({"reset": {"mode": "none"}}),
+    ));
     let now = at("2026-11-24T10:00:00Z");
     let d = world.decide(&entry("k", Some(now - HOUR), None, None), None, now);
     assert!(d.keep);
@@ -242,14 +220,9 @@ fn mode_none_keeps_in_use_sessions_but_plans_no_write() {
 
 #[test]
 fn json_v2_bumps_interaction_not_start_unless_opted_in() {
-    let mut world = World::new(ResetConfig {
-        reset: PartialRule {
-            mode: Some(Mode::Daily),
-            at_hour: Some(4),
-            idle_minutes: Some(60),
-        },
-        ..ResetConfig::default()
-    });
+    let mut world = World::new(ResetConfig::from_session(json!({
+        "reset": {"mode": "daily", "atHour": 4, "idleMinutes": 60},
+    })));
     world.generation = Generation::JsonV2;
     world.facing = Facing::known(Release::new(2026, 6, 35));
     let now = at("2026-11-24T10:00:00Z");
@@ -398,13 +371,7 @@ fn the_default_policy_has_no_idle_rule_and_keeps_sessions_used_hours_ago() {
 #[test]
 fn idle_without_minutes_follows_the_release() {
     let now = at("2026-11-24T15:00:00Z");
-    let idle_unset = ResetConfig {
-        reset: PartialRule {
-            mode: Some(Mode::Idle),
-            ..PartialRule::default()
-        },
-        ..ResetConfig::default()
-    };
+    let idle_unset = ResetConfig::from_session(json!({"reset": {"mode": "idle"}}));
     let e = entry("agent:main:main", Some(now - 2 * HOUR), None, None);
     let mut world = World::new(idle_unset);
     world.facing = Facing::known(Release::new(2026, 6, 35));
@@ -431,7 +398,7 @@ fn idle_without_minutes_follows_the_release() {
     );
 
     // An explicit 0 was 1 minute up to 2026.3.13.
-    world.reset.reset.idle_minutes = Some(0);
+    world.reset = ResetConfig::from_session(json!({"reset": {"mode": "idle", "idleMinutes": 0}}));
     world.facing = Facing::known(Release::new(2026, 3, 13));
     let d = world.decide(&fresh, Some(now - MIN), now);
     assert_eq!(d.rule.idle_minutes, 1);
@@ -447,4 +414,45 @@ fn a_zero_updated_at_is_owed_a_reset_from_2026_8() {
     let d = world.decide(&e, Some(now - MIN), now);
     assert!(!d.keep);
     assert_eq!(d.stale_already, Some(Rule::Owed));
+}
+
+/// From 2026.4.25 the daily rule reads `sessionStartedAt`, else the
+/// transcript header's start: a bump of `updatedAt` cannot move either, so
+/// no daily write is planned for such a session (only the idle one).
+#[test]
+fn the_transcript_header_decides_the_daily_rule_when_the_entry_has_no_start() {
+    let now = at("2026-11-24T15:00:00Z");
+    let mut world = World::new(ResetConfig::from_session(json!({
+        "reset": {"mode": "daily", "atHour": 4, "idleMinutes": 60},
+    })));
+    world.facing = Facing::known(Release::new(2026, 6, 35));
+    world.generation = Generation::JsonV2;
+    let e = entry("k", Some(now - 10 * MIN), Some(now - 10 * MIN), None);
+    let clock = clock(now);
+    let ctx = world.context(&clock);
+    let started_yesterday = Transcript {
+        modified_ms: Some(now - MIN),
+        started_ms: Some(at("2026-11-23T20:00:00Z")),
+    };
+    let d = decide(&e, started_yesterday, &ctx);
+    assert_eq!(d.stale_already, Some(Rule::Daily), "{}", d.detail);
+    let started_today = Transcript {
+        modified_ms: Some(now - MIN),
+        started_ms: Some(at("2026-11-24T05:00:00Z")),
+    };
+    let d = decide(&e, started_today, &ctx);
+    assert!(d.keep, "{}", d.detail);
+    let (write_at, why) = d.write_at.expect("the idle write");
+    assert!(why.contains("idle"), "{why}");
+    assert_eq!(write_at, now - 10 * MIN + 60 * MIN + 1 - 2 * MIN);
+    // Without a header the daily rule falls back to updatedAt, which a bump
+    // moves: the daily write is planned too.
+    let d = decide(&e, Transcript::default(), &ctx);
+    assert_eq!(
+        d.write_at.map(|w| w.1),
+        Some("idle reset after 60 min without interaction".to_string())
+    );
+    let yesterday = entry("k", Some(now - 12 * HOUR), Some(now - 10 * MIN), None);
+    let d = decide(&yesterday, Transcript::default(), &ctx);
+    assert_eq!(d.stale_already, Some(Rule::Daily));
 }

@@ -10,7 +10,9 @@ pub mod decide;
 pub mod ledger;
 pub mod rules;
 
-pub use decide::{Activity, Context, Decision, Reason, Schedule, Source, decide, reset_inputs};
+pub use decide::{
+    Activity, Context, Decision, Reason, Schedule, Source, Transcript, decide, reset_inputs,
+};
 pub use ledger::{AgentLedger, LedgerFile};
 pub use rules::Rules;
 

@@ -3,9 +3,8 @@
 
 use super::{old, sqlite, v1, v2};
 use crate::openclaw::config::parse;
-use crate::openclaw::reset::{
-    Generation, Mode, ResetConfig, ResetRule, defaults, effective_rule, session_reset_type,
-};
+use crate::openclaw::reset::{Generation, Mode, ResetConfig, ResetRule, defaults};
+use crate::openclaw::reset_policy::{effective_rule, session_reset_type};
 
 fn reset_config(text: &str) -> ResetConfig {
     let c = parse(std::path::Path::new("/st/openclaw.json"), text);
@@ -58,17 +57,17 @@ mod erased {
 fn empty_config_is_the_defaults() {
     let c = ResetConfig::default();
     for g in [&v1(), &v2(), &sqlite()] {
-        assert_eq!(effective_rule(&c, g, None, None), defaults(g));
+        assert_eq!(effective_rule(&c, g, "direct", None), defaults(g));
     }
 }
 
 #[test]
 fn session_reset_overrides_only_what_it_sets() {
     let c = reset_config("{session:{reset:{atHour: 2}}}");
-    let r = effective_rule(&c, &v2(), Some("direct"), None);
+    let r = effective_rule(&c, &v2(), "direct", None);
     assert_eq!(mai(&r), (Mode::Daily, 2, 0));
     assert_eq!(r.source, "session.reset + gateway default (daily at 4)");
-    let r = effective_rule(&c, &v1(), None, None);
+    let r = effective_rule(&c, &v1(), "direct", None);
     assert_eq!(mai(&r), (Mode::Daily, 2, 0));
 }
 
@@ -79,32 +78,38 @@ fn idle_mode_without_minutes_follows_the_release() {
     let unset = reset_config("{session:{reset:{mode: 'idle'}}}");
     let zero = reset_config("{session:{reset:{mode: 'idle', idleMinutes: 0}}}");
     assert_eq!(
-        mai(&effective_rule(&unset, &old(), None, None)),
+        mai(&effective_rule(&unset, &old(), "direct", None)),
         (Mode::Idle, 4, 60)
     );
     assert_eq!(
-        mai(&effective_rule(&zero, &old(), None, None)),
+        mai(&effective_rule(&zero, &old(), "direct", None)),
         (Mode::Idle, 4, 1)
     );
     for rules in [v1(), v2()] {
         assert_eq!(
-            mai(&effective_rule(&unset, &rules, None, None)),
-            (Mode::Idle, 4, 0)
+            mai(&effective_rule(&unset, &rules, "direct", None)),
+            (Mode::None, 4, 0)
         );
         assert_eq!(
-            mai(&effective_rule(&zero, &rules, None, None)),
-            (Mode::Idle, 4, 0)
+            mai(&effective_rule(&zero, &rules, "direct", None)),
+            (Mode::None, 4, 0),
+            "no rule applies: the effect is mode none"
         );
     }
 }
 
 #[test]
 fn sqlite_defaults_to_none_unless_configured() {
+    assert_eq!(
+        effective_rule(&ResetConfig::default(), &sqlite(), "direct", None).mode,
+        Mode::None
+    );
+    // From 2026.8 a reset block without a mode means daily.
     let c = reset_config("{session:{reset:{atHour: 3}}}");
-    let r = effective_rule(&c, &sqlite(), None, None);
-    assert_eq!(mai(&r), (Mode::None, 3, 0));
+    let r = effective_rule(&c, &sqlite(), "direct", None);
+    assert_eq!(mai(&r), (Mode::Daily, 3, 0));
     let c = reset_config("{session:{reset:{mode: 'daily', idleMinutes: 30}}}");
-    let r = effective_rule(&c, &sqlite(), None, None);
+    let r = effective_rule(&c, &sqlite(), "direct", None);
     assert_eq!(mai(&r), (Mode::Daily, 4, 30));
 }
 
@@ -112,23 +117,24 @@ fn sqlite_defaults_to_none_unless_configured() {
 fn legacy_idle_minutes() {
     // Alone, it means mode idle (the gateway's backward compatibility).
     let c = reset_config("{session:{idleMinutes: 90}}");
-    let r = effective_rule(&c, &v2(), None, None);
+    let r = effective_rule(&c, &v2(), "direct", None);
     assert_eq!(mai(&r), (Mode::Idle, 4, 90));
     assert!(r.source.starts_with("session.idleMinutes"), "{}", r.source);
-    let r = effective_rule(&c, &sqlite(), None, None);
-    assert_eq!(r.mode, Mode::Idle);
+    // From 2026.8 the legacy field is not read at all.
+    let r = effective_rule(&c, &sqlite(), "direct", None);
+    assert_eq!(r.mode, Mode::None);
     // With session.reset present, it only fills idleMinutes.
     let c = reset_config("{session:{idleMinutes: 90, reset:{atHour: 5}}}");
-    let r = effective_rule(&c, &v2(), None, None);
+    let r = effective_rule(&c, &v2(), "direct", None);
     assert_eq!(mai(&r), (Mode::Daily, 5, 90));
     // And session.reset's own idleMinutes beats it.
     let c = reset_config("{session:{idleMinutes: 90, reset:{idleMinutes: 15}}}");
-    let r = effective_rule(&c, &v2(), None, None);
+    let r = effective_rule(&c, &v2(), "direct", None);
     assert_eq!(r.idle_minutes, 15);
     assert!(!r.source.contains("session.idleMinutes"), "{}", r.source);
     // An empty session.reset still counts as present.
     let c = reset_config("{session:{idleMinutes: 90, reset:{}}}");
-    assert_eq!(effective_rule(&c, &v2(), None, None).mode, Mode::Daily);
+    assert_eq!(effective_rule(&c, &v2(), "direct", None).mode, Mode::Daily);
 }
 
 #[test]
@@ -137,34 +143,32 @@ fn reset_by_type_layers_over_session_reset() {
         "{session:{reset:{mode:'daily', atHour: 5, idleMinutes: 120},
           resetByType:{group:{mode:'idle', idleMinutes: 30}, thread:{atHour: 1}}}}",
     );
-    let g = effective_rule(&c, &v2(), Some("group"), None);
+    let g = effective_rule(&c, &v2(), "group", None);
     assert_eq!(mai(&g), (Mode::Idle, 5, 30));
     assert_eq!(g.source, "session.resetByType.group + session.reset");
-    let t = effective_rule(&c, &v2(), Some("thread"), None);
+    let t = effective_rule(&c, &v2(), "thread", None);
     assert_eq!(mai(&t), (Mode::Daily, 1, 120));
-    let d = effective_rule(&c, &v2(), Some("direct"), None);
+    let d = effective_rule(&c, &v2(), "direct", None);
     assert_eq!(mai(&d), (Mode::Daily, 5, 120));
     assert_eq!(d.source, "session.reset");
-    // "channel" chats are groups to the gateway.
-    let ch = effective_rule(&c, &v2(), Some("channel"), None);
-    assert_eq!(mai(&ch), mai(&g));
 }
 
 #[test]
 fn dm_is_an_alias_of_direct() {
     let c = reset_config("{session:{resetByType:{dm:{mode:'idle', idleMinutes: 10}}}}");
-    for chat in [Some("direct"), Some("dm"), None] {
-        let r = effective_rule(&c, &v2(), chat, None);
-        assert_eq!(mai(&r), (Mode::Idle, 4, 10), "{chat:?}");
-        assert!(r.source.starts_with("session.resetByType.dm"));
-    }
+    let r = effective_rule(&c, &v2(), "direct", None);
+    assert_eq!(mai(&r), (Mode::Idle, 4, 10));
+    assert!(r.source.starts_with("session.resetByType.dm"));
+    // From 2026.8 `dm` is no longer read.
+    let r = effective_rule(&c, &sqlite(), "direct", None);
+    assert_eq!(r.mode, Mode::None);
     // "direct" wins when both are there.
     let c =
         reset_config("{session:{resetByType:{dm:{idleMinutes: 10}, direct:{idleMinutes: 20}}}}");
-    let r = effective_rule(&c, &v2(), Some("dm"), None);
+    let r = effective_rule(&c, &v2(), "direct", None);
     assert_eq!(r.idle_minutes, 20);
     // Groups do not read it.
-    let r = effective_rule(&c, &v2(), Some("group"), None);
+    let r = effective_rule(&c, &v2(), "group", None);
     assert_eq!(r.idle_minutes, 0);
 }
 
@@ -175,47 +179,51 @@ fn reset_by_channel_overrides_type_and_reset() {
           resetByType:{group:{mode:'idle', idleMinutes: 30}},
           resetByChannel:{discord:{mode:'daily', idleMinutes: 240}, slack:{mode:'none'}}}}",
     );
-    let r = effective_rule(&c, &v2(), Some("group"), Some("discord"));
+    let r = effective_rule(&c, &v2(), "group", Some("discord"));
     // atHour comes from the defaults, not session.reset: the gateway uses
     // the channel entry in place of session.reset.
     assert_eq!(mai(&r), (Mode::Daily, 4, 240));
-    assert_eq!(
-        r.source,
-        "session.resetByChannel.discord + gateway default (daily at 4)"
-    );
-    let r = effective_rule(&c, &v2(), Some("group"), Some(" Slack "));
+    assert_eq!(r.source, "session.resetByChannel.discord");
+    let r = effective_rule(&c, &v2(), "group", Some(" Slack "));
     assert_eq!(mai(&r), (Mode::None, 4, 0));
     // Another channel falls through to type and reset.
-    let r = effective_rule(&c, &v2(), Some("group"), Some("telegram"));
+    let r = effective_rule(&c, &v2(), "group", Some("telegram"));
     assert_eq!(mai(&r), (Mode::Idle, 5, 30));
 }
 
 #[test]
 fn reset_types_from_keys() {
-    assert_eq!(session_reset_type("agent:main:main", None), "direct");
+    assert_eq!(session_reset_type(&v2(), "agent:main:main", None), "direct");
     assert_eq!(
-        session_reset_type("agent:main:telegram:group:-100", None),
+        session_reset_type(&v2(), "agent:main:telegram:group:-100", None),
         "group"
     );
     assert_eq!(
-        session_reset_type("agent:main:discord:channel:42", None),
+        session_reset_type(&v2(), "agent:main:discord:channel:42", None),
         "group"
     );
     assert_eq!(
-        session_reset_type("agent:main:discord:channel:42:thread:7", None),
+        session_reset_type(&v2(), "agent:main:discord:channel:42:thread:7", None),
+        "thread"
+    );
+    // From 2026.4 a `:topic:` key is a thread only where a channel plugin
+    // says so; up to 2026.3 it always was.
+    assert_eq!(
+        session_reset_type(&old(), "agent:main:x:topic:1", Some("group")),
         "thread"
     );
     assert_eq!(
-        session_reset_type("agent:main:x:topic:1", Some("group")),
-        "thread"
-    );
-    assert_eq!(
-        session_reset_type("agent:main:main", Some("Group")),
+        session_reset_type(&v2(), "agent:main:main", Some("Group")),
         "group"
     );
+    // The gateway's chat types are direct, group and channel: "thread" is
+    // none of them.
     assert_eq!(
-        session_reset_type("agent:main:main", Some("thread")),
-        "thread"
+        session_reset_type(&v2(), "agent:main:main", Some("thread")),
+        "direct"
     );
-    assert_eq!(session_reset_type("cron:job", Some("direct")), "direct");
+    assert_eq!(
+        session_reset_type(&v2(), "cron:job", Some("direct")),
+        "direct"
+    );
 }

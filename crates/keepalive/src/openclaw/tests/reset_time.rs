@@ -156,6 +156,7 @@ fn timestamps_each_generation_reads() {
         updated_at: Some(now - 5 * MIN),
         last_interaction_at: Some(now - 10 * MIN),
         session_started_at: Some(now - 20 * HOUR),
+        transcript_started_at: None,
     };
     assert_eq!(idle_timestamp(&v1(), &t, now), t.updated_at);
     assert_eq!(daily_timestamp(&v1(), &t, now), t.updated_at);
@@ -172,6 +173,7 @@ fn timestamps_each_generation_reads() {
         updated_at: Some(now - MIN),
         last_interaction_at: Some(now + HOUR),
         session_started_at: Some(now + 1),
+        transcript_started_at: None,
     };
     assert_eq!(idle_timestamp(&v2(), &fut, now), Some(now - MIN));
     assert_eq!(daily_timestamp(&v2(), &fut, now), Some(now - MIN));
@@ -179,7 +181,8 @@ fn timestamps_each_generation_reads() {
         idle_timestamp(&v1(), &updated(now + HOUR), now),
         Some(now + HOUR)
     );
-    assert_eq!(idle_timestamp(&v2(), &updated(now + 1), now), None);
+    // Nothing usable: from 2026.4.25 the gateway falls back to 0.
+    assert_eq!(idle_timestamp(&v2(), &updated(now + 1), now), Some(0));
     assert_eq!(idle_timestamp(&v2(), &updated(now), now), Some(now));
     assert_eq!(idle_timestamp(&v1(), &Times::default(), now), None);
 }
@@ -293,6 +296,7 @@ fn v2_reads_its_own_fields_and_skips_the_future() {
         updated_at: Some(now - MIN),
         last_interaction_at: Some(now - MIN),
         session_started_at: Some(utc("2026-05-10T03:00")),
+        transcript_started_at: None,
     };
     assert_eq!(stale_reason(&r, &v2(), &t, &c), Some(Rule::Daily));
     assert_eq!(stale_reason(&r, &v1(), &t, &c), None);
@@ -301,6 +305,7 @@ fn v2_reads_its_own_fields_and_skips_the_future() {
         updated_at: Some(now - MIN),
         last_interaction_at: Some(now - 2 * HOUR),
         session_started_at: Some(utc("2026-05-10T05:00")),
+        transcript_started_at: None,
     };
     assert_eq!(stale_reason(&r, &v2(), &t, &c), Some(Rule::Idle));
     // A future lastInteractionAt is ignored: updatedAt decides.
@@ -308,16 +313,18 @@ fn v2_reads_its_own_fields_and_skips_the_future() {
         updated_at: Some(now - 2 * HOUR),
         last_interaction_at: Some(now + HOUR),
         session_started_at: Some(utc("2026-05-10T05:00")),
+        transcript_started_at: None,
     };
     assert_eq!(stale_reason(&r, &v2(), &t, &c), Some(Rule::Idle));
-    // All in the future: nothing usable, not stale, no prediction.
+    // All in the future: nothing usable, so the gateway reads 0: stale.
     let fut = Times {
         updated_at: Some(now + 1),
         last_interaction_at: Some(now + 1),
         session_started_at: Some(now + 1),
+        transcript_started_at: None,
     };
-    assert_eq!(stale_reason(&r, &v2(), &fut, &c), None);
-    assert_eq!(goes_stale_at(&r, &v2(), &fut, &c), None);
+    assert!(stale_reason(&r, &v2(), &fut, &c).is_some());
+    assert!(goes_stale_at(&r, &v2(), &fut, &c).is_some_and(|(at, _)| at <= now));
     // v1 reads a future updatedAt as is: fresh, stale only later.
     let future = updated(now + HOUR);
     assert_eq!(stale_reason(&r, &v1(), &future, &c), None);
