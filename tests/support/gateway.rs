@@ -1,5 +1,5 @@
 //! A stand-in for the OpenClaw gateway's store writer, written from
-//! STORE-FACTS.md independently of keepalive's own store code so that it can
+//! docs/GATEWAY.md (the lock era) independently of keepalive's own store code so that it can
 //! catch keepalive's mistakes: O_EXCL lock file with the gateway's payload,
 //! re-read under the lock, change a field, temp file + fsync + rename.
 //!
