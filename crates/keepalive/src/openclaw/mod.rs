@@ -11,6 +11,7 @@
 //! differs between releases, the stricter reading is taken and says so.
 //! The contract is `shared/openclaw/STORE-FACTS.md`.
 
+pub mod agent_db;
 pub mod config;
 pub mod generation;
 pub mod reset;
