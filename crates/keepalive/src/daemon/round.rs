@@ -13,7 +13,7 @@ use keepalive_store::{EntryInfo, Fields, RoundOptions, StoreError, Timestamp};
 
 use super::discovery::AgentSpec;
 use super::state::PolicyInputs;
-use crate::openclaw::{Clock, Generation, Mode};
+use crate::openclaw::{Clock, Generation, Mode, agent_db};
 use crate::policy::{AgentLedger, Context, Decision, LedgerFile, decide};
 
 /// How often a write is redone when the store changes between read and rename.
@@ -87,7 +87,14 @@ pub fn prepare(store: &std::path::Path, ledger_file: &LedgerFile, dry_run: bool)
 pub fn run(input: &Input, batch: &Batch, ledger: &mut AgentLedger) -> Output {
     let spec = &input.spec;
     let mut out = Output::empty(spec, input.config.dry_run, batch);
-    if spec.sqlite.exists() {
+    // Where the sessions live is told by the agent database's tables, read afresh each
+    // round; one that cannot be read leaves this round without a write (a write to a
+    // store the gateway no longer reads, or a missed bump, cannot be told apart then).
+    let holds_sessions = match agent_db::probe(&spec.sqlite) {
+        Ok(db) => db.is_some_and(|db| db.holds_sessions),
+        Err(e) => return out.fail(e.to_error_body()),
+    };
+    if holds_sessions {
         out.generation = Some(Generation::Sqlite);
         out.note = Some(sqlite_note(spec));
         // Keys of the leftover sessions.json are still found, so that a touch
@@ -458,10 +465,11 @@ fn daily_note(
 
 fn sqlite_note(spec: &AgentSpec) -> String {
     format!(
-        "agent {} keeps its sessions in SQLite ({}; OpenClaw 2026.7 and later): the gateway \
-         forbids other writers and sessions.json is only a leftover, so keepalive writes nothing \
-         here. Since 2026.7.2 sessions expire only where session.reset in openclaw.json says so: \
-         to keep them, set session.reset.mode to \"none\" or raise idleMinutes",
+        "agent {} keeps its sessions in SQLite (table session_nodes in {}; OpenClaw 2026.8 and \
+         later): the gateway forbids other writers and sessions.json is only a leftover, so \
+         keepalive writes nothing here. These releases expire sessions only where \
+         session.reset in openclaw.json says so: to keep them, set session.reset.mode to \
+         \"none\" or raise idleMinutes",
         spec.id,
         spec.sqlite.display()
     )
