@@ -328,3 +328,23 @@ fn a_leftover_write_ahead_log_is_never_given_an_index_by_keepalive() {
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert_same_tree(&before, &tree(&agent_dir(&env, "main")));
 }
+
+#[test]
+fn a_touch_of_a_session_in_session_nodes_is_refused_as_unwritable_not_unknown() {
+    let env = Env::new();
+    // As 2026.9.6's doctor leaves it: sessions.json archived, the session only in SQLite.
+    env.add_agent_db("main", SESSION_SCHEMA_2026_9, Left::Crashed);
+    let before = tree(&agent_dir(&env, "main"));
+    let _daemon = env.daemon_all(&["--interval", "1h"]);
+    let out = env.ctl(&["--json", "touch", "agent:main:main"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let reply: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        reply["error"]["code"], "generation_unsupported",
+        "{reply:#}"
+    );
+    let out = env.ctl(&["--json", "touch", "agent:main:nowhere"]);
+    let reply: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(reply["error"]["code"], "unknown_session", "{reply:#}");
+    assert_same_tree(&before, &tree(&agent_dir(&env, "main")));
+}

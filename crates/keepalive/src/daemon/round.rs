@@ -88,8 +88,8 @@ pub fn run(input: &Input, batch: &Batch, ledger: &mut AgentLedger) -> Output {
     let spec = &input.spec;
     let mut out = Output::empty(spec, input.config.dry_run, batch);
     // Where the sessions live is told by the agent database's tables, read afresh each
-    // round; one that cannot be read leaves this round without a write (a write to a
-    // store the gateway no longer reads, or a missed bump, cannot be told apart then).
+    // round. One that cannot be read leaves the round without a write: whether the store
+    // is the live one cannot be told then.
     let holds_sessions = match agent_db::probe(&spec.sqlite) {
         Ok(db) => db.is_some_and(|db| db.holds_sessions),
         Err(e) => return out.fail(e.to_error_body()),
@@ -97,10 +97,24 @@ pub fn run(input: &Input, batch: &Batch, ledger: &mut AgentLedger) -> Output {
     if holds_sessions {
         out.generation = Some(Generation::Sqlite);
         out.note = Some(sqlite_note(spec));
-        // Keys of the leftover sessions.json are still found, so that a touch
-        // of one says why it is not written instead of "unknown session".
-        let leftover = keepalive_store::read_snapshot(&spec.store).ok();
-        let index = index_of(leftover.as_ref().map_or(&[], |l| &l.scan.entries));
+        // The sessions' keys are still found (in the session table, and in a leftover
+        // sessions.json), so that a touch of one says why it is not written instead of
+        // "unknown session". Only read when a request names keys.
+        let mut keys: Vec<String> = Vec::new();
+        if !batch.touches.is_empty() || !batch.lookups.is_empty() {
+            match agent_db::session_keys(&spec.sqlite) {
+                Ok(found) => keys = found,
+                Err(e) => return out.fail(e.to_error_body()),
+            }
+            if let Ok(leftover) = keepalive_store::read_snapshot(&spec.store) {
+                keys.extend(leftover.scan.entries.into_iter().map(|e| e.key));
+            }
+        }
+        let index: HashMap<&str, usize> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.as_str(), i))
+            .collect();
         out.lookups = lookups(batch, &index);
         return out.refuse_writes(
             ErrorBody::new(ErrorCode::GenerationUnsupported, sqlite_note(spec)),

@@ -97,14 +97,62 @@ impl DbError {
 
 /// Reads the database at `path`: `Ok(None)` when there is none.
 pub fn probe(path: &Path) -> Result<Option<AgentDb>, DbError> {
-    // A gateway that opens the database while it is read (see `open`) gets one more try.
-    match probe_once(path) {
-        Err(DbError::Busy { .. }) => probe_once(path),
+    let found = read(path, || (false, 0), &|db| {
+        db.query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1 \
+             COLLATE NOCASE), (SELECT user_version FROM pragma_user_version)",
+            [SESSIONS_TABLE],
+            |row| Ok((row.get::<_, bool>(0)?, row.get::<_, i64>(1)?)),
+        )
+    })?;
+    Ok(
+        found.map(|((holds_sessions, user_version), journal)| AgentDb {
+            holds_sessions,
+            user_version,
+            journal,
+        }),
+    )
+}
+
+/// The keys of the sessions in the session table (none without a database or table).
+pub fn session_keys(path: &Path) -> Result<Vec<String>, DbError> {
+    let found = read(path, Vec::new, &|db| {
+        let has_table: bool = db.query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1 \
+             COLLATE NOCASE)",
+            [SESSIONS_TABLE],
+            |row| row.get(0),
+        )?;
+        if !has_table {
+            return Ok(Vec::new());
+        }
+        let mut keys = db.prepare(&format!("SELECT session_key FROM {SESSIONS_TABLE}"))?;
+        keys.query_map([], |row| row.get::<_, String>(0))?.collect()
+    })?;
+    Ok(found.map(|(keys, _)| keys).unwrap_or_default())
+}
+
+type Query<'a, T> = &'a dyn Fn(&Connection) -> rusqlite::Result<T>;
+
+/// Runs `query` on the database at `path` (`empty()` for a zero-byte file), opened
+/// the way that changes no file; `Ok(None)` when there is no database.
+fn read<T>(
+    path: &Path,
+    empty: impl Fn() -> T,
+    query: Query<'_, T>,
+) -> Result<Option<(T, Journal)>, DbError> {
+    // A gateway that starts writing while the file is read as immutable gets one more try.
+    match read_once(path, &empty, query) {
+        Err(DbError::Busy { .. }) => read_once(path, &empty, query),
         other => other,
     }
 }
 
-fn probe_once(path: &Path) -> Result<Option<AgentDb>, DbError> {
+fn read_once<T>(
+    path: &Path,
+    empty: &impl Fn() -> T,
+    query: Query<'_, T>,
+) -> Result<Option<(T, Journal)>, DbError> {
     let before = match Identity::of(path) {
         Ok(identity) => identity,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -128,11 +176,7 @@ fn probe_once(path: &Path) -> Result<Option<AgentDb>, DbError> {
                 path: path.into(),
                 detail: "empty, with a write-ahead log beside it: being created".into(),
             }),
-            Err(_) => Ok(Some(AgentDb {
-                holds_sessions: false,
-                user_version: 0,
-                journal: Journal::Empty,
-            })),
+            Err(_) => Ok(Some((empty(), Journal::Empty))),
         };
     }
     if header.len() < HEADER_BYTES || &header[..16] != b"SQLite format 3\0" {
@@ -163,7 +207,7 @@ fn probe_once(path: &Path) -> Result<Option<AgentDb>, DbError> {
         // shows as a change of the file or a new log, checked below.
         (Journal::WalCheckpointed, "mode=ro&immutable=1")
     };
-    let found = query(path, how)?;
+    let found = open(path, how).and_then(|db| query(&db).map_err(|e| sqlite_error(path, &e)))?;
     if journal == Journal::WalCheckpointed {
         let log_appeared = std::fs::metadata(&wal).is_ok_and(|m| m.len() > WAL_HEADER_BYTES);
         if log_appeared || Identity::of(path).ok() != Some(before) {
@@ -173,11 +217,7 @@ fn probe_once(path: &Path) -> Result<Option<AgentDb>, DbError> {
             });
         }
     }
-    Ok(Some(AgentDb {
-        holds_sessions: found.0,
-        user_version: found.1,
-        journal,
-    }))
+    Ok(Some((found, journal)))
 }
 
 /// The 100-byte database header (<https://sqlite.org/fileformat.html>).
@@ -221,24 +261,12 @@ impl Identity {
     }
 }
 
-/// Whether the session table exists, and `user_version`, read in one statement (one
-/// read snapshot) through a connection opened with the URI parameters `how`.
-fn query(path: &Path, how: &str) -> Result<(bool, i64), DbError> {
-    let db = open(path, how)?;
-    db.query_row(
-        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1 \
-         COLLATE NOCASE), (SELECT user_version FROM pragma_user_version)",
-        [SESSIONS_TABLE],
-        |row| Ok((row.get::<_, bool>(0)?, row.get::<_, i64>(1)?)),
-    )
-    .map_err(|e| sqlite_error(path, &e))
-}
-
 /// A read-only connection. `SQLITE_OPEN_READ_ONLY` alone is not enough for a WAL
 /// database: SQLite creates a missing `-wal`/`-shm` (it opens them read-write when the
-/// directory allows), truncates and rebuilds an `-shm` no other process has open, and
-/// checkpoints (writes the main file and deletes the log) when the last connection
-/// closes. `readonly_shm`/`immutable` in `how` rule out the first two; the last is
+/// directory allows), truncates and rebuilds an `-shm` no other process has open, writes
+/// its read marks into the `-shm` of a live writer (all three seen in the unit tests),
+/// and checkpoints (writes the main file and deletes the log) when the last connection
+/// closes. `readonly_shm`/`immutable` in `how` rule out the first three; the last is
 /// switched off here.
 fn open(path: &Path, how: &str) -> Result<Connection, DbError> {
     let uri = format!("file:{}?{how}", uri_path(path));

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
 
-use crate::openclaw::agent_db::{AgentDb, DbError, Journal, probe};
+use crate::openclaw::agent_db::{AgentDb, DbError, Journal, probe, session_keys};
 
 /// 2026.6.35's agent database (`openclaw-agent-db`): auth, memory and caches, no sessions.
 const AGENT_SCHEMA_2026_6: &str = "
@@ -307,4 +307,98 @@ fn a_database_locked_by_a_writer_is_busy_not_guessed() {
     );
     writer.execute_batch("COMMIT").expect("commit");
     assert!(found(probe(&db)).holds_sessions);
+}
+
+#[test]
+fn session_keys_come_from_session_nodes_also_when_only_in_the_log() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = db_in(dir.path());
+    assert_eq!(session_keys(&db).expect("no file"), Vec::<String>::new());
+    crashed_wal_db(&db, SESSION_SCHEMA_2026_9);
+    let before = tree(dir.path());
+    assert_eq!(session_keys(&db).expect("keys"), ["agent:main:main"]);
+    assert!(
+        tree(dir.path()) == before,
+        "reading the keys changed a file"
+    );
+    let other = tempfile::tempdir().expect("tmp");
+    let db = db_in(other.path());
+    rollback_db(&db, AGENT_SCHEMA_2026_6);
+    assert_eq!(session_keys(&db).expect("no table"), Vec::<String>::new());
+}
+
+/// Set for the writer process that [`a_database_a_live_writer_holds_open_is_read_through_its_index`]
+/// starts: the database it creates and holds open.
+const LIVE_WRITER_DB: &str = "KEEPALIVE_TEST_LIVE_WRITER_DB";
+
+/// The other process of that test (this test binary again, as the gateway is another
+/// process): creates the database in WAL mode, writes the session table without a
+/// checkpoint, says "ready", and keeps the connection open until its stdin closes.
+#[test]
+#[ignore = "the writer process of a_database_a_live_writer_holds_open_is_read_through_its_index"]
+fn live_writer_process() {
+    use std::io::{BufRead, Write};
+    let path = std::env::var_os(LIVE_WRITER_DB).expect("started by the live-writer test");
+    let db = Connection::open(path).expect("create");
+    db.pragma_update(None, "journal_mode", "WAL").expect("wal");
+    db.pragma_update(None, "wal_autocheckpoint", 0)
+        .expect("no checkpoint");
+    db.execute_batch(&format!("{AGENT_SCHEMA_2026_6}{SESSION_SCHEMA_2026_9}"))
+        .expect("schema");
+    println!("live writer ready");
+    std::io::stdout().flush().expect("flush");
+    let _ = std::io::stdin().lock().read_line(&mut String::new());
+    drop(db);
+}
+
+#[test]
+fn a_database_a_live_writer_holds_open_is_read_through_its_index() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = db_in(dir.path());
+    let mut writer = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "--exact",
+            "openclaw::tests::agent_db::live_writer_process",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(LIVE_WRITER_DB, &db)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the writer");
+    let mut lines = BufReader::new(writer.stdout.take().expect("stdout")).lines();
+    let ready = lines.any(|line| line.is_ok_and(|l| l.contains("live writer ready")));
+    let checked = std::panic::catch_unwind(|| {
+        assert!(ready, "the writer process did not get ready");
+        let wal = std::fs::metadata(sibling(&db, "-wal")).expect("-wal").len();
+        assert!(
+            wal > 32,
+            "no frames in the log ({wal} bytes): this test would prove nothing"
+        );
+        assert!(sibling(&db, "-shm").exists());
+        let got = found(probe_untouched(dir.path(), &db));
+        assert_eq!(
+            got,
+            AgentDb {
+                holds_sessions: true,
+                user_version: 23,
+                journal: Journal::Wal
+            }
+        );
+        let before = tree(dir.path());
+        assert_eq!(session_keys(&db).expect("keys"), ["agent:main:main"]);
+        assert!(
+            tree(dir.path()) == before,
+            "reading the keys changed a file"
+        );
+    });
+    drop(writer.stdin.take());
+    let exited = writer.wait().expect("writer exit");
+    if let Err(panic) = checked {
+        std::panic::resume_unwind(panic);
+    }
+    assert!(exited.success(), "the writer process failed: {exited}");
 }
