@@ -6,9 +6,9 @@
 //!
 //! The database belongs to the gateway, so it is only ever read, and reading it must
 //! leave every file beside it as it was: no byte changed, no file created or removed,
-//! no lock that could make the gateway's own writes fail. SQLite's plain read-only
-//! mode does not promise that for a WAL database (see [`open`]), so the way in is
-//! chosen from the files present.
+//! no lock held beyond one short read (the gateway waits out readers with its busy
+//! timeout). SQLite's plain read-only mode does not promise that for a WAL database
+//! (see `open` below), so the way in is chosen from the files present.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
