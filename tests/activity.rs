@@ -310,9 +310,11 @@ fn each_generation_is_detected_and_only_json_stores_are_written() {
         json!({"sessionId": "c", "updatedAt": now - MIN}),
     )]);
     env.add_agent("old", &leftover);
-    let db = env.state_dir.join("agents/old/agent/openclaw-agent.sqlite");
-    std::fs::create_dir_all(db.parent().expect("dir")).expect("dir");
-    std::fs::write(&db, b"SQLite format 3\0").expect("db");
+    let db = env.add_agent_db(
+        "old",
+        support::agent_db::SESSION_SCHEMA_2026_9,
+        support::agent_db::Left::Closed,
+    );
     let odd = store(&[("agent:odd:main", json!({"sessionId": "d"}))]);
     env.add_agent("odd", &odd);
 

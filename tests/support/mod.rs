@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod agent_db;
 pub mod gateway;
 
 use std::io::{BufRead, BufReader, Write};

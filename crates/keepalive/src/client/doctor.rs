@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::connection::{ClientError, call};
 use crate::daemon::discovery::{Installation, discover};
 use crate::openclaw::{
-    DetectedRelease, Facing, Generation, Mode, ResetRule, effective_rule, generation,
+    DetectedRelease, Facing, Generation, Mode, ResetRule, agent_db, effective_rule, generation,
 };
 
 #[derive(Debug, Serialize)]
@@ -53,6 +53,19 @@ struct AgentReport {
     sessions: Option<usize>,
     error: Option<String>,
     lock: LockReport,
+    /// The agent's own database, when there is one: its tables tell whether the
+    /// sessions live there.
+    database: Option<DatabaseReport>,
+}
+
+#[derive(Debug, Serialize)]
+struct DatabaseReport {
+    path: String,
+    /// Whether it has the session table (`session_nodes`); null when unreadable.
+    holds_sessions: Option<bool>,
+    user_version: Option<i64>,
+    journal: Option<agent_db::Journal>,
+    error: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -262,6 +275,24 @@ fn facing_for(release: &DetectedRelease, agents: &[AgentReport]) -> Facing {
 
 fn inspect_agent(spec: &crate::daemon::discovery::AgentSpec) -> AgentReport {
     let lock = inspect_lock(&spec.store);
+    let probe = agent_db::probe(&spec.sqlite);
+    let database = match &probe {
+        Ok(None) => None,
+        Ok(Some(db)) => Some(DatabaseReport {
+            path: spec.sqlite.display().to_string(),
+            holds_sessions: Some(db.holds_sessions),
+            user_version: Some(db.user_version),
+            journal: Some(db.journal),
+            error: None,
+        }),
+        Err(e) => Some(DatabaseReport {
+            path: spec.sqlite.display().to_string(),
+            holds_sessions: None,
+            user_version: None,
+            journal: None,
+            error: Some(e.to_string()),
+        }),
+    };
     let base = AgentReport {
         id: spec.id.clone(),
         store: spec.store.display().to_string(),
@@ -269,12 +300,23 @@ fn inspect_agent(spec: &crate::daemon::discovery::AgentSpec) -> AgentReport {
         sessions: None,
         error: None,
         lock,
+        database,
     };
-    if spec.sqlite.exists() {
-        return AgentReport {
-            generation: Some(Generation::Sqlite),
-            ..base
-        };
+    match probe {
+        Ok(Some(db)) if db.holds_sessions => {
+            return AgentReport {
+                generation: Some(Generation::Sqlite),
+                ..base
+            };
+        }
+        // As in a round: where the sessions are cannot be told, so nothing is assumed.
+        Err(e) => {
+            return AgentReport {
+                error: Some(e.to_string()),
+                ..base
+            };
+        }
+        Ok(_) => {}
     }
     match keepalive_store::read_snapshot(&spec.store) {
         Ok(snapshot) => AgentReport {
@@ -392,6 +434,16 @@ fn render(r: &Report) -> String {
             a.generation.map_or("unreadable", Generation::as_str),
             a.store
         );
+        if let Some(db) = &a.database {
+            let what = match (db.holds_sessions, db.user_version) {
+                (Some(true), Some(v)) => format!("holds the sessions, user_version {v}"),
+                (Some(false), Some(v)) => {
+                    format!("no session tables, user_version {v}: the sessions are in the store")
+                }
+                _ => "unreadable, see below".to_string(),
+            };
+            let _ = writeln!(out, "    {} ({what})", db.path);
+        }
     }
     let daemon = match r.daemon.pid {
         Some(pid) if r.daemon.running => format!("running (pid {pid}) on {}", r.daemon.socket),

@@ -1,13 +1,13 @@
 //! Finding agents and their stores the way the gateway lays them out:
 //! every `<stateDir>/agents/<id>/`, with its store at
 //! `sessions/sessions.json` or wherever `session.store` in `openclaw.json`
-//! puts it, and its generation's SQLite database at
-//! `agent/openclaw-agent.sqlite`. Re-run on each tick.
+//! puts it, and its database at `agent/openclaw-agent.sqlite` (which holds the
+//! sessions only from OpenClaw 2026.8 on). Re-run on each tick.
 
 use std::path::{Path, PathBuf};
 
 use crate::openclaw::{
-    DetectedRelease, OpenClawConfig, config_path, store_path, template_is_shared,
+    DetectedRelease, OpenClawConfig, agent_db, config_path, store_path, template_is_shared,
 };
 
 /// The id under which a store shared by every agent (a `session.store`
@@ -62,12 +62,15 @@ impl Installation {
 pub struct AgentSpec {
     pub id: String,
     pub store: PathBuf,
-    /// Where the SQLite generation keeps this agent's sessions.
+    /// The agent's database: the SQLite generation keeps the sessions there, earlier
+    /// releases other things (see [`crate::openclaw::agent_db`]).
     pub sqlite: PathBuf,
 }
 
-/// The agents with a store or an SQLite database, sorted by id, restricted
-/// to `only` when it is not empty. No `agents` directory is no agents yet.
+/// The agents with a store or a database that holds their sessions (or that
+/// cannot be read, so that the round reports why), sorted by id, restricted to
+/// `only` when it is not empty. No `agents` directory is no agents yet, and a
+/// database without sessions and no store is no store yet.
 pub fn discover(installation: &Installation, only: &[String]) -> std::io::Result<Vec<AgentSpec>> {
     let agents_dir = installation.state_dir.join("agents");
     let entries = match std::fs::read_dir(&agents_dir) {
@@ -106,7 +109,7 @@ pub fn discover(installation: &Installation, only: &[String]) -> std::io::Result
         }
         let store = installation.store_of(&id);
         let sqlite = agents_dir.join(&id).join("agent").join(SQLITE_FILE);
-        if store.symlink_metadata().is_ok() || sqlite.exists() {
+        if store.symlink_metadata().is_ok() || may_hold_sessions(&sqlite) {
             agents.push(AgentSpec { id, store, sqlite });
         }
     }
@@ -114,5 +117,15 @@ pub fn discover(installation: &Installation, only: &[String]) -> std::io::Result
     Ok(agents)
 }
 
-/// The per-agent database of OpenClaw >= ~2026.7.
+/// Whether the agent database at `path` holds sessions, or cannot be read to tell.
+/// (Only asked for agents without a store: a store is served either way, and its
+/// rounds read the database again.)
+fn may_hold_sessions(path: &Path) -> bool {
+    match agent_db::probe(path) {
+        Ok(found) => found.is_some_and(|db| db.holds_sessions),
+        Err(_) => true,
+    }
+}
+
+/// The per-agent database (OpenClaw >= 2026.6.11; it holds the sessions from 2026.8).
 pub const SQLITE_FILE: &str = "openclaw-agent.sqlite";

@@ -13,7 +13,7 @@ use keepalive_store::{EntryInfo, Fields, RoundOptions, StoreError, Timestamp};
 
 use super::discovery::AgentSpec;
 use super::state::PolicyInputs;
-use crate::openclaw::{Clock, Facing, Generation, Mode};
+use crate::openclaw::{Clock, Facing, Generation, Mode, agent_db};
 use crate::policy::{AgentLedger, Context, Decision, LedgerFile, Transcript, decide};
 
 /// How often a write is redone when the store changes between read and rename.
@@ -87,13 +87,34 @@ pub fn prepare(store: &std::path::Path, ledger_file: &LedgerFile, dry_run: bool)
 pub fn run(input: &Input, batch: &Batch, ledger: &mut AgentLedger) -> Output {
     let spec = &input.spec;
     let mut out = Output::empty(spec, input.config.dry_run, batch);
-    if spec.sqlite.exists() {
+    // Where the sessions live is told by the agent database's tables, read afresh each
+    // round. One that cannot be read leaves the round without a write: whether the store
+    // is the live one cannot be told then.
+    let holds_sessions = match agent_db::probe(&spec.sqlite) {
+        Ok(db) => db.is_some_and(|db| db.holds_sessions),
+        Err(e) => return out.fail(e.to_error_body()),
+    };
+    if holds_sessions {
         out.generation = Some(Generation::Sqlite);
         out.note = Some(sqlite_note(spec));
-        // Keys of the leftover sessions.json are still found, so that a touch
-        // of one says why it is not written instead of "unknown session".
-        let leftover = keepalive_store::read_snapshot(&spec.store).ok();
-        let index = index_of(leftover.as_ref().map_or(&[], |l| &l.scan.entries));
+        // The sessions' keys are still found (in the session table, and in a leftover
+        // sessions.json), so that a touch of one says why it is not written instead of
+        // "unknown session". Only read when a request names keys.
+        let mut keys: Vec<String> = Vec::new();
+        if !batch.touches.is_empty() || !batch.lookups.is_empty() {
+            match agent_db::session_keys(&spec.sqlite) {
+                Ok(found) => keys = found,
+                Err(e) => return out.fail(e.to_error_body()),
+            }
+            if let Ok(leftover) = keepalive_store::read_snapshot(&spec.store) {
+                keys.extend(leftover.scan.entries.into_iter().map(|e| e.key));
+            }
+        }
+        let index: HashMap<&str, usize> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.as_str(), i))
+            .collect();
         out.lookups = lookups(batch, &index);
         return out.refuse_writes(
             ErrorBody::new(ErrorCode::GenerationUnsupported, sqlite_note(spec)),
@@ -511,10 +532,11 @@ fn daily_note(
 
 fn sqlite_note(spec: &AgentSpec) -> String {
     format!(
-        "agent {} keeps its sessions in SQLite ({}; OpenClaw 2026.7 and later): the gateway \
-         forbids other writers and sessions.json is only a leftover, so keepalive writes nothing \
-         here. Since 2026.7.2 sessions expire only where session.reset in openclaw.json says so: \
-         to keep them, set session.reset.mode to \"none\" or raise idleMinutes",
+        "agent {} keeps its sessions in SQLite (table session_nodes in {}; OpenClaw 2026.8 and \
+         later): the gateway forbids other writers and sessions.json is only a leftover, so \
+         keepalive writes nothing here. These releases expire sessions only where \
+         session.reset in openclaw.json says so: to keep them, set session.reset.mode to \
+         \"none\" or raise idleMinutes",
         spec.id,
         spec.sqlite.display()
     )

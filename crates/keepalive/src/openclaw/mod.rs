@@ -12,6 +12,7 @@
 //! The contract is docs/GATEWAY.md; the interop suite checks it against
 //! the real releases.
 
+pub mod agent_db;
 pub mod channels;
 pub mod config;
 pub mod generation;

@@ -25,7 +25,8 @@ pub enum Generation {
     JsonV1,
     /// `sessions.json` with `lastInteractionAt` / `sessionStartedAt`.
     JsonV2,
-    /// `openclaw-agent.sqlite` (~2026.7+): keepalive never writes it.
+    /// Table `session_nodes` in `agents/<id>/agent/openclaw-agent.sqlite` (2026.8+):
+    /// keepalive never writes it. (The file alone, 2026.6.11+, is not this generation.)
     Sqlite,
     Unknown,
 }

@@ -168,11 +168,13 @@ fn verdict(entry: &EntryInfo, times: &Times, rules: &ReleaseRules, ctx: &Context
     let (reset_type, channel) = reset_inputs(rules, entry);
     let rule = effective_rule(ctx.reset, rules, reset_type, channel);
     let stale_at = goes_stale_at(&rule, rules, times, clock);
-    let grace = Clock {
-        now_ms: clock.now_ms.saturating_sub(ctx.margin_ms),
-        tz: clock.tz.clone(),
-    };
-    let stale_already = stale_reason(&rule, rules, times, &grace);
+    // Stale for longer than the margin. (Not "stale at now minus the
+    // margin": from 2026.4.25 the gateway reads timestamps after its clock
+    // as none, so an earlier clock would see a session used a minute ago as
+    // never used.)
+    let stale_already = stale_reason(&rule, rules, times, clock).filter(|_| {
+        stale_at.is_some_and(|(at, _)| at.saturating_add(ctx.margin_ms) <= clock.now_ms)
+    });
     let write_at = plan_write(&rule, rules, times, ctx);
     Verdict {
         rule,
