@@ -420,6 +420,8 @@ fn the_hook_ignores_events_without_a_session_key_and_other_events() {
         {"type": "command", "action": "new", "sessionKey": KEY},
         {"type": "message", "action": "transcribed", "sessionKey": KEY},
         {"type": "gateway", "action": "startup"},
+        // Outside companion mode shutdown stops nothing, so it does not even connect.
+        {"type": "gateway", "action": "shutdown", "context": {"reason": "gateway stopping", "restartExpectedMs": null}},
         null,
         {},
     ])
@@ -483,4 +485,127 @@ fn the_hook_starts_the_daemon_on_gateway_startup_when_asked() {
         env.state_dir.display().to_string(),
         "{status:#}"
     );
+}
+
+/// Companion mode in one gateway process: `gateway:startup` (which starts the
+/// daemon unless one runs), then, once `KA_WAIT_FOR_DAEMON` is set, a wait
+/// until a daemon answers, then `gateway:shutdown` as OpenClaw sends it. Prints
+/// the pid that answered before the shutdown, how long the shutdown handler
+/// took, and the warnings.
+const COMPANION_SCRIPT: &str = r#"
+import { pathToFileURL } from "node:url";
+const warnings = [];
+console.warn = (...args) => warnings.push(args.join(" "));
+const { connect } = await import(pathToFileURL(process.env.KA_CLIENT).href);
+const { default: handler } = await import(pathToFileURL(process.env.KA_HANDLER).href);
+await handler({ type: "gateway", action: "startup", sessionKey: "gateway:startup", context: {} });
+let pid = null;
+if (process.env.KA_WAIT_FOR_DAEMON === "1") {
+  const deadline = Date.now() + 20000;
+  while (pid === null && Date.now() < deadline) {
+    try {
+      const ka = await connect({ timeoutMs: 1000 });
+      pid = (await ka.hello()).pid;
+      ka.close();
+    } catch { await new Promise((r) => setTimeout(r, 50)); }
+  }
+}
+const t = performance.now();
+let threw = null;
+try {
+  await handler({ type: "gateway", action: "shutdown", sessionKey: "gateway:shutdown",
+    context: { reason: "gateway stopping", restartExpectedMs: null } });
+} catch (e) { threw = String(e); }
+const ms = performance.now() - t;
+console.log(JSON.stringify({ pid, ms, threw, warnings }));
+"#;
+
+/// Whether process `pid` is gone (or a zombie: the daemon is not our child here).
+fn gone(pid: u64) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+        Err(_) => true,
+    }
+}
+
+#[test]
+fn the_hook_stops_the_daemon_it_started_on_gateway_shutdown() {
+    if !have_node("the_hook_stops_the_daemon_it_started_on_gateway_shutdown") {
+        return;
+    }
+    let env = Env::new();
+    env.add_agent("main", &fixture("v1-6.json"));
+    /// Stops the daemon if the hook failed to, even when an assertion fails.
+    struct Stop<'a>(&'a Env);
+    impl Drop for Stop<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.ctl(&["stop"]);
+        }
+    }
+    let _stop = Stop(&env);
+    let handler = handler_module(&env);
+    let out = node(
+        &env,
+        COMPANION_SCRIPT,
+        &[
+            ("KA_HANDLER", handler.as_os_str()),
+            ("KA_WAIT_FOR_DAEMON", OsStr::new("1")),
+            ("KEEPALIVE_HOOK_START", OsStr::new("1")),
+            ("KEEPALIVE_HOOK_START_ARGS", OsStr::new("--interval 1h")),
+            ("OPENCLAW_STATE_DIR", env.state_dir.as_os_str()),
+        ],
+    );
+    let pid = out["pid"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("the hook never started a daemon: {out}"));
+    assert_eq!(out["threw"], Value::Null, "{out}");
+    assert_eq!(out["warnings"], serde_json::json!([]), "{out}");
+    // OpenClaw 2026.4.29 – 2026.5.x give a shutdown hook 1 s before moving on.
+    let ms = out["ms"].as_f64().expect("ms");
+    assert!(ms < 1000.0, "gateway:shutdown took {ms} ms: {out}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !gone(pid) {
+        assert!(
+            Instant::now() < deadline,
+            "keepalived (pid {pid}) still runs after gateway:shutdown: {out}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!env.socket.exists(), "the daemon left its socket behind");
+}
+
+#[test]
+fn the_hook_leaves_a_daemon_it_did_not_start_running_on_gateway_shutdown() {
+    if !have_node("the_hook_leaves_a_daemon_it_did_not_start_running_on_gateway_shutdown") {
+        return;
+    }
+    let env = Env::new();
+    // A daemon that runs as a service: the gateway's `keepalivectl start` finds it.
+    let (daemon, _) = quiet_daemon(&env);
+    let handler = handler_module(&env);
+    for start in ["1", "0"] {
+        let out = node(
+            &env,
+            COMPANION_SCRIPT,
+            &[
+                ("KA_HANDLER", handler.as_os_str()),
+                ("KEEPALIVE_HOOK_START", OsStr::new(start)),
+                ("OPENCLAW_STATE_DIR", env.state_dir.as_os_str()),
+            ],
+        );
+        assert_eq!(out["threw"], Value::Null, "{out}");
+        assert_eq!(out["warnings"], serde_json::json!([]), "{out}");
+        let ms = out["ms"].as_f64().expect("ms");
+        assert!(ms < 1000.0, "gateway:shutdown took {ms} ms: {out}");
+        // The daemon would have answered `shutdown` at once; give it time to go anyway.
+        std::thread::sleep(Duration::from_millis(300));
+        let status = env.status();
+        assert_eq!(
+            status["pid"],
+            daemon.pid(),
+            "KEEPALIVE_HOOK_START={start}: the service's daemon was stopped or replaced: {status:#}"
+        );
+    }
 }

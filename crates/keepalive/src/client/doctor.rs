@@ -168,6 +168,19 @@ fn inspect(state_dir: &Path, source: String, daemon: DaemonReport) -> Report {
         |a: &AgentReport| matches!(a.generation, Some(Generation::JsonV1 | Generation::JsonV2));
     let expires = reset_policy.iter().any(|p| p.rule.mode != Mode::None);
     let effective = agents.iter().any(writable) && expires;
+    if let Facing::Known(rules) = &facing
+        && !rules.store_lock
+        && !rules.sessions_in_sqlite
+        && agents.iter().any(writable)
+    {
+        advice.push(format!(
+            "OpenClaw {} writes sessions.json without the store lock (2026.5.2 to 2026.7.35): \
+             keepalive checks that the store is still the file it read just before replacing it, \
+             and re-applies a bump the gateway's cache undoes; RELIABILITY.md gives the residual \
+             risk of replacing a gateway write",
+            rules.release
+        ));
+    }
     if release.release.is_none() {
         advice.push(
             "keepalive cannot tell which OpenClaw release runs here, so the reset policy above is \

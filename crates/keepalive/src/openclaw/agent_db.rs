@@ -2,7 +2,7 @@
 //! to learn whether it holds that agent's sessions. Its existence says nothing: releases
 //! 2026.6.11 – 2026.7.35 create it for auth profiles, the memory index and caches
 //! (`user_version` 1, no session tables) while sessions stay in `sessions.json`; from
-//! 2026.8 the table `session_nodes` holds them.
+//! 2026.8 the table `session_nodes` holds them (docs/GATEWAY.md).
 //!
 //! The database belongs to the gateway, so it is only ever read, and reading it must
 //! leave every file beside it as it was: no byte changed, no file created or removed,

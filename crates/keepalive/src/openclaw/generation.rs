@@ -1,6 +1,6 @@
-//! Telling a store's generation from what its entries carry (see
-//! STORE-FACTS "Store generations"). The SQLite generation is told by its
-//! database file, before the store is even read.
+//! Telling a store's generation from what its entries carry (docs/GATEWAY.md,
+//! "The store and its writers"). The SQLite generation is told by the agent
+//! database's tables ([`super::agent_db`]), before the store is even read.
 
 use keepalive_store::{StoreScan, Timestamp};
 
