@@ -35,6 +35,7 @@ impl Installation {
             .unwrap_or_else(|| PathBuf::from("/"));
         let release = crate::openclaw::which_release::detect(
             state_dir,
+            &config.path,
             config.last_touched_version.as_deref(),
         );
         Installation {

@@ -1,8 +1,10 @@
 //! Which OpenClaw release keepalive faces, and how it knows: a running
-//! gateway serving this state dir (its command line leads to the package's
-//! `package.json`), else `meta.lastTouchedVersion` in `openclaw.json`, else
-//! an `openclaw` package installed on `PATH`. Read-only, and cheap enough
-//! to run each tick, so an upgraded gateway is noticed.
+//! gateway serving this state dir (asked through its instance lock and its
+//! loopback port, see [`super::gateway_probe`]; or a process whose command
+//! line still leads to the package's `package.json`), else
+//! `meta.lastTouchedVersion` in `openclaw.json`, else an `openclaw` package
+//! installed on `PATH`. Read-only, and cheap enough to run each tick, so an
+//! upgraded gateway is noticed.
 
 use std::path::{Path, PathBuf};
 
@@ -62,9 +64,34 @@ impl DetectedRelease {
 }
 
 /// Finds the release for `state_dir` (see the module doc for the order).
-/// `last_touched` is the config's `meta.lastTouchedVersion`.
-pub fn detect(state_dir: &Path, last_touched: Option<&str>) -> DetectedRelease {
+/// `config_path` is the config keepalive reads, `last_touched` its
+/// `meta.lastTouchedVersion`.
+pub fn detect(state_dir: &Path, config_path: &Path, last_touched: Option<&str>) -> DetectedRelease {
     let mut problems: Vec<String> = Vec::new();
+    // A running gateway that could not say its release still tells that the
+    // config's version is the running one's, and is named in the detail.
+    let mut running: Option<String> = None;
+    if let Some(gateway) = super::gateway_probe::serving(state_dir, config_path) {
+        match gateway.version.as_deref().map(str::parse::<Release>) {
+            Ok(Ok(release)) => {
+                return DetectedRelease {
+                    release: Some(release),
+                    source: ReleaseSource::Process,
+                    detail: format!(
+                        "gateway pid {}: it said serverVersion {release}",
+                        gateway.pid
+                    ),
+                };
+            }
+            Ok(Err(e)) => problems.push(format!("gateway pid {}: {e}", gateway.pid)),
+            Err(e) => {
+                running = Some(format!(
+                    "gateway pid {} is running but does not say its release ({e})",
+                    gateway.pid
+                ))
+            }
+        }
+    }
     match running_gateway(state_dir) {
         Ok(Some((pid, package))) => match package_release(&package) {
             Ok(release) => {
@@ -82,11 +109,16 @@ pub fn detect(state_dir: &Path, last_touched: Option<&str>) -> DetectedRelease {
     if let Some(text) = last_touched {
         match text.parse::<Release>() {
             Ok(release) => {
+                let detail = match &running {
+                    Some(gateway) => format!("openclaw.json meta.lastTouchedVersion; {gateway}"),
+                    None => {
+                        "openclaw.json meta.lastTouchedVersion (no running gateway seen)".into()
+                    }
+                };
                 return DetectedRelease {
                     release: Some(release),
                     source: ReleaseSource::Config,
-                    detail: "openclaw.json meta.lastTouchedVersion (no running gateway seen)"
-                        .to_string(),
+                    detail,
                 };
             }
             Err(e) => problems.push(format!("openclaw.json meta.lastTouchedVersion: {e}")),
@@ -104,9 +136,13 @@ pub fn detect(state_dir: &Path, last_touched: Option<&str>) -> DetectedRelease {
             Err(e) => problems.push(e),
         }
     }
-    let mut detail = "no running gateway, no meta.lastTouchedVersion in openclaw.json, and no \
-                      openclaw package on PATH"
-        .to_string();
+    let gateway = match running {
+        Some(gateway) => gateway,
+        None => "no running gateway".into(),
+    };
+    let mut detail = format!(
+        "{gateway}, no meta.lastTouchedVersion in openclaw.json, and no openclaw package on PATH"
+    );
     if !problems.is_empty() {
         detail = format!("{detail} ({})", problems.join("; "));
     }
