@@ -439,6 +439,15 @@ fn the_hook_ignores_events_without_a_session_key_and_other_events() {
     assert_eq!(out["handled"], 1, "the fake server saw no touch: {out}");
 }
 
+/// Stops the daemon a hook started (or should have stopped), even when an assertion fails.
+struct StopDaemon<'a>(&'a Env);
+
+impl Drop for StopDaemon<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.ctl(&["stop"]);
+    }
+}
+
 #[test]
 fn the_hook_starts_the_daemon_on_gateway_startup_when_asked() {
     if !have_node("the_hook_starts_the_daemon_on_gateway_startup_when_asked") {
@@ -446,14 +455,7 @@ fn the_hook_starts_the_daemon_on_gateway_startup_when_asked() {
     }
     let env = Env::new();
     env.add_agent("main", &fixture("v1-6.json"));
-    /// Stops the daemon the hook started, even when an assertion fails.
-    struct Stop<'a>(&'a Env);
-    impl Drop for Stop<'_> {
-        fn drop(&mut self) {
-            let _ = self.0.ctl(&["stop"]);
-        }
-    }
-    let _stop = Stop(&env);
+    let _stop = StopDaemon(&env);
     run_hook(
         &env,
         serde_json::json!([{"type": "gateway", "action": "startup", "context": {}}]),
@@ -537,14 +539,7 @@ fn the_hook_stops_the_daemon_it_started_on_gateway_shutdown() {
     }
     let env = Env::new();
     env.add_agent("main", &fixture("v1-6.json"));
-    /// Stops the daemon if the hook failed to, even when an assertion fails.
-    struct Stop<'a>(&'a Env);
-    impl Drop for Stop<'_> {
-        fn drop(&mut self) {
-            let _ = self.0.ctl(&["stop"]);
-        }
-    }
-    let _stop = Stop(&env);
+    let _stop = StopDaemon(&env);
     let handler = handler_module(&env);
     let out = node(
         &env,
