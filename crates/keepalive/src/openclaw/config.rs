@@ -286,13 +286,14 @@ impl Fields<'_> {
     }
 }
 
-/// Reset modes across releases: `none` (2026.7+) was spelled `off` and
-/// `manual` in some releases; all mean "never reset on a schedule".
+/// Reset modes: no release reads anything but these exact strings
+/// (`"Daily"`, `"off"` or `"manual"` just mean "not daily" to the gateway),
+/// so anything else is reported as a problem (docs/GATEWAY.md).
 fn parse_mode(s: &str) -> Option<Mode> {
-    match s.trim().to_ascii_lowercase().as_str() {
+    match s {
         "daily" => Some(Mode::Daily),
         "idle" => Some(Mode::Idle),
-        "none" | "off" | "manual" => Some(Mode::None),
+        "none" => Some(Mode::None),
         _ => None,
     }
 }

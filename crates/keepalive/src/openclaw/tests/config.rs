@@ -59,12 +59,20 @@ fn no_session_section_is_all_defaults() {
     assert_eq!(c.reset, Default::default());
 }
 
+/// No release knows `off`, `manual` or other spellings: they are reported.
 #[test]
-fn old_mode_spellings_mean_none() {
-    let c = cfg("{session:{reset:{mode:'off'}, resetByType:{thread:{mode:'manual'}}}}");
+fn only_the_exact_mode_names_are_modes() {
+    let c = cfg("{session:{reset:{mode:'off'}, resetByType:{thread:{mode:'Daily'}}}}");
+    assert_eq!(c.problems.len(), 2, "{:?}", c.problems);
+    assert!(
+        c.problems[0].contains("session.reset.mode"),
+        "{:?}",
+        c.problems
+    );
+    assert_eq!(c.reset.reset.mode, None);
+    let c = cfg("{session:{reset:{mode:'none'}}}");
     assert!(c.problems.is_empty(), "{:?}", c.problems);
     assert_eq!(c.reset.reset.mode, Some(Mode::None));
-    assert_eq!(c.reset.by_type["thread"].mode, Some(Mode::None));
 }
 
 #[test]
