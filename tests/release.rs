@@ -138,9 +138,18 @@ fn the_release_comes_from_the_running_gateway_else_the_config_else_the_package()
         (Value::from("2026.6.35"), "package")
     );
     assert!(detail.contains("installed package"), "{detail}");
-    // The policy doctor lists is that release's: daily at 4 by default, one line per type.
-    assert_eq!(report["reset_policy"][0]["release"], "2026.6.35");
+    // A package (like the config) is a hint: the gateway may run a newer release, so doctor
+    // lists the policy of the hint's line and of any later one the stores allow; here both
+    // are daily at 4 by default.
+    assert_eq!(
+        report["reset_policy"][0]["release"],
+        "if 2026.5.2 to 2026.7.35"
+    );
     assert_eq!(report["reset_policy"][0]["rule"]["mode"], "daily");
+    assert!(
+        detail.contains("later release lines are considered"),
+        "{detail}"
+    );
     let out = env.ctl_with(&["doctor", "--state-dir", &state_dir], &with_package);
     assert!(ok(&out).contains("OpenClaw:   2026.6.35"), "{}", ok(&out));
 }

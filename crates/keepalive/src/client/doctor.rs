@@ -11,7 +11,8 @@ use serde::Serialize;
 use super::connection::{ClientError, call};
 use crate::daemon::discovery::{Installation, discover};
 use crate::openclaw::{
-    DetectedRelease, Facing, Generation, Mode, ResetRule, agent_db, effective_rule, generation,
+    DetectedRelease, Facing, Generation, Mode, ReleaseSource, ResetRule, agent_db, effective_rule,
+    generation,
 };
 
 #[derive(Debug, Serialize)]
@@ -272,17 +273,17 @@ fn inspect(state_dir: &Path, source: String, daemon: DaemonReport) -> Report {
 /// The release's rules when it is known; otherwise every line the agents'
 /// stores allow.
 fn facing_for(release: &DetectedRelease, agents: &[AgentReport]) -> Facing {
+    let split_fields = agents
+        .iter()
+        .any(|a| a.generation == Some(Generation::JsonV2));
+    let in_sqlite = !agents.is_empty()
+        && agents
+            .iter()
+            .all(|a| a.generation == Some(Generation::Sqlite));
     match release.release {
-        Some(r) => Facing::known(r),
-        None => Facing::unknown(
-            agents
-                .iter()
-                .any(|a| a.generation == Some(Generation::JsonV2)),
-            !agents.is_empty()
-                && agents
-                    .iter()
-                    .all(|a| a.generation == Some(Generation::Sqlite)),
-        ),
+        Some(r) if release.source == ReleaseSource::Process => Facing::known(r),
+        Some(hint) => Facing::hinted(hint, split_fields, in_sqlite),
+        None => Facing::unknown(split_fields, in_sqlite),
     }
 }
 

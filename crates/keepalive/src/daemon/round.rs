@@ -148,9 +148,11 @@ pub fn run(input: &Input, batch: &Batch, ledger: &mut AgentLedger) -> Output {
 
     let policy = &input.policy;
     let now = input.clock.now_ms;
+    let split_fields = generation == Generation::JsonV2;
     let facing = match policy.release {
-        Some(release) => Facing::known(release),
-        None => Facing::unknown(generation == Generation::JsonV2, false),
+        Some(release) if policy.release_certain => Facing::known(release),
+        Some(hint) => Facing::hinted(hint, split_fields, false),
+        None => Facing::unknown(split_fields, false),
     };
     let ctx = context(input, generation, &facing, ledger);
     // Looked at once: a bump below changes timestamps, never the transcript.

@@ -51,6 +51,9 @@ pub struct PolicyInputs {
     /// The gateway release whose rules apply; `None`: not known, so every
     /// line the store allows is considered.
     pub release: Option<Release>,
+    /// `release` was said by the running gateway itself; otherwise it is a
+    /// hint (the config or an installed package), and later lines count too.
+    pub release_certain: bool,
     pub window_ms: Option<u64>,
     pub schedule: Schedule,
     pub margin_ms: u64,
@@ -462,6 +465,7 @@ pub fn in_force(
         rules: Rules::new(effective.rules.clone()),
         reset: openclaw.reset.clone(),
         release: installation.release.release,
+        release_certain: installation.release.source == crate::openclaw::ReleaseSource::Process,
         window_ms: effective_window(&effective).window_ms(),
         schedule,
         margin_ms: interval_s.saturating_mul(2000),

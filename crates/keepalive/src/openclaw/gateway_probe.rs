@@ -22,7 +22,9 @@ pub struct RunningGateway {
 }
 
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(300);
-const READ_TIMEOUT: Duration = Duration::from_millis(800);
+/// For the whole exchange, not each read: a peer trickling bytes must not
+/// hold up a tick.
+const ANSWER_DEADLINE: Duration = Duration::from_millis(800);
 /// The answer is a small JSON object; more than this is not it.
 const MAX_ANSWER: u64 = 256 * 1024;
 
@@ -36,8 +38,11 @@ pub fn serving(state_dir: &Path, config_path: &Path) -> Option<RunningGateway> {
     if !dirs.contains(&default) {
         dirs.push(default);
     }
+    // Only a folder and files of this user, that nobody else can write: a
+    // planted lock must not choose the release keepalive believes in.
     let mut locks: Vec<Value> = dirs
         .iter()
+        .filter(|dir| private_to(dir, uid, true))
         .filter_map(|dir| std::fs::read_dir(dir).ok())
         .flat_map(|entries| entries.flatten())
         .filter(|e| {
@@ -45,6 +50,7 @@ pub fn serving(state_dir: &Path, config_path: &Path) -> Option<RunningGateway> {
             let name = name.to_string_lossy();
             name.starts_with("gateway.") && name.ends_with(".lock")
         })
+        .filter(|e| private_to(&e.path(), uid, false))
         .filter_map(|e| serde_json::from_slice(&std::fs::read(e.path()).ok()?).ok())
         .collect();
     locks.sort_by_key(|l| l.get("pid").and_then(Value::as_u64));
@@ -59,13 +65,15 @@ pub fn serving(state_dir: &Path, config_path: &Path) -> Option<RunningGateway> {
             return None;
         }
         let port = lock.get("port").and_then(Value::as_u64);
-        // Up to 2026.4 the lock's pid is a launcher whose child listens.
-        let ports: Vec<u16> = match port.and_then(|p| u16::try_from(p).ok()) {
-            Some(p) => vec![p],
-            None => std::iter::once(pid)
-                .chain(children(pid))
-                .flat_map(listening_ports)
-                .collect(),
+        // Up to 2026.4 the lock's pid is a launcher whose child listens. A
+        // port named in the lock is asked only if the process listens on it.
+        let listening: Vec<u16> = std::iter::once(pid)
+            .chain(children(pid))
+            .flat_map(listening_ports)
+            .collect();
+        let ports = match port.and_then(|p| u16::try_from(p).ok()) {
+            Some(p) if listening.contains(&p) => vec![p],
+            _ => listening,
         };
         let version = ask_version(&ports);
         Some(RunningGateway { pid, version })
@@ -74,6 +82,20 @@ pub fn serving(state_dir: &Path, config_path: &Path) -> Option<RunningGateway> {
 
 fn canonical(path: &Path) -> PathBuf {
     std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// A directory (or a small regular file) owned by `uid` and not writable by
+/// group or others.
+fn private_to(path: &Path, uid: u32, dir: bool) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path).is_ok_and(|m| {
+        let kind = if dir {
+            m.is_dir()
+        } else {
+            m.is_file() && m.len() <= 64 * 1024
+        };
+        kind && m.uid() == uid && m.mode() & 0o022 == 0
+    })
 }
 
 fn alive_and_ours(pid: u32, uid: u32) -> bool {
@@ -161,9 +183,9 @@ fn ask_port(port: u16) -> Result<String, String> {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let mut stream =
         TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT).map_err(|e| e.to_string())?;
+    let deadline = std::time::Instant::now() + ANSWER_DEADLINE;
     stream
-        .set_read_timeout(Some(READ_TIMEOUT))
-        .and_then(|()| stream.set_write_timeout(Some(READ_TIMEOUT)))
+        .set_write_timeout(Some(ANSWER_DEADLINE))
         .map_err(|e| e.to_string())?;
     stream
         .write_all(
@@ -171,10 +193,24 @@ fn ask_port(port: u16) -> Result<String, String> {
         )
         .map_err(|e| e.to_string())?;
     let mut answer = Vec::new();
-    stream
-        .take(MAX_ANSWER)
-        .read_to_end(&mut answer)
-        .map_err(|e| e.to_string())?;
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        let left = deadline
+            .checked_duration_since(std::time::Instant::now())
+            .filter(|d| !d.is_zero())
+            .ok_or("no complete answer in time")?;
+        stream
+            .set_read_timeout(Some(left))
+            .map_err(|e| e.to_string())?;
+        match stream.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => answer.extend_from_slice(&chunk[..n]),
+            Err(e) => return Err(e.to_string()),
+        }
+        if answer.len() as u64 > MAX_ANSWER {
+            return Err("an answer too large to be the one asked for".into());
+        }
+    }
     let body_at = answer
         .windows(4)
         .position(|w| w == b"\r\n\r\n")

@@ -216,6 +216,30 @@ impl Facing {
         Facing::Unknown { candidates }
     }
 
+    /// A release read from the config or an installed package: the gateway
+    /// may have been upgraded since (the config records the last release
+    /// that saved it), so `hint`'s rules and every later line the store
+    /// allows are considered; a hint the store contradicts is dropped.
+    pub fn hinted(hint: Release, split_fields: bool, in_sqlite: bool) -> Self {
+        let allowed = |r: &ReleaseRules| {
+            (!split_fields || r.split_timestamps) && r.sessions_in_sqlite == in_sqlite
+        };
+        let mut candidates: Vec<ReleaseRules> = std::iter::once(ReleaseRules::of(hint))
+            .chain(
+                LINES
+                    .iter()
+                    .filter(|r| **r > hint)
+                    .map(|r| ReleaseRules::of(*r)),
+            )
+            .filter(allowed)
+            .collect();
+        if candidates.is_empty() {
+            return Facing::unknown(split_fields, in_sqlite);
+        }
+        candidates.dedup();
+        Facing::Unknown { candidates }
+    }
+
     /// The rules to evaluate: one when known, each possible line otherwise.
     pub fn candidates(&self) -> &[ReleaseRules] {
         match self {

@@ -262,6 +262,32 @@ pub fn last_boundary_of(rules: &ReleaseRules, at_hour: u8, clock: &Clock) -> u64
     quirky().unwrap_or_else(|| last_boundary(at_hour, clock))
 }
 
+/// When a daily timestamp `ts` goes stale under `rules`: at the first
+/// boundary after it, or, before 2026.9, sooner at a local midnight when
+/// the quirky "today's boundary moved back a day" lands after `ts` (the day
+/// of a spring-forward gap over the boundary hour).
+fn daily_stale_at(rules: &ReleaseRules, at_hour: u8, ts: u64, tz: &TimeZone) -> u64 {
+    let mut at = next_boundary_after(at_hour, ts, tz);
+    if !rules.dst_quirk {
+        return at;
+    }
+    let mut date = local_date(ts, tz);
+    for _ in 0..2 {
+        date = date.and_then(|d| d.tomorrow().ok());
+        let Some(midnight) = date.and_then(|d| boundary_on(d, 0, tz)) else {
+            break;
+        };
+        let clock = Clock {
+            now_ms: midnight,
+            tz: tz.clone(),
+        };
+        if midnight > ts && midnight < at && last_boundary_of(rules, at_hour, &clock) > ts {
+            at = midnight;
+        }
+    }
+    at
+}
+
 /// The first local `at_hour:00` strictly after `t_ms`, in ms.
 pub fn next_boundary_after(at_hour: u8, t_ms: u64, tz: &TimeZone) -> u64 {
     let local = || -> Option<u64> {
@@ -340,7 +366,7 @@ pub fn goes_stale_at(
         .flatten()
         .map(|ts| {
             (
-                next_boundary_after(rule.at_hour, ts, &clock.tz),
+                daily_stale_at(rules, rule.at_hour, ts, &clock.tz),
                 Rule::Daily,
             )
         });

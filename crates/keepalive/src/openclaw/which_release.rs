@@ -44,6 +44,10 @@ pub struct DetectedRelease {
     pub detail: String,
 }
 
+/// What a release from the config or a package means for the rules.
+const HINT: &str =
+    "a gateway upgraded since may be newer, so later release lines are considered too";
+
 impl DetectedRelease {
     /// As reported in `status`.
     pub fn status(&self) -> keepalive_proto::ReleaseStatus {
@@ -130,7 +134,7 @@ pub fn detect(state_dir: &Path, config_path: &Path, last_touched: Option<&str>) 
                 return DetectedRelease {
                     release: Some(release),
                     source: ReleaseSource::Package,
-                    detail: format!("installed package {}", package.display()),
+                    detail: format!("installed package {}; {HINT}", package.display()),
                 };
             }
             Err(e) => problems.push(e),
@@ -211,7 +215,9 @@ pub fn package_in_cmdline(cmdline: &[u8], proc_dir: &Path) -> Option<PathBuf> {
         .split(|b| *b == 0)
         .filter(|a| !a.is_empty())
         .filter_map(|a| std::str::from_utf8(a).ok());
-    for arg in args.take(8) {
+    // Only arguments naming an openclaw path are resolved: resolving every
+    // argument of every process could block on a hung network mount.
+    for arg in args.take(8).filter(|a| a.contains("openclaw")) {
         let path = Path::new(arg);
         let path = if path.is_relative() {
             match std::fs::read_link(proc_dir.join("cwd")) {

@@ -17,6 +17,10 @@ use keepalive_proto::RuleAction;
 
 const MINUTE_MS: u64 = 60_000;
 
+/// How far past the round's clock a timestamp may be and still count as
+/// written just now (at least; two ticks when they are longer).
+const JUST_WRITTEN_MS: u64 = 60_000;
+
 /// When the daemon writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Schedule {
@@ -219,11 +223,24 @@ pub struct Transcript {
 
 pub fn decide(entry: &EntryInfo, transcript: Transcript, ctx: &Context) -> Decision {
     let now = ctx.clock.now_ms;
+    // The clock was read before the store: a timestamp the gateway wrote
+    // since is "just now", not in the future (which releases from 2026.4.25
+    // would read as no timestamp at all, making a session in use look stale).
+    let recent = |t: Option<u64>| {
+        let tolerance = ctx.margin_ms.max(JUST_WRITTEN_MS);
+        t.map(|t| {
+            if t > now && t - now <= tolerance {
+                now
+            } else {
+                t
+            }
+        })
+    };
     let times = Times {
-        updated_at: entry.updated_at.value(),
-        last_interaction_at: entry.last_interaction_at.value(),
-        session_started_at: entry.session_started_at.value(),
-        transcript_started_at: transcript.started_ms,
+        updated_at: recent(entry.updated_at.value()),
+        last_interaction_at: recent(entry.last_interaction_at.value()),
+        session_started_at: recent(entry.session_started_at.value()),
+        transcript_started_at: recent(transcript.started_ms),
     };
     let (first, others) = ctx.facing.split();
     let verdict_of = |rules: &ReleaseRules| verdict(entry, &times, rules, ctx);
@@ -374,7 +391,7 @@ fn daily_preventable(times: &Times, rules: &ReleaseRules, ctx: &Context) -> bool
     ) {
         (Some(_), _) => ctx.bump_session_start,
         // The transcript header: nothing keepalive writes can move it.
-        (None, Some(_)) if times.session_started_at.is_none() => false,
+        (None, Some(header)) if times.session_started_at.is_none() && header <= now => false,
         _ => true,
     }
 }

@@ -456,3 +456,28 @@ fn the_transcript_header_decides_the_daily_rule_when_the_entry_has_no_start() {
     let d = decide(&yesterday, Transcript::default(), &ctx);
     assert_eq!(d.stale_already, Some(Rule::Daily));
 }
+
+/// The round's clock is read before the store: timestamps the gateway wrote
+/// in between are a little after it. From 2026.4.25 the gateway reads
+/// future values as none, so without care a session written to a moment ago
+/// would look never used, and be refused as stale.
+#[test]
+fn timestamps_written_just_after_the_clock_count_as_now() {
+    let now = at("2026-11-24T15:00:00Z");
+    let mut world = World::new(ResetConfig::default());
+    world.facing = Facing::known(Release::new(2026, 6, 35));
+    world.generation = Generation::JsonV2;
+    let e = entry("k", Some(now + 300), Some(now + 300), Some(now + 300));
+    let d = world.decide(&e, Some(now), now);
+    assert!(d.keep, "{}", d.detail);
+    assert_eq!(d.stale_already, None);
+    // Far in the future is not "just now": the gateway reads it as none.
+    let e = entry(
+        "k",
+        Some(now + 30 * 24 * HOUR),
+        None,
+        Some(now + 30 * 24 * HOUR),
+    );
+    let d = world.decide(&e, Some(now), now);
+    assert_eq!(d.stale_already, Some(Rule::Daily));
+}

@@ -364,3 +364,29 @@ fn goes_stale_at_agrees_with_stale_reason() {
         }
     }
 }
+
+/// Before 2026.9 the gateway's yesterday-boundary is today's moved back a
+/// calendar day: on a spring-forward day whose gap swallows the boundary hour,
+/// from local midnight it lands an hour late, after a session bumped just
+/// past the real boundary. Both the verdict and the prediction follow it.
+#[test]
+fn the_pre_2026_9_dst_quirk_is_predicted_too() {
+    let ny = new_york();
+    let r = rule(Mode::Daily, 2, 0);
+    let ts = utc("2026-03-07T07:00:30"); // 02:00:30 EST, just after the boundary
+    let midnight = at(&ny, "2026-03-08T00:00"); // 2026-03-08 is the spring-forward day
+    let t = updated(ts);
+    assert_eq!(stale_reason(&r, &v1(), &t, &clock(&ny, midnight - 1)), None);
+    assert_eq!(
+        stale_reason(&r, &v1(), &t, &clock(&ny, midnight)),
+        Some(Rule::Daily)
+    );
+    assert_eq!(
+        goes_stale_at(&r, &v1(), &t, &clock(&ny, ts)),
+        Some((midnight, Rule::Daily))
+    );
+    // 2026.9 fixed it: yesterday at the hour, so this session is fresh until the next boundary.
+    let fixed =
+        super::super::release::ReleaseRules::of(super::super::release::Release::new(2026, 9, 6));
+    assert_eq!(stale_reason(&r, &fixed, &t, &clock(&ny, midnight)), None);
+}
