@@ -1465,6 +1465,7 @@ fn a_store_emptied_by_another_writer_is_an_error_then_recovers() {
                 "ok",
                 "store_invalid",
                 "store_changed",
+                "store_busy",
                 "store_not_found",
                 "unknown_session"
             ]

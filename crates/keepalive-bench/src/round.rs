@@ -67,7 +67,7 @@ pub fn run(bins: &Path, plans: &[Plan], baseline: Option<&Path>) -> Section {
                 lock_timeout: Duration::from_secs(5),
                 max_attempts: 3,
                 cancel: None,
-                before_rename: None,
+                at_step: None,
             };
             let t = Instant::now();
             let outcome = bump_store(&store, &opts).expect("bump_store");

@@ -51,6 +51,39 @@ pub enum StoreError {
     )]
     Changed { attempts: u32 },
 
+    /// The gateway was writing the store (a write in progress, or a new store renamed in
+    /// since our read) on every attempt: it takes no lock from 2026.5.2, so keepalive only
+    /// replaces the store in a moment between two of its writes.
+    #[error(
+        "store busy: the gateway was writing the session store on each of {attempts} \
+         attempt(s) to replace it, {} in all{}: left untouched (keepalive writes only between \
+         two of the gateway's writes); it tries again shortly",
+        humantime::format_duration(Duration::from_millis(waited.as_millis() as u64)),
+        put_back_note(*put_back)
+    )]
+    Writing {
+        attempts: u32,
+        /// How long the round waited for the gateway's writes to end.
+        waited: Duration,
+        put_back: u32,
+    },
+
+    /// A writer replaced the store at the very moment of our swap, and putting its file back
+    /// failed. The only error after which the store may not hold the gateway's newest file.
+    #[error(
+        "the gateway replaced {} at the moment keepalive replaced it, and putting the \
+         gateway's file back failed: {source}. The gateway's file is kept at {}: if the store \
+         lacks the gateway's latest change, stop the gateway and move that file over the store",
+        store.display(),
+        kept.display()
+    )]
+    NotPutBack {
+        store: PathBuf,
+        kept: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+
     /// An I/O operation failed.
     #[error(
         "could not {op} {}: {source}; the store was left untouched (check permissions, free \
@@ -63,6 +96,13 @@ pub enum StoreError {
         #[source]
         source: io::Error,
     },
+}
+
+fn put_back_note(put_back: u32) -> String {
+    match put_back {
+        0 => String::new(),
+        n => format!(" ({n} of its writes landed at the moment of ours and were put back)"),
+    }
 }
 
 fn holder(pid: Option<u32>) -> String {
@@ -81,6 +121,8 @@ impl StoreError {
             StoreError::Cancelled => "shutting_down",
             StoreError::Invalid { .. } => "store_invalid",
             StoreError::Changed { .. } => "store_changed",
+            StoreError::Writing { .. } => "store_busy",
+            StoreError::NotPutBack { .. } => "store_io",
             StoreError::Io { .. } => "store_io",
         }
     }

@@ -29,6 +29,7 @@
 //! snapshots ([`read_snapshot`]) follow it. Everything here is synchronous; the daemon runs
 //! it on a blocking thread.
 
+mod commit;
 mod error;
 mod lock;
 mod patch;
@@ -36,8 +37,10 @@ mod process;
 mod round;
 pub mod scan;
 mod snapshot;
+mod watch;
 mod write;
 
+pub use commit::Step;
 pub use error::StoreError;
 pub use lock::{LockState, STALE_AFTER, lock_state};
 pub use patch::{Bump, Field, Fields, apply as apply_bumps, plan as plan_bumps};

@@ -1,20 +1,23 @@
 //! One keep-alive round on one store: plan from a snapshot, stage the patched temp file and
-//! fsync it, then — for milliseconds — take the gateway's lock, check that the store and the
-//! lock are still what we read and took, rename, release. When the store changed since it
-//! was read, the round is redone the classic way: read, plan and write all under the lock.
+//! fsync it, wait for a moment when the gateway is not writing, then — for milliseconds —
+//! take the gateway's lock, check and swap (`commit.rs`), release. When the store changed
+//! since it was read, the round is redone the classic way: read, plan and write all under
+//! the lock, again between two of the gateway's writes.
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use tempfile::NamedTempFile;
 
+use crate::commit::{self, Committed, NotYet, Step};
 use crate::error::StoreError;
 use crate::lock;
 use crate::patch::{self, Bump, Fields};
 use crate::scan::{EntryInfo, StoreScan};
 use crate::snapshot::{self, StoreSnapshot};
+use crate::watch::WriteWatch;
 use crate::write::{self, StoreFile};
 
 /// What one round should do.
@@ -34,9 +37,9 @@ pub struct RoundOptions<'a> {
     pub max_attempts: u32,
     /// When set, a wait for the lock ends early with [`StoreError::Cancelled`].
     pub cancel: Option<&'a AtomicBool>,
-    /// Called while the lock is held, just before the last check and the rename, on every
-    /// attempt. Tests use it to change the store or the lock under a round; otherwise None.
-    pub before_rename: Option<&'a dyn Fn()>,
+    /// Called at each [`Step`] of the commit, on every attempt. Tests use it to change the
+    /// store or the lock at exactly that point of a round; otherwise None.
+    pub at_step: Option<&'a dyn Fn(Step)>,
 }
 
 /// What one round did.
@@ -57,6 +60,10 @@ pub struct RoundOutcome {
     /// We removed a stale lock under the gateway's rules.
     pub reclaimed_stale_lock: bool,
     pub attempts: u32,
+    /// How long the round waited for the gateway to finish a write in progress.
+    pub writer_wait: Duration,
+    /// Gateway writes that landed between our last check and our swap, and were put back.
+    pub put_back: u32,
 }
 
 /// Bump the fields `opts.decide` asks for to `opts.now_ms`. See the crate docs for the
@@ -99,6 +106,11 @@ fn run(
         return Ok(outcome);
     }
     let max_attempts = opts.max_attempts.max(1);
+    // One budget for every wait of this round for a gap between the gateway's writes.
+    let patience = Instant::now() + opts.lock_timeout;
+    let mut watch = WriteWatch::start(&paths.dir, &paths.name)
+        .map_err(|e| StoreError::io(&paths.dir, "watch for the gateway's writes in", e))?;
+    let mut last = None;
     // The first attempt does everything slow before the lock: the gateway gives up on a busy
     // lock after about a second, and a 40 MB store takes about that long to write and fsync
     // on a slow disk. The identity check under the lock makes this exactly as safe as
@@ -110,52 +122,91 @@ fn run(
     let mut first_locked_attempt = 1;
     if let Some(file) = staged {
         let tmp = stage(paths, &file, &planned, opts.now_ms)?;
-        // While the gateway holds its lock it is writing: once the store has changed, our
-        // copy is stale and waiting on for the lock would be for nothing.
-        let changed = || !write::still_same_file(paths.store, &file.identity).unwrap_or(false);
-        let written = locked(paths, opts, &mut outcome, &changed, |guard| {
-            commit_if_unchanged(paths, &file, guard, tmp, opts.before_rename)
-        })?
-        .unwrap_or(Written::NotYet("store replaced while waiting for the lock"));
+        let committed = if !wait_for_gap(paths, &mut watch, patience, opts, &mut outcome)? {
+            Committed::NotYet(NotYet::WriterBusy)
+        } else if watch.replaced() {
+            // The gateway renamed a new store in since our read: our copy is stale.
+            Committed::NotYet(NotYet::StoreReplaced)
+        } else {
+            // While the gateway holds its lock it is writing: once the store has changed, our
+            // copy is stale and waiting on for the lock would be for nothing.
+            let changed = || !write::still_same_file(paths.store, &file.identity).unwrap_or(false);
+            locked(paths, opts, &mut outcome, &changed, |guard| {
+                commit::commit(
+                    paths.store,
+                    &file.identity,
+                    guard,
+                    &mut watch,
+                    tmp,
+                    opts.at_step,
+                )
+            })?
+            .unwrap_or(Committed::NotYet(NotYet::StoreReplaced))
+        };
         // Free the bytes and close the replaced file (releasing its space) before the
         // directory fsync.
         drop(file);
-        if finished(paths, &mut outcome, written, 1) {
+        if finished(paths, &mut outcome, committed, 1, &mut last) {
             return Ok(outcome);
         }
         first_locked_attempt = 2;
     }
     // The store changed between our read and the lock: the gateway is writing right now, and
     // a copy staged outside the lock would likely be stale again by the time we hold it. So
-    // the redo reads and writes under the lock, as the gateway does, and cannot be starved.
+    // the redo waits for the end of the gateway's write in progress, then reads and writes
+    // under the lock, as the gateway does (up to 2026.4.29 it cannot be starved that way).
     for attempt in first_locked_attempt..=max_attempts {
         outcome.attempts = attempt;
+        if !wait_for_gap(paths, &mut watch, patience, opts, &mut outcome)? {
+            last = Some(NotYet::WriterBusy);
+            break;
+        }
         let Some(attempted) = locked(paths, opts, &mut outcome, &|| false, |guard| {
-            read_and_write_locked(paths, opts, guard)
+            read_and_write_locked(paths, opts, guard, &mut watch)
         })?
         else {
             continue; // never given up: this wait ends with the lock or an error
         };
         // Overwritten on each redo: the outcome describes the attempt that finished.
         record(&mut outcome, attempted.sessions, &attempted.planned);
-        match attempted.written {
+        match attempted.committed {
             None => return Ok(outcome),
-            Some(written) if finished(paths, &mut outcome, written, attempt) => {
+            Some(committed) if finished(paths, &mut outcome, committed, attempt, &mut last) => {
                 return Ok(outcome);
             }
             Some(_) => {}
         }
     }
-    Err(StoreError::Changed {
-        attempts: max_attempts,
+    Err(match last {
+        Some(why) if why.is_writer_activity() => StoreError::Writing {
+            attempts: outcome.attempts,
+            waited: outcome.writer_wait,
+            put_back: outcome.put_back,
+        },
+        _ => StoreError::Changed {
+            attempts: outcome.attempts,
+        },
     })
 }
 
-/// What happened at the rename.
-#[derive(Clone, Copy)]
-enum Written {
-    Renamed,
-    NotYet(&'static str),
+/// Wait until no write of the gateway's is in progress, within the round's budget; false
+/// when it was writing throughout. A stopping daemon does not wait.
+fn wait_for_gap(
+    paths: &StorePaths,
+    watch: &mut WriteWatch,
+    patience: Instant,
+    opts: &RoundOptions,
+    outcome: &mut RoundOutcome,
+) -> Result<bool, StoreError> {
+    let started = Instant::now();
+    let gap = watch
+        .wait_for_gap(patience, opts.cancel)
+        .map_err(|e| StoreError::io(&paths.dir, "watch for the gateway's writes in", e))?;
+    outcome.writer_wait += started.elapsed();
+    if opts.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+        return Err(StoreError::Cancelled);
+    }
+    Ok(gap)
 }
 
 /// Whether the round is over. A rename is made durable here, after the lock's release: the
@@ -164,18 +215,23 @@ enum Written {
 fn finished(
     paths: &StorePaths,
     outcome: &mut RoundOutcome,
-    written: Written,
+    committed: Committed,
     attempt: u32,
+    last: &mut Option<NotYet>,
 ) -> bool {
-    match written {
-        Written::Renamed => {
+    match committed {
+        Committed::Replaced => {
             write::sync_dir(&paths.dir);
             outcome.written = true;
             true
         }
-        Written::NotYet(why) => {
-            tracing::info!(store = %paths.store.display(), attempt, why,
-                "store changed during the round; redoing it");
+        Committed::NotYet(why) => {
+            if why == NotYet::PutBack {
+                outcome.put_back += 1;
+            }
+            *last = Some(why);
+            tracing::debug!(store = %paths.store.display(), attempt, why = why.describe(),
+                "store not replaced this attempt; redoing the round");
             false
         }
     }
@@ -208,15 +264,21 @@ struct LockedAttempt {
     sessions: usize,
     planned: Vec<Vec<Bump>>,
     /// `None` when there was nothing left to write.
-    written: Option<Written>,
+    committed: Option<Committed>,
 }
 
-/// The classic round, all under the lock: read, scan, plan, stage, check, rename.
+/// The classic round, all under the lock: read, scan, plan, stage, check, swap.
 fn read_and_write_locked(
     paths: &StorePaths,
     opts: &RoundOptions,
     guard: &lock::LockGuard,
+    watch: &mut WriteWatch,
 ) -> Result<LockedAttempt, StoreError> {
+    // Replacements seen so far are in the read below; later ones are not.
+    watch
+        .refresh()
+        .map_err(|e| StoreError::io(&paths.dir, "watch for the gateway's writes in", e))?;
+    watch.forget_replaced();
     let file = write::read_store(paths.store, false)?;
     let scan = snapshot::scan_file(paths.store, &file)?;
     let planned = plan(paths.store, &scan, opts);
@@ -225,45 +287,16 @@ fn read_and_write_locked(
         return Ok(LockedAttempt {
             sessions,
             planned,
-            written: None,
+            committed: None,
         });
     }
     let tmp = stage(paths, &file, &planned, opts.now_ms)?;
-    let written = commit_if_unchanged(paths, &file, guard, tmp, opts.before_rename)?;
+    let committed = commit::commit(paths.store, &file.identity, guard, watch, tmp, opts.at_step)?;
     Ok(LockedAttempt {
         sessions,
         planned,
-        written: Some(written),
+        committed: Some(committed),
     })
-}
-
-/// Last look before the rename: the store must still be the file we read, and the lock must
-/// still be ours. Dropping `tmp` on any other way out removes the temp file.
-fn commit_if_unchanged(
-    paths: &StorePaths,
-    read: &StoreFile,
-    guard: &lock::LockGuard,
-    tmp: NamedTempFile,
-    before_rename: Option<&dyn Fn()>,
-) -> Result<Written, StoreError> {
-    if let Some(hook) = before_rename {
-        hook();
-    }
-    let ours = guard
-        .still_ours()
-        .map_err(|e| StoreError::io(guard.path(), "read the lock file", e))?;
-    if !ours {
-        return Ok(Written::NotYet("lock taken over by another writer"));
-    }
-    // The identity check comes last, right before the rename, to leave a writer that ignores
-    // the lock the smallest window.
-    let same = write::still_same_file(paths.store, &read.identity)
-        .map_err(|e| StoreError::io(paths.store, "stat", e))?;
-    if !same {
-        return Ok(Written::NotYet("store replaced since it was read"));
-    }
-    write::rename_over(tmp, paths.store)?;
-    Ok(Written::Renamed)
 }
 
 /// The patched store in a fsynced temp file beside it, written piece by piece from the bytes

@@ -148,7 +148,7 @@ pub(crate) fn symlink_refused(path: &Path) -> StoreError {
 }
 
 /// Marker in our temp file names; `remove_stale_temp_files` relies on it.
-const TEMP_MARKER: &str = ".keepalive-";
+pub(crate) const TEMP_MARKER: &str = ".keepalive-";
 const TEMP_SUFFIX: &str = ".tmp";
 
 /// A new, empty temp file in `dir` named `<name>.keepalive-<pid>-<random>.tmp`, removed when

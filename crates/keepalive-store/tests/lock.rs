@@ -11,7 +11,7 @@ use std::process::{Child, Command};
 use std::time::{Duration, SystemTime};
 
 use common::*;
-use keepalive_store::{RoundOptions, StoreError, bump_store};
+use keepalive_store::{RoundOptions, Step, StoreError, bump_store};
 
 fn iso(t: SystemTime) -> String {
     humantime::format_rfc3339_millis(t).to_string()
@@ -205,13 +205,13 @@ fn lock_taken_over_mid_round_is_not_removed() {
     let theirs = gateway_payload(child.pid(), SystemTime::now(), st);
     let done = Cell::new(false);
     // While we hold the lock, just before our rename, another writer "reclaims" it.
-    let take_over = || {
-        if !done.replace(true) {
+    let take_over = |step: Step| {
+        if step == Step::BeforeChecks && !done.replace(true) {
             fs::write(&lock, &theirs).unwrap();
         }
     };
     let options = RoundOptions {
-        before_rename: Some(&take_over),
+        at_step: Some(&take_over),
         ..opts(NOW, &updated)
     };
     let err = bump_store(&store, &options).unwrap_err();
@@ -233,13 +233,13 @@ fn lock_taken_over_by_a_dead_writer_is_redone() {
     let dead = child.id();
     child.wait().unwrap();
     let done = Cell::new(false);
-    let take_over = || {
-        if !done.replace(true) {
+    let take_over = |step: Step| {
+        if step == Step::BeforeChecks && !done.replace(true) {
             fs::write(&lock, gateway_payload(dead, SystemTime::now(), None)).unwrap();
         }
     };
     let options = RoundOptions {
-        before_rename: Some(&take_over),
+        at_step: Some(&take_over),
         ..opts(NOW, &updated)
     };
     let out = bump_store(&store, &options).unwrap();
@@ -257,9 +257,9 @@ fn our_lock_has_the_gateway_shape_and_is_gone_after() {
     let (_tmp, store) = store_with(&fixture("basic-6.json"));
     let lock = lock_path(&store);
     let seen = std::cell::RefCell::new(String::new());
-    let look = || *seen.borrow_mut() = fs::read_to_string(&lock).unwrap();
+    let look = |_: Step| *seen.borrow_mut() = fs::read_to_string(&lock).unwrap();
     let options = RoundOptions {
-        before_rename: Some(&look),
+        at_step: Some(&look),
         ..opts(NOW, &updated)
     };
     let out = bump_store(&store, &options).unwrap();

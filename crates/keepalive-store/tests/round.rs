@@ -8,7 +8,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
 use common::*;
 use keepalive_store::{
-    EntryInfo, Fields, RoundOptions, StoreError, Timestamp, bump_store, read_keys, scan,
+    EntryInfo, Fields, RoundOptions, Step, StoreError, Timestamp, bump_store, read_keys, scan,
 };
 use serde_json::Value;
 
@@ -248,15 +248,15 @@ fn store_replaced_under_the_lock_is_redone() {
     let (_tmp, store) = store_with(&fixture("basic-6.json"));
     let replacement = fixture("typical-3-entries.json");
     let done = Cell::new(false);
-    let replace = || {
-        if !done.replace(true) {
+    let replace = |step: Step| {
+        if step == Step::BeforeChecks && !done.replace(true) {
             let tmp = store.with_file_name("sessions.json.heartbeat.tmp");
             fs::write(&tmp, &replacement).unwrap();
             fs::rename(&tmp, &store).unwrap();
         }
     };
     let options = RoundOptions {
-        before_rename: Some(&replace),
+        at_step: Some(&replace),
         ..opts(NOW, &updated)
     };
     let out = bump_store(&store, &options).unwrap();
@@ -385,6 +385,7 @@ fn live_payload() -> String {
     )
 }
 
+/// A writer replacing the store on every attempt is the gateway writing: "store busy".
 #[test]
 fn store_that_keeps_changing_gives_up() {
     let original = fixture("basic-6.json");
@@ -398,8 +399,18 @@ fn store_that_keeps_changing_gives_up() {
         Fields::UPDATED_AT
     };
     let err = run(&store, NOW, &decide).unwrap_err();
-    assert!(matches!(err, StoreError::Changed { attempts: 3 }), "{err}");
-    assert_eq!(err.code(), "store_changed");
+    assert!(
+        matches!(
+            err,
+            StoreError::Writing {
+                attempts: 3,
+                put_back: 0,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(err.code(), "store_busy");
     assert_eq!(fs::read(&store).unwrap(), original);
     assert_eq!(listing(&store), ["sessions.json"]);
 }
@@ -411,9 +422,9 @@ fn symlinked_directory_locks_in_real_directory() {
     std::os::unix::fs::symlink(store.parent().unwrap(), &link).unwrap();
     let via_link = link.join("sessions.json");
     let seen = Cell::new(false);
-    let look = || seen.set(lock_path(&store).exists());
+    let look = |_: Step| seen.set(lock_path(&store).exists());
     let options = RoundOptions {
-        before_rename: Some(&look),
+        at_step: Some(&look),
         ..opts(NOW, &updated)
     };
     assert!(bump_store(&via_link, &options).unwrap().written);

@@ -78,7 +78,7 @@ pub fn opts(now_ms: u64, decide: &dyn Fn(&EntryInfo) -> Fields) -> RoundOptions<
         lock_timeout: Duration::from_millis(300),
         max_attempts: 3,
         cancel: None,
-        before_rename: None,
+        at_step: None,
     }
 }
 

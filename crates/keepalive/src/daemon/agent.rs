@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use keepalive_proto::{AgentResult, AgentStatus, ErrorBody, ErrorCode, SessionRow};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -91,6 +91,7 @@ impl AgentHandle {
         let actor = Actor {
             ledger_file: LedgerFile::new(&config.ledger_dir, &spec.id),
             ledger: AgentLedger::default(),
+            busy_retry: None,
             spec,
             config,
             policy,
@@ -181,6 +182,31 @@ struct Actor {
     cancel: Arc<AtomicBool>,
     ledger_file: LedgerFile,
     ledger: AgentLedger,
+    /// When the last round found the store busy: how soon to try again, without waiting
+    /// for the next tick.
+    busy_retry: Option<Duration>,
+}
+
+/// The first retry after a busy store, doubled after each busy round up to [`BUSY_RETRY_MAX`].
+const BUSY_RETRY_FIRST: Duration = Duration::from_millis(250);
+const BUSY_RETRY_MAX: Duration = Duration::from_secs(5);
+
+/// A store the gateway keeps writing (or whose lock it keeps) does not wait a whole tick for
+/// the next try: the write that was due may be the last one before a deadline, so it is tried
+/// again soon, and again, in every gap between the gateway's writes until it lands.
+fn busy_retry(out: &round::Output, last: Option<Duration>) -> Option<Duration> {
+    let busy = out
+        .error
+        .as_ref()
+        .is_some_and(|e| e.code == ErrorCode::StoreBusy);
+    busy.then(|| last.map_or(BUSY_RETRY_FIRST, |d| (d * 2).min(BUSY_RETRY_MAX)))
+}
+
+async fn sleep_or_never(delay: Option<Duration>) {
+    match delay {
+        Some(delay) => tokio::time::sleep(delay).await,
+        None => std::future::pending().await,
+    }
 }
 
 impl Actor {
@@ -195,6 +221,7 @@ impl Actor {
                 .await;
         self.ledger = loaded.unwrap_or_default();
         loop {
+            let retry = self.busy_retry;
             let first = tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => break,
@@ -202,6 +229,7 @@ impl Actor {
                     Some(message) => message,
                     None => return,
                 },
+                _ = sleep_or_never(retry) => Message { job: Job::Tick, reply: None },
             };
             let mut batch = vec![first];
             while let Ok(message) = inbox.try_recv() {
@@ -259,6 +287,7 @@ impl Actor {
             return;
         };
         self.ledger = ledger;
+        self.busy_retry = busy_retry(&out, self.busy_retry);
         self.record(&out, &batch, started.elapsed());
         let (mut touches, mut lookups) = (out.touches.into_iter(), out.lookups.into_iter());
         for message in messages {
@@ -316,7 +345,14 @@ impl Actor {
         let (sessions, kept) = (out.sessions.unwrap_or(0), out.kept_alive.unwrap_or(0));
         match &out.error {
             Some(e) => {
-                tracing::warn!("{id}: {}", e.message);
+                let still_busy = e.code == ErrorCode::StoreBusy
+                    && status.last_error.as_ref().is_some_and(|l| l.code == e.code);
+                if still_busy {
+                    // Retried within the second: one warning per busy spell is enough.
+                    tracing::debug!("{id}: {}", e.message);
+                } else {
+                    tracing::warn!("{id}: {}", e.message);
+                }
                 status.last_error = Some(e.clone());
                 return;
             }
@@ -380,6 +416,10 @@ fn count(c: &mut AgentCounters, out: &round::Output, batch: &Batch, ms: f64) {
     if out.reclaimed_stale_lock {
         c.lock_reclaims += 1;
     }
+    if out.writer_wait > std::time::Duration::from_millis(1) {
+        c.writer_waits += 1;
+    }
+    c.put_backs += u64::from(out.put_back);
 }
 
 pub fn unix_ms(time: SystemTime) -> u64 {

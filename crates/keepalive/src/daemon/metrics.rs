@@ -17,6 +17,10 @@ pub struct AgentCounters {
     /// Rounds whose write had to wait for the gateway's lock.
     pub lock_waits: u64,
     pub lock_reclaims: u64,
+    /// Writes that waited for a write of the gateway's in progress to end.
+    pub writer_waits: u64,
+    /// Gateway writes that landed at the moment of ours and were put back in place.
+    pub put_backs: u64,
     /// Failed rounds, by error code.
     pub errors: BTreeMap<String, u64>,
     pub last_write_seconds: Option<f64>,
@@ -72,7 +76,7 @@ pub fn render(daemon: &DaemonGauges, agents: &[(AgentStatus, AgentCounters)]) ->
     let _ = writeln!(out, "keepalive_rescans_total {}", daemon.rescans);
 
     type Value = fn(&AgentStatus, &AgentCounters) -> Option<f64>;
-    let per_agent: [(&str, &str, &str, Value); 12] = [
+    let per_agent: [(&str, &str, &str, Value); 14] = [
         (
             "keepalive_ticks_total",
             "counter",
@@ -108,6 +112,18 @@ pub fn render(daemon: &DaemonGauges, agents: &[(AgentStatus, AgentCounters)]) ->
             "counter",
             "Stale gateway locks removed",
             |_, c| Some(c.lock_reclaims as f64),
+        ),
+        (
+            "keepalive_gateway_write_waits_total",
+            "counter",
+            "Writes that waited for a write of the gateway's in progress to end",
+            |_, c| Some(c.writer_waits as f64),
+        ),
+        (
+            "keepalive_gateway_writes_put_back_total",
+            "counter",
+            "Gateway writes that landed at the moment of keepalive's and were put back in place",
+            |_, c| Some(c.put_backs as f64),
         ),
         (
             "keepalive_sessions",

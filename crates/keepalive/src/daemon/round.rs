@@ -66,6 +66,10 @@ pub struct Output {
     pub lock_wait: std::time::Duration,
     pub lock_hold: std::time::Duration,
     pub reclaimed_stale_lock: bool,
+    /// How long the write waited for a write of the gateway's in progress to end.
+    pub writer_wait: std::time::Duration,
+    /// Gateway writes that landed at the moment of ours and were put back.
+    pub put_back: u32,
     pub next_write: Option<(u64, String)>,
     pub error: Option<ErrorBody>,
     pub touch_all: Result<AgentResult, ErrorBody>,
@@ -215,11 +219,20 @@ pub fn run(input: &Input, batch: &Batch, ledger: &mut AgentLedger) -> Output {
             lock_timeout: input.config.lock_timeout,
             max_attempts: MAX_ATTEMPTS,
             cancel: Some(&input.cancel),
-            before_rename: None,
+            at_step: None,
         };
         keepalive_store::bump_snapshot(&spec.store, &snapshot, &options)
             .map(Some)
-            .map_err(store_error)
+            .map_err(|e| {
+                if let StoreError::Writing {
+                    waited, put_back, ..
+                } = e
+                {
+                    out.writer_wait = waited;
+                    out.put_back = put_back;
+                }
+                store_error(e)
+            })
     };
     let outcome = match written {
         Ok(outcome) => outcome,
@@ -246,6 +259,8 @@ pub fn run(input: &Input, batch: &Batch, ledger: &mut AgentLedger) -> Output {
         out.lock_wait = o.lock_wait;
         out.lock_hold = o.lock_hold;
         out.reclaimed_stale_lock = o.reclaimed_stale_lock;
+        out.writer_wait = o.writer_wait;
+        out.put_back = o.put_back;
     }
 
     // Remember our own writes (so they never count as activity) and the
@@ -586,6 +601,8 @@ impl Output {
             lock_wait: std::time::Duration::ZERO,
             lock_hold: std::time::Duration::ZERO,
             reclaimed_stale_lock: false,
+            writer_wait: std::time::Duration::ZERO,
+            put_back: 0,
             next_write: None,
             error: None,
             touch_all: Ok(nothing.clone()),
