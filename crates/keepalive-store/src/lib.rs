@@ -18,10 +18,19 @@
 //!   even when asked for); a 0 stays 0, since the gateway reads `updatedAt` 0 as "a reset is
 //!   owed" and keepalive never revives behind its back;
 //! - it writes a fsynced temp file in the same directory before taking the lock (under it
-//!   when the disk lacks room for two more copies of the store), then under the lock checks
-//!   that the lock is still its own and the store still the file it read, renames and
-//!   releases (then fsyncs the directory) — or, when the store changed meanwhile, redoes the
-//!   round entirely under the lock;
+//!   when the disk lacks room for two more copies of the store), waits for a moment when no
+//!   write of the gateway's is in progress (its `sessions.json.*.tmp` exists from its start to
+//!   its rename; the releases from 2026.5.2 to 2026.7.35 take no lock, so this is what keeps
+//!   keepalive out of their way), then under the lock checks that the lock is still its own,
+//!   that no gateway write began since the read and that the store is still the file it read,
+//!   swaps its file into place and releases (then fsyncs the directory) — or, when the store
+//!   changed meanwhile, redoes the round entirely under the lock;
+//! - the swap (`renameat2(RENAME_EXCHANGE)` on Linux) hands back the file it took out of
+//!   place: if that is not the file read, a gateway rename landed between the last check and
+//!   the swap, and its file is put back at once and the round redone, so even that window
+//!   does not lose the gateway's write (a plain rename where the exchange is unsupported);
+//! - a store the gateway writes on every attempt is left alone with "store busy"
+//!   ([`StoreError::Writing`]);
 //! - on any error the store is byte-for-byte what it was and no file of ours remains.
 //!
 //! Duplicate keys and duplicate members follow JSON.parse: the last occurrence counts (and is
