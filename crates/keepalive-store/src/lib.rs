@@ -56,4 +56,7 @@ pub use patch::{Bump, Field, Fields, apply as apply_bumps, plan as plan_bumps};
 pub use round::{RoundOptions, RoundOutcome, bump_snapshot, bump_store};
 pub use scan::{EntryInfo, MAX_SAFE_INTEGER, ScanError, StoreScan, Timestamp, scan};
 pub use snapshot::{StoreSnapshot, read_keys, read_snapshot};
+/// The inotify events a round's directory watch asks for (the benchmarks time the same watch).
+#[cfg(target_os = "linux")]
+pub use watch::linux::WATCH_EVENTS;
 pub use write::{remove_stale_temp_files, temp_file_in};

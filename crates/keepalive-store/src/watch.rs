@@ -189,7 +189,7 @@ pub(crate) fn is_foreign_temp(store_name: &OsStr, name: &OsStr) -> bool {
 }
 
 #[cfg(target_os = "linux")]
-mod linux {
+pub(crate) mod linux {
     //! The few inotify calls the watch needs.
 
     use std::ffi::{CString, OsStr};
@@ -197,7 +197,18 @@ mod linux {
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     use std::os::unix::ffi::OsStrExt;
     use std::path::Path;
+    use std::sync::{OnceLock, mpsc};
     use std::time::Duration;
+
+    /// What the watch asks the kernel for: names appearing and going, and the directory
+    /// itself going. Appends to files (transcripts) are not asked for.
+    pub const WATCH_EVENTS: u32 = libc::IN_CREATE
+        | libc::IN_MOVED_FROM
+        | libc::IN_MOVED_TO
+        | libc::IN_DELETE
+        | libc::IN_DELETE_SELF
+        | libc::IN_MOVE_SELF
+        | libc::IN_ONLYDIR;
 
     pub(super) enum Event<'a> {
         /// A name was created or renamed into the directory.
@@ -209,8 +220,41 @@ mod linux {
     }
 
     pub(super) struct Inotify {
-        fd: OwnedFd,
+        /// Always `Some` until dropped.
+        fd: Option<OwnedFd>,
         buf: Box<[u8; 4096]>,
+    }
+
+    impl Drop for Inotify {
+        /// Closing an inotify descriptor waits in the kernel for its watches to be freed
+        /// (10 to 25 ms in a third of closes on an idle machine, nearly always under load;
+        /// BENCHMARKS.md): a thread that only closes takes that wait off the round's path.
+        fn drop(&mut self) {
+            let Some(fd) = self.fd.take() else { return };
+            match closer() {
+                Some(closer) => {
+                    if let Err(returned) = closer.send(fd) {
+                        drop(returned.0);
+                    }
+                }
+                None => drop(fd),
+            }
+        }
+    }
+
+    /// The closing thread, started on first use; `None` if it could not be started.
+    fn closer() -> Option<&'static mpsc::Sender<OwnedFd>> {
+        static CLOSER: OnceLock<Option<mpsc::Sender<OwnedFd>>> = OnceLock::new();
+        CLOSER
+            .get_or_init(|| {
+                let (tx, rx) = mpsc::channel::<OwnedFd>();
+                std::thread::Builder::new()
+                    .name("keepalive-inotify-close".into())
+                    .spawn(move || rx.into_iter().for_each(drop))
+                    .ok()
+                    .map(|_| tx)
+            })
+            .as_ref()
     }
 
     impl Inotify {
@@ -224,34 +268,26 @@ mod linux {
             let fd = unsafe { OwnedFd::from_raw_fd(raw) };
             let path = CString::new(dir.as_os_str().as_bytes())
                 .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-            let mask = libc::IN_CREATE
-                | libc::IN_MOVED_FROM
-                | libc::IN_MOVED_TO
-                | libc::IN_DELETE
-                | libc::IN_DELETE_SELF
-                | libc::IN_MOVE_SELF
-                | libc::IN_ONLYDIR;
             // SAFETY: a valid descriptor and a NUL-terminated path.
-            if unsafe { libc::inotify_add_watch(fd.as_raw_fd(), path.as_ptr(), mask) } < 0 {
+            if unsafe { libc::inotify_add_watch(fd.as_raw_fd(), path.as_ptr(), WATCH_EVENTS) } < 0 {
                 return Err(io::Error::last_os_error());
             }
             Ok(Inotify {
-                fd,
+                fd: Some(fd),
                 buf: Box::new([0; 4096]),
             })
         }
 
         /// Read every queued event without blocking, handing each to `each`.
+        fn raw(&self) -> libc::c_int {
+            self.fd.as_ref().map_or(-1, AsRawFd::as_raw_fd)
+        }
+
         pub fn drain(&mut self, mut each: impl FnMut(Event<'_>)) -> io::Result<()> {
+            let fd = self.raw();
             loop {
                 // SAFETY: reading into our own buffer of the given length.
-                let n = unsafe {
-                    libc::read(
-                        self.fd.as_raw_fd(),
-                        self.buf.as_mut_ptr().cast(),
-                        self.buf.len(),
-                    )
-                };
+                let n = unsafe { libc::read(fd, self.buf.as_mut_ptr().cast(), self.buf.len()) };
                 if n < 0 {
                     let e = io::Error::last_os_error();
                     return match e.kind() {
@@ -267,7 +303,7 @@ mod linux {
         /// Sleep until an event is queued or `timeout` passes.
         pub fn wait(&self, timeout: Duration) -> io::Result<()> {
             let mut pfd = libc::pollfd {
-                fd: self.fd.as_raw_fd(),
+                fd: self.raw(),
                 events: libc::POLLIN,
                 revents: 0,
             };
