@@ -9,6 +9,7 @@
 //! Nothing here asserts a time: the numbers are printed, never judged.
 
 mod client;
+mod commit;
 mod gateway_sim;
 mod idle;
 mod race;
@@ -58,6 +59,9 @@ enum Cmd {
     Idle,
     /// Store writes in a simulated day, policy vs interval schedule.
     WritesPerDay,
+    /// What the lock-free-release mitigation adds to a round: the watch's listing of a big
+    /// sessions directory, and the window under the lock from the checks to the swap.
+    Commit,
     /// Everything above. Every command ends with its results as Markdown.
     All,
 }
@@ -141,7 +145,7 @@ fn main() {
     let cli = Cli::parse();
     let quick = cli.quick;
     let wants = |c: Cmd| cli.command == c || cli.command == Cmd::All;
-    let bins = if cli.command == Cmd::WritesPerDay {
+    let bins = if matches!(cli.command, Cmd::WritesPerDay | Cmd::Commit) {
         None
     } else {
         match util::find_bin_dir(cli.bin_dir.clone()) {
@@ -251,6 +255,19 @@ fn main() {
     }
     if wants(Cmd::WritesPerDay) {
         emit(wpd::run(20));
+    }
+    if wants(Cmd::Commit) {
+        emit(commit::run(&if quick {
+            commit::Plan {
+                rounds: 10,
+                transcripts: 500,
+            }
+        } else {
+            commit::Plan {
+                rounds: 400,
+                transcripts: 5_000,
+            }
+        }));
     }
     println!("---- Markdown (for BENCHMARKS.md) ----\n");
     for s in &sections {

@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use keepalive_store::{Fields, RoundOptions, bump_store};
+use keepalive_store::{Fields, bump_store};
 
 use crate::Section;
 use crate::store::{self, Size};
@@ -60,15 +60,7 @@ pub fn run(bins: &Path, plans: &[Plan], baseline: Option<&Path>) -> Section {
 
             let now = store::now_ms().max(last_now + 1);
             last_now = now;
-            let opts = RoundOptions {
-                now_ms: now,
-                decide: &all,
-                dry_run: false,
-                lock_timeout: Duration::from_secs(5),
-                max_attempts: 3,
-                cancel: None,
-                at_step: None,
-            };
+            let opts = util::round_options(now, &all, None);
             let t = Instant::now();
             let outcome = bump_store(&store, &opts).expect("bump_store");
             keep.push(t.elapsed());

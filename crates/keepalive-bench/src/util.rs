@@ -61,6 +61,24 @@ pub fn mib(kib: u64) -> String {
 
 /// The floor of one durable store write: read `src`, write the bytes to a temp file in
 /// `dst`'s directory, fsync, rename over `dst`, fsync the directory.
+/// The options every in-process benchmark round uses: bump what `decide` says at `now_ms`,
+/// a 5 s lock timeout, 3 attempts.
+pub fn round_options<'a>(
+    now_ms: u64,
+    decide: &'a dyn Fn(&keepalive_store::EntryInfo) -> keepalive_store::Fields,
+    at_step: Option<&'a dyn Fn(keepalive_store::Step)>,
+) -> keepalive_store::RoundOptions<'a> {
+    keepalive_store::RoundOptions {
+        now_ms,
+        decide,
+        dry_run: false,
+        lock_timeout: Duration::from_secs(5),
+        max_attempts: 3,
+        cancel: None,
+        at_step,
+    }
+}
+
 pub fn floor_write(src: &Path, dst: &Path) {
     let bytes = std::fs::read(src).expect("floor: read");
     let dir = dst.parent().expect("floor: dir");

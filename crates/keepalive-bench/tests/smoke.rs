@@ -46,7 +46,15 @@ fn all_quick_runs_every_benchmark_and_prints_every_section() {
         "keepalive-bench all --quick failed: {}\n{stdout}\n{stderr}",
         out.status
     );
-    for section in ["round", "touch", "burst", "race", "idle", "writes-per-day"] {
+    for section in [
+        "round",
+        "touch",
+        "burst",
+        "race",
+        "idle",
+        "writes-per-day",
+        "commit",
+    ] {
         assert!(
             stdout.contains(&format!("== {section} — ")),
             "no {section} table in:\n{stdout}"
