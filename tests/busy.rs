@@ -54,6 +54,14 @@ fn a_busy_store_is_reported_then_written_in_the_next_gap() {
         "no store_busy error counted"
     );
     assert!(daemon.log().contains("store busy"), "{}", daemon.log());
+    // A request that writes nothing (a report) neither hides "store busy" nor ends the retries.
+    let report = env.ctl(&["sessions"]);
+    assert_eq!(report.status.code(), Some(0), "{}", support::text(&report));
+    let status = env.status();
+    assert_eq!(
+        status["agents"][0]["last_error"]["code"], "store_busy",
+        "{status:#}"
+    );
 
     // The gateway's write ends: its new store, with a session it just added, is renamed in.
     let mut theirs: Value = parse(&before);

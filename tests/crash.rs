@@ -498,6 +498,9 @@ fn on_a_nearly_full_disk_the_copy_is_written_under_the_lock() {
         staged.extend(
             names_in(&dir)
                 .into_iter()
+                // Our staged copy of the store, not the short-lived file each try for
+                // the lock writes its payload into (`sessions.json.lock.keepalive-*`).
+                .filter(|n| n.starts_with("sessions.json.keepalive-"))
                 .filter(|n| keepalive_temp_pid(n).is_some()),
         );
         std::thread::sleep(Duration::from_millis(5));

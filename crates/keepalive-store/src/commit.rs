@@ -85,6 +85,7 @@ const MAX_PUT_BACKS: u32 = 16;
 /// way out removes whatever our temp path holds then: our file, or the store we replaced.
 pub(crate) fn commit(
     store: &Path,
+    dir: &Path,
     read: &FileIdentity,
     lock: &LockGuard,
     watch: &mut WriteWatch,
@@ -107,7 +108,7 @@ pub(crate) fn commit(
     }
     watch
         .refresh()
-        .map_err(|e| StoreError::io(swap.dir(store), "watch the directory", e))?;
+        .map_err(|e| StoreError::io(dir, "watch the directory", e))?;
     if watch.replaced() {
         return Ok(Committed::NotYet(NotYet::StoreReplaced));
     }
@@ -122,6 +123,7 @@ pub(crate) fn commit(
     match swap.exchange() {
         Ok(()) => {}
         Err(e) if exchange_unsupported(&e) => {
+            warn_once_no_exchange(dir, &e);
             write::rename_over(tmp, store)?;
             return Ok(Committed::Replaced);
         }
@@ -134,7 +136,7 @@ pub(crate) fn commit(
         // as not ours too: undoing our own write is always safe.)
         Ok(_) | Err(_) => {
             put_back(&swap, tmp, store, &step)?;
-            write::sync_dir(swap.dir(store));
+            write::sync_dir(dir);
             Ok(Committed::NotYet(NotYet::PutBack))
         }
     }
@@ -178,21 +180,25 @@ fn put_back(
     Err(rescue(tmp, e))
 }
 
-/// The file at our temp path may be the writer's: keep it under a name no cleanup removes,
-/// and say where it is.
+/// The file at our temp path may be the writer's: keep it under a new name no cleanup
+/// removes (linked, so an earlier rescue is never overwritten), and say where it is.
 fn rescue(tmp: NamedTempFile, store: &Path, source: io::Error) -> StoreError {
-    let kept_at = tmp.path().to_path_buf();
-    let rescued = PathBuf::from(format!(
-        "{}.rescued-{}.json",
-        store.display(),
-        std::process::id()
-    ));
     let kept = match tmp.into_temp_path().keep() {
-        Ok(_) => match fs::rename(&kept_at, &rescued) {
-            Ok(()) => rescued,
-            Err(_) => kept_at,
-        },
-        Err(_) => kept_at,
+        Ok(kept_at) => {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos());
+            let rescued = PathBuf::from(format!("{}.rescued-{nanos}.json", store.display()));
+            match fs::hard_link(&kept_at, &rescued) {
+                Ok(()) => {
+                    let _ = fs::remove_file(&kept_at);
+                    rescued
+                }
+                // Under our temp name a later start would remove it as a leftover: say so.
+                Err(_) => kept_at,
+            }
+        }
+        Err(e) => e.path.to_path_buf(),
     };
     tracing::error!(store = %store.display(), kept = %kept.display(), error = %source,
         "could not put the gateway's store back after a last-moment replacement");
@@ -211,6 +217,7 @@ fn is(meta: &Metadata, read: &FileIdentity) -> bool {
 }
 
 /// Both paths as C strings, made before the checks so the swap allocates nothing.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 struct Swap {
     tmp: CString,
     store: CString,
@@ -229,10 +236,6 @@ impl Swap {
             tmp: c(tmp)?,
             store: c(store)?,
         })
-    }
-
-    fn dir<'a>(&self, store: &'a Path) -> &'a Path {
-        store.parent().unwrap_or(Path::new("."))
     }
 
     /// `renameat2(tmp, store, RENAME_EXCHANGE)`: both names stay, their files trade places.
@@ -263,10 +266,21 @@ impl Swap {
     }
 }
 
-/// The kernel or the filesystem cannot exchange: fall back to a plain rename.
+/// The kernel or the filesystem cannot exchange: fall back to a plain rename. EPERM too: a
+/// seccomp filter may refuse renameat2 alone, and a rename we may not make fails anyway.
 fn exchange_unsupported(e: &io::Error) -> bool {
     matches!(
         e.raw_os_error(),
-        Some(libc::EINVAL) | Some(libc::ENOSYS) | Some(libc::ENOTSUP)
+        Some(libc::EINVAL) | Some(libc::ENOSYS) | Some(libc::ENOTSUP) | Some(libc::EPERM)
     ) || e.raw_os_error() == Some(libc::EOPNOTSUPP)
+}
+
+/// Said once per process: every round from then on lacks the put-back.
+fn warn_once_no_exchange(dir: &Path, e: &io::Error) {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        tracing::warn!(dir = %dir.display(), error = %e,
+            "this filesystem cannot exchange two files (renameat2 RENAME_EXCHANGE); keepalive \
+             renames instead, without putting back a gateway write that lands at that moment");
+    }
 }

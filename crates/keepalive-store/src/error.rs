@@ -5,8 +5,9 @@ use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Why a round (or a read) did not complete. In every case the store file is exactly as it
-/// was before the call, and no temp or lock file of ours is left behind.
+/// Why a round (or a read) did not complete. In every case but [`StoreError::NotPutBack`] the
+/// store file is exactly as it was before the call (or as another writer left it), and no temp
+/// or lock file of ours is left behind.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The store file does not exist.
@@ -32,9 +33,11 @@ pub enum StoreError {
         waited: Duration,
     },
 
-    /// The round was cancelled while waiting for the lock (the daemon is stopping).
+    /// The round was cancelled while waiting for the lock or for a gap between the gateway's
+    /// writes (the daemon is stopping).
     #[error(
-        "cancelled while waiting for the gateway's lock (keepalived is stopping): store left untouched"
+        "cancelled while waiting for the gateway's lock or for a gap between its writes \
+         (keepalived is stopping): store left untouched"
     )]
     Cancelled,
 

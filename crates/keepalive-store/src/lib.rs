@@ -31,7 +31,10 @@
 //!   does not lose the gateway's write (a plain rename where the exchange is unsupported);
 //! - a store the gateway writes on every attempt is left alone with "store busy"
 //!   ([`StoreError::Writing`]);
-//! - on any error the store is byte-for-byte what it was and no file of ours remains.
+//! - on any error the store is byte-for-byte what it was (or what the gateway made it) and no
+//!   file of ours remains; the one exception, [`StoreError::NotPutBack`], needs a system call
+//!   to fail in the microseconds after a gateway rename landed at the moment of our swap, and
+//!   says where the gateway's file was kept.
 //!
 //! Duplicate keys and duplicate members follow JSON.parse: the last occurrence counts (and is
 //! the only one bumped). A store path that is a symlink is refused for writing; read-only

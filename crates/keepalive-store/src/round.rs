@@ -134,6 +134,7 @@ fn run(
             locked(paths, opts, &mut outcome, &changed, |guard| {
                 commit::commit(
                     paths.store,
+                    &paths.dir,
                     &file.identity,
                     guard,
                     &mut watch,
@@ -291,7 +292,15 @@ fn read_and_write_locked(
         });
     }
     let tmp = stage(paths, &file, &planned, opts.now_ms)?;
-    let committed = commit::commit(paths.store, &file.identity, guard, watch, tmp, opts.at_step)?;
+    let committed = commit::commit(
+        paths.store,
+        &paths.dir,
+        &file.identity,
+        guard,
+        watch,
+        tmp,
+        opts.at_step,
+    )?;
     Ok(LockedAttempt {
         sessions,
         planned,

@@ -31,6 +31,9 @@ pub(crate) const ABANDONED_AFTER: Duration = Duration::from_secs(10);
 /// Longest sleep between two looks while waiting, so abandoned files are noticed.
 const WAIT_SLICE: Duration = Duration::from_millis(50);
 
+/// Sleep between two listings while waiting without inotify.
+const LISTING_SLICE: Duration = Duration::from_millis(20);
+
 /// What another writer is doing to one store's directory, as far as this round knows.
 pub(crate) struct WriteWatch {
     dir: PathBuf,
@@ -59,8 +62,7 @@ impl WriteWatch {
                 Ok(inotify) => Some(inotify),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(e),
                 Err(e) => {
-                    tracing::warn!(dir = %dir.display(), error = %e,
-                        "cannot watch the store's directory; listing it before each write instead");
+                    warn_once_no_inotify(dir, &e);
                     None
                 }
             },
@@ -139,7 +141,8 @@ impl WriteWatch {
                 inotify.wait(slice)?;
                 continue;
             }
-            std::thread::sleep(slice.min(Duration::from_millis(2)));
+            // Each look lists the directory (milliseconds with thousands of transcripts).
+            std::thread::sleep(slice.min(LISTING_SLICE));
         }
     }
 
@@ -160,6 +163,18 @@ impl WriteWatch {
     fn forget_abandoned(&mut self) {
         let dir = &self.dir;
         self.in_flight.retain(|name| !abandoned(&dir.join(name)));
+    }
+}
+
+/// Said once per process, not on every round that writes.
+#[cfg(target_os = "linux")]
+fn warn_once_no_inotify(dir: &Path, e: &io::Error) {
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    if !WARNED.swap(true, Ordering::Relaxed) {
+        tracing::warn!(dir = %dir.display(), error = %e,
+            "cannot watch the store's directory with inotify; listing it before each write \
+             instead (slower, and a gateway write begun and ended between two listings is \
+             only caught by the swap)");
     }
 }
 

@@ -41,6 +41,7 @@ fn round_with(
 
 /// A round of one attempt whose last step met the gateway: nothing of ours is left, and the
 /// store is exactly `theirs`.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 fn put_back_exactly(store: &Path, hook: &dyn Fn(Step), theirs: &[u8]) {
     let err = round_with(store, hook, 1).unwrap_err();
     assert!(
@@ -71,6 +72,7 @@ fn once_at(at: Step, gateway: impl Fn()) -> impl Fn(Step) {
 
 /// The old window: the gateway renames after our last check, before our swap. Its file is
 /// put back, and the redone round bumps it.
+#[cfg(target_os = "linux")] // needs renameat2(RENAME_EXCHANGE)
 #[test]
 fn a_gateway_write_between_the_check_and_the_swap_is_put_back() {
     let (_tmp, store) = store_with(&fixture("basic-6.json"));
@@ -87,6 +89,7 @@ fn a_gateway_write_between_the_check_and_the_swap_is_put_back() {
 }
 
 /// Put back and not redone (one attempt only): the store is exactly the gateway's file.
+#[cfg(target_os = "linux")] // needs renameat2(RENAME_EXCHANGE)
 #[test]
 fn a_put_back_leaves_the_gateway_file_exactly() {
     let (_tmp, store) = store_with(&fixture("basic-6.json"));
@@ -95,8 +98,27 @@ fn a_put_back_leaves_the_gateway_file_exactly() {
     put_back_exactly(&store, &hook, &theirs);
 }
 
-/// The gateway renames again while its first file is being put back: the newest one ends in
-/// place, never the older.
+/// The gateway renames twice: once between the check and the swap, once more over our file
+/// before the put-back. The put-back takes out the newest file instead of ours, and must put
+/// that one back too: the newest ends in place, never the older.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_gateway_write_over_ours_before_the_put_back_is_put_back_too() {
+    let (_tmp, store) = store_with(&fixture("basic-6.json"));
+    let first = fixture("typical-3-entries.json");
+    let newest = fixture("schema-v2.json");
+    let hook_first = once_at(Step::BeforeSwap, || gateway_writes(&store, &first, 1));
+    let hook_newest = once_at(Step::AfterSwap, || gateway_writes(&store, &newest, 2));
+    let both = |step| {
+        hook_first(step);
+        hook_newest(step);
+    };
+    put_back_exactly(&store, &both, &newest);
+}
+
+/// The gateway renames again just after its first file was put back: an ordinary later
+/// write, which stays.
+#[cfg(target_os = "linux")] // needs renameat2(RENAME_EXCHANGE)
 #[test]
 fn a_second_gateway_write_during_the_put_back_wins() {
     let (_tmp, store) = store_with(&fixture("basic-6.json"));
@@ -126,6 +148,7 @@ fn a_gateway_write_after_the_swap_simply_replaces_ours() {
 
 /// A writer that rewrites the file in place between the check and the swap: the file taken
 /// out is the same inode but no longer what we read, so it goes back too.
+#[cfg(target_os = "linux")] // needs renameat2(RENAME_EXCHANGE)
 #[test]
 fn an_in_place_rewrite_before_the_swap_is_put_back() {
     let (_tmp, store) = store_with(&fixture("basic-6.json"));

@@ -193,13 +193,21 @@ const BUSY_RETRY_MAX: Duration = Duration::from_secs(5);
 
 /// A store the gateway keeps writing (or whose lock it keeps) does not wait a whole tick for
 /// the next try: the write that was due may be the last one before a deadline, so it is tried
-/// again soon, and again, in every gap between the gateway's writes until it lands.
-fn busy_retry(out: &round::Output, last: Option<Duration>) -> Option<Duration> {
+/// again soon, and again, in every gap between the gateway's writes until it lands. Only a
+/// tick's round that was not busy ends the retries: a lookup, a report or a touch of a few
+/// keys does not write the sessions that were due.
+fn busy_retry(out: &round::Output, batch: &Batch, last: Option<Duration>) -> Option<Duration> {
     let busy = out
         .error
         .as_ref()
         .is_some_and(|e| e.code == ErrorCode::StoreBusy);
-    busy.then(|| last.map_or(BUSY_RETRY_FIRST, |d| (d * 2).min(BUSY_RETRY_MAX)))
+    if busy {
+        Some(last.map_or(BUSY_RETRY_FIRST, |d| (d * 2).min(BUSY_RETRY_MAX)))
+    } else if batch.tick || batch.touch_all > 0 {
+        None
+    } else {
+        last
+    }
 }
 
 async fn sleep_or_never(delay: Option<Duration>) {
@@ -287,7 +295,7 @@ impl Actor {
             return;
         };
         self.ledger = ledger;
-        self.busy_retry = busy_retry(&out, self.busy_retry);
+        self.busy_retry = busy_retry(&out, &batch, self.busy_retry);
         self.record(&out, &batch, started.elapsed());
         let (mut touches, mut lookups) = (out.touches.into_iter(), out.lookups.into_iter());
         for message in messages {
@@ -356,7 +364,12 @@ impl Actor {
                 status.last_error = Some(e.clone());
                 return;
             }
-            None => status.last_error = None,
+            // A round that wrote nothing (a lookup, a report) says nothing about the store's
+            // last write: "store busy" stays shown until a write gets through.
+            None if batch.tick || batch.touch_all > 0 || !batch.touches.is_empty() => {
+                status.last_error = None;
+            }
+            None => {}
         }
         let next = status.next_write_reason.clone().unwrap_or_default();
         if out.dry_run && !out.bumped.is_empty() {
