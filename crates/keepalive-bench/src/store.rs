@@ -209,5 +209,5 @@ pub fn write_store(state_dir: &Path, agent: &str, bytes: &[u8]) -> PathBuf {
 }
 
 pub fn now_ms() -> u64 {
-    keepalive::daemon::agent::unix_ms(std::time::SystemTime::now())
+    keepalive::time::unix_ms(std::time::SystemTime::now())
 }

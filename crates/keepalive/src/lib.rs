@@ -17,6 +17,7 @@ pub mod openclaw;
 pub mod paths;
 pub mod policy;
 pub mod settings;
+pub mod time;
 
 /// The version of both programs.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

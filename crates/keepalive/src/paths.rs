@@ -2,6 +2,14 @@
 
 use std::path::{Path, PathBuf};
 
+/// The lock one daemon holds for its socket (`<socket>.lock`): the daemon takes it, the
+/// client reads the pid in it.
+pub fn instance_lock(socket: &Path) -> PathBuf {
+    let mut name = socket.as_os_str().to_owned();
+    name.push(".lock");
+    PathBuf::from(name)
+}
+
 /// Socket file name inside the socket directory.
 pub const SOCKET_FILE: &str = "keepalived.sock";
 

@@ -188,7 +188,7 @@ async fn shutdown(socket: &Path, json: bool) -> Result<(), ClientError> {
 
 /// Whether a daemon still holds the instance lock beside `socket`.
 fn instance_lock_held(socket: &Path) -> bool {
-    let Ok(file) = std::fs::File::open(crate::daemon::socket::lock_path(socket)) else {
+    let Ok(file) = std::fs::File::open(crate::paths::instance_lock(socket)) else {
         return false;
     };
     match file.try_lock_shared() {

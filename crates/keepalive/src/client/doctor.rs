@@ -9,7 +9,7 @@ use keepalive_proto::{ReleaseStatus, Request, StatusReply};
 use serde::Serialize;
 
 use super::connection::{ClientError, call};
-use crate::daemon::discovery::{Installation, discover};
+use crate::openclaw::discovery::{Installation, discover};
 use crate::openclaw::{
     DetectedRelease, Facing, Generation, Mode, ReleaseSource, ResetRule, agent_db, effective_rule,
     generation,
@@ -287,7 +287,7 @@ fn facing_for(release: &DetectedRelease, agents: &[AgentReport]) -> Facing {
     }
 }
 
-fn inspect_agent(spec: &crate::daemon::discovery::AgentSpec) -> AgentReport {
+fn inspect_agent(spec: &crate::openclaw::discovery::AgentSpec) -> AgentReport {
     let lock = inspect_lock(&spec.store);
     let probe = agent_db::probe(&spec.sqlite);
     let database = match &probe {

@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use keepalive_proto::{Rule, RuleAction, SessionRow, StatusReply, TouchReply};
 
-use crate::daemon::agent::unix_ms;
+use crate::time::unix_ms;
 
 pub fn secs(secs: u64) -> String {
     crate::duration::format_secs(secs)

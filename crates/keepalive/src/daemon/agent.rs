@@ -9,19 +9,20 @@
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use keepalive_proto::{AgentResult, AgentStatus, ErrorBody, ErrorCode, SessionRow};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::discovery::AgentSpec;
 use super::metrics::AgentCounters;
 pub use super::round::AgentConfig;
 use super::round::{self, Batch, KeyTouch};
 use super::state::{Daemon, PolicyInputs, lock};
 use crate::openclaw::Clock;
+use crate::openclaw::discovery::AgentSpec;
 use crate::policy::{AgentLedger, LedgerFile};
+use crate::time::unix_ms;
 
 /// How many requests may wait for one agent before callers are slowed down.
 const QUEUE_DEPTH: usize = 4096;
@@ -433,12 +434,6 @@ fn count(c: &mut AgentCounters, out: &round::Output, batch: &Batch, ms: f64) {
         c.writer_waits += 1;
     }
     c.put_backs += u64::from(out.put_back);
-}
-
-pub fn unix_ms(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
 }
 
 fn shutting_down() -> ErrorBody {

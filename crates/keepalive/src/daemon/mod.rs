@@ -7,7 +7,6 @@
 //! copy, then locks, checks and atomically replaces the store.
 
 pub mod agent;
-pub mod discovery;
 pub mod exit_with;
 pub mod handler;
 pub mod metrics;
@@ -293,7 +292,10 @@ fn configure(args: &DaemonArgs) -> Result<Setup, DaemonError> {
 }
 
 /// Starts serving the agents found at start-up and logs the set-up.
-async fn announce(daemon: &Arc<Daemon>, agents: std::io::Result<Vec<discovery::AgentSpec>>) {
+async fn announce(
+    daemon: &Arc<Daemon>,
+    agents: std::io::Result<Vec<crate::openclaw::discovery::AgentSpec>>,
+) {
     let config = &daemon.config;
     daemon.serve(agents);
     let agents = daemon.agent_ids();

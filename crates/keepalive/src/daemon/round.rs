@@ -11,8 +11,8 @@ use std::sync::atomic::AtomicBool;
 use keepalive_proto::{AgentResult, ErrorBody, ErrorCode, SessionRow};
 use keepalive_store::{EntryInfo, Fields, RoundOptions, StoreError, Timestamp};
 
-use super::discovery::AgentSpec;
 use super::state::PolicyInputs;
+use crate::openclaw::discovery::AgentSpec;
 use crate::openclaw::{Clock, Facing, Generation, Mode, agent_db};
 use crate::policy::{AgentLedger, Context, Decision, LedgerFile, Transcript, decide};
 
@@ -435,7 +435,7 @@ fn transcript(entry: &EntryInfo, wants_start: bool) -> Transcript {
     let modified_ms = std::fs::metadata(path)
         .and_then(|m| m.modified())
         .ok()
-        .map(super::agent::unix_ms);
+        .map(crate::time::unix_ms);
     let needs_start = wants_start && entry.session_started_at.value().is_none();
     Transcript {
         modified_ms,

@@ -6,8 +6,8 @@ use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
-use super::agent::unix_ms;
 use super::state::Daemon;
+use crate::time::unix_ms;
 
 /// `--metrics-file`: rewritten atomically each tick, so node_exporter's
 /// textfile collector never reads half a file. (It shows the rounds up to

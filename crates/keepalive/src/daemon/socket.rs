@@ -72,7 +72,7 @@ pub fn bind(path: &Path, private_dir: bool) -> Result<(SocketGuard, Listener), S
     let dir = path.parent().unwrap_or(Path::new("/"));
     prepare_dir(dir, private_dir)?;
 
-    let lock_path = lock_path(path);
+    let lock_path = crate::paths::instance_lock(path);
     let mut lock = OpenOptions::new()
         .read(true)
         .write(true)
@@ -134,12 +134,6 @@ pub fn bind(path: &Path, private_dir: bool) -> Result<(SocketGuard, Listener), S
 }
 
 /// `<socket>.lock`, beside the socket.
-pub fn lock_path(socket: &Path) -> PathBuf {
-    let mut name = socket.as_os_str().to_owned();
-    name.push(".lock");
-    PathBuf::from(name)
-}
-
 fn prepare_dir(dir: &Path, private_dir: bool) -> Result<(), SocketError> {
     match dir.metadata() {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::DirBuilder::new()

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::agent::{AgentConfig, AgentHandle};
-use super::discovery::{AgentSpec, Installation, discover};
+use crate::openclaw::discovery::{AgentSpec, Installation, discover};
 use crate::openclaw::{Release, ResetConfig, StateDirChoice};
 use crate::policy::{Rules, Schedule};
 use crate::settings::{ActiveWithin, Persisted, SettingsFile};

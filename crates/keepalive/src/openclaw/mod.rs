@@ -15,6 +15,7 @@
 pub mod agent_db;
 pub mod channels;
 pub mod config;
+pub mod discovery;
 pub mod gateway_probe;
 pub mod generation;
 pub mod js;

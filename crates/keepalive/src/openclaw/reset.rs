@@ -147,7 +147,7 @@ impl Clock {
 /// none are set (`DEFAULT_IDLE_MINUTES`); later releases apply no idle rule.
 pub const OLD_DEFAULT_IDLE_MINUTES: u64 = 60;
 
-const MINUTE_MS: u64 = 60_000;
+use crate::time::MINUTE_MS;
 const HOUR_MS: u64 = 3_600_000;
 const DAY_MS: u64 = 86_400_000;
 

@@ -15,7 +15,7 @@ use crate::openclaw::{
 };
 use keepalive_proto::RuleAction;
 
-const MINUTE_MS: u64 = 60_000;
+use crate::time::MINUTE_MS;
 
 /// How far past the round's clock a timestamp may be and still count as
 /// written just now (at least; two ticks when they are longer).

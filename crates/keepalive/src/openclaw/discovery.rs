@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::openclaw::{
+use super::{
     DetectedRelease, OpenClawConfig, agent_db, config_path, store_path, template_is_shared,
 };
 
