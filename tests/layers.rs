@@ -77,3 +77,39 @@ fn the_check_finds_an_upward_import() {
         "the daemon imports crate::openclaw::..., which must be seen"
     );
 }
+
+/// Lines of `src/daemon/<file>.rs` that import a sibling module from `above`.
+fn daemon_imports_of(file: &str, above: &[&str]) -> Vec<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("src/daemon")
+        .join(format!("{file}.rs"));
+    let text = std::fs::read_to_string(&path).expect("read source");
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| {
+            above.iter().any(|m| {
+                line.contains(&format!("super::{m}::"))
+                    || line.contains(&format!("super::{m};"))
+                    || line.contains(&format!("crate::daemon::{m}::"))
+            })
+        })
+        .map(|(n, line)| format!("{}:{}: {}", path.display(), n + 1, line.trim()))
+        .collect()
+}
+
+/// The daemon runs server → handler → state → agent actor → round; the round and the actor
+/// never import the layers above them (this was a cycle: state → agent → round → state, and
+/// the actor took the whole daemon to spawn).
+#[test]
+fn the_round_and_the_actor_import_nothing_above_them() {
+    let above_round = ["server", "handler", "state", "agent", "scheduler"];
+    assert_eq!(
+        daemon_imports_of("round", &above_round),
+        Vec::<String>::new()
+    );
+    let above_agent = ["server", "handler", "state", "scheduler"];
+    assert_eq!(
+        daemon_imports_of("agent", &above_agent),
+        Vec::<String>::new()
+    );
+}

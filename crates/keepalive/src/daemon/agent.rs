@@ -14,13 +14,14 @@ use std::time::{Duration, Instant, SystemTime};
 use keepalive_proto::{AgentResult, AgentStatus, ErrorBody, ErrorCode, SessionRow};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use super::metrics::AgentCounters;
 pub use super::round::AgentConfig;
 use super::round::{self, Batch, KeyTouch};
-use super::state::{Daemon, PolicyInputs, lock};
 use crate::openclaw::Clock;
 use crate::openclaw::discovery::AgentSpec;
+use crate::policy::PolicyInputs;
 use crate::policy::{AgentLedger, LedgerFile};
 use crate::time::unix_ms;
 
@@ -57,12 +58,21 @@ pub struct AgentHandle {
     state: Arc<Mutex<AgentState>>,
 }
 
+/// What an actor takes from the daemon: where it runs and when it stops, nothing more.
+pub struct Lifetime<'a> {
+    pub workers: &'a TaskTracker,
+    /// Ends the actor's loop once its round in progress is done.
+    pub shutdown: CancellationToken,
+    /// Cuts a wait for the gateway's lock (or for a gap between its writes) short.
+    pub cancel: Arc<AtomicBool>,
+}
+
 impl AgentHandle {
     /// Starts the actor for `spec` on the daemon's worker tracker.
     pub fn spawn(
         spec: AgentSpec,
         config: AgentConfig,
-        daemon: &Daemon,
+        lifetime: Lifetime<'_>,
         policy: watch::Receiver<Arc<PolicyInputs>>,
     ) -> Self {
         let (queue, inbox) = mpsc::channel(QUEUE_DEPTH);
@@ -97,11 +107,9 @@ impl AgentHandle {
             config,
             policy,
             state,
-            cancel: daemon.cancel.clone(),
+            cancel: lifetime.cancel,
         };
-        daemon
-            .workers
-            .spawn(actor.run(inbox, daemon.shutdown.clone()));
+        lifetime.workers.spawn(actor.run(inbox, lifetime.shutdown));
         handle
     }
 
@@ -464,4 +472,11 @@ fn list_keys(keys: &[String]) -> String {
         text.push_str(&format!(" and {} more", keys.len() - SHOWN));
     }
     text
+}
+
+/// Locks `mutex`, also after a panic elsewhere left it poisoned.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -11,10 +11,9 @@ use std::sync::atomic::AtomicBool;
 use keepalive_proto::{AgentResult, ErrorBody, ErrorCode, SessionRow};
 use keepalive_store::{EntryInfo, Fields, RoundOptions, StoreError, Timestamp};
 
-use super::state::PolicyInputs;
 use crate::openclaw::discovery::AgentSpec;
 use crate::openclaw::{Clock, Facing, Generation, Mode, agent_db};
-use crate::policy::{AgentLedger, Context, Decision, LedgerFile, Transcript, decide};
+use crate::policy::{AgentLedger, Context, Decision, LedgerFile, PolicyInputs, Transcript, decide};
 
 /// How often a write is redone when the store changes between read and rename.
 const MAX_ATTEMPTS: u32 = 3;

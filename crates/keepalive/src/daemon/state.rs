@@ -12,10 +12,10 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::agent::{AgentConfig, AgentHandle};
+use super::agent::{AgentConfig, AgentHandle, Lifetime, lock};
+use crate::openclaw::StateDirChoice;
 use crate::openclaw::discovery::{AgentSpec, Installation, discover};
-use crate::openclaw::{Release, ResetConfig, StateDirChoice};
-use crate::policy::{Rules, Schedule};
+use crate::policy::{PolicyInputs, Rules, Schedule};
 use crate::settings::{ActiveWithin, Persisted, SettingsFile};
 
 /// The default activity window: a session used at any time in the last day
@@ -39,24 +39,6 @@ pub struct Config {
     pub active_within_flag: Option<ActiveWithin>,
     /// `--schedule`; `None`: policy when the gateway config could be read.
     pub schedule_flag: Option<Schedule>,
-    pub bump_session_start: bool,
-}
-
-/// What every agent's decisions depend on; republished whenever any part
-/// changes, and read by the actors at the start of each round.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PolicyInputs {
-    pub rules: Rules,
-    pub reset: ResetConfig,
-    /// The gateway release whose rules apply; `None`: not known, so every
-    /// line the store allows is considered.
-    pub release: Option<Release>,
-    /// `release` was said by the running gateway itself; otherwise it is a
-    /// hint (the config or an installed package), and later lines count too.
-    pub release_certain: bool,
-    pub window_ms: Option<u64>,
-    pub schedule: Schedule,
-    pub margin_ms: u64,
     pub bump_session_start: bool,
 }
 
@@ -386,10 +368,15 @@ impl Daemon {
                 continue;
             }
             tracing::info!("{}: serving {}", spec.id, spec.store.display());
+            let lifetime = Lifetime {
+                workers: &self.workers,
+                shutdown: self.shutdown.clone(),
+                cancel: self.cancel.clone(),
+            };
             let handle = AgentHandle::spawn(
                 spec,
                 self.config.agent.clone(),
-                self,
+                lifetime,
                 self.policy.subscribe(),
             );
             registry.insert(handle.id.clone(), handle);
@@ -480,11 +467,4 @@ pub fn log_release(release: &crate::openclaw::DetectedRelease) {
         Some(r) => tracing::info!("OpenClaw {r} ({})", release.detail),
         None => tracing::warn!("OpenClaw release unknown: {}", release.detail),
     }
-}
-
-/// Locks `mutex`, also after a panic elsewhere left it poisoned.
-pub(super) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -3,16 +3,19 @@
 //! - [`rules`]: include/exclude, set by people.
 //! - [`ledger`]: what keepalive itself wrote and which sessions clients
 //!   touched, so its own bumps never count as activity.
+//! - [`inputs`]: everything besides the store that decisions depend on.
 //! - [`decide`]: for one session, is it in real use, would the gateway reset
 //!   it, and is a write due now.
 
 pub mod decide;
+pub mod inputs;
 pub mod ledger;
 pub mod rules;
 
 pub use decide::{
     Activity, Context, Decision, Reason, Schedule, Source, Transcript, decide, reset_inputs,
 };
+pub use inputs::PolicyInputs;
 pub use ledger::{AgentLedger, LedgerFile};
 pub use rules::Rules;
 
