@@ -130,12 +130,14 @@ pub(crate) fn commit(
         Err(e) => return Err(StoreError::io(store, "exchange our new store with", e)),
     }
     step(Step::AfterSwap);
-    match fs::symlink_metadata(tmp.path()) {
-        Ok(out) if is(&out, read) => Ok(Committed::Replaced),
+    let taken_out = fs::symlink_metadata(tmp.path());
+    match &taken_out {
+        Ok(out) if is(out, read) => Ok(Committed::Replaced),
         // Not the file we read: a writer's rename landed in the window. (Unreadable counts
         // as not ours too: undoing our own write is always safe.)
         Ok(_) | Err(_) => {
-            put_back(&swap, tmp, store, &step)?;
+            let taken_out = taken_out.ok().map(|m| (m.dev(), m.ino()));
+            put_back(&swap, tmp, store, taken_out, &step)?;
             write::sync_dir(dir);
             Ok(Committed::NotYet(NotYet::PutBack))
         }
@@ -150,18 +152,24 @@ fn put_back(
     swap: &Swap,
     tmp: NamedTempFile,
     store: &Path,
+    taken_out: Option<(u64, u64)>,
     step: &dyn Fn(Step),
 ) -> Result<(), StoreError> {
     let rescue = |tmp: NamedTempFile, source: io::Error| rescue(tmp, store, source);
+    // What the store holds (as far as we know), and what our temp path holds: each exchange
+    // trades them, and the look after it says what our temp path holds next.
     let mut in_place = match tmp.as_file().metadata() {
         Ok(m) => (m.dev(), m.ino()),
         Err(e) => return Err(rescue(tmp, e)),
     };
-    for _ in 0..MAX_PUT_BACKS {
-        let going_in = match fs::symlink_metadata(tmp.path()) {
+    let mut going_in = match taken_out {
+        Some(id) => id,
+        None => match fs::symlink_metadata(tmp.path()) {
             Ok(m) => (m.dev(), m.ino()),
             Err(e) => return Err(rescue(tmp, e)),
-        };
+        },
+    };
+    for _ in 0..MAX_PUT_BACKS {
         if let Err(e) = swap.exchange() {
             return Err(rescue(tmp, e));
         }
@@ -172,7 +180,7 @@ fn put_back(
                     "the gateway replaced the store at the moment of our swap; its file was put back");
                 return Ok(());
             }
-            Ok(_) => in_place = going_in,
+            Ok(out) => (in_place, going_in) = (going_in, (out.dev(), out.ino())),
             Err(e) => return Err(rescue(tmp, e)),
         }
     }
