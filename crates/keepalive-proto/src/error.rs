@@ -123,4 +123,20 @@ impl ErrorBody {
         self.details = Some(details);
         self
     }
+
+    /// `unknown_session`: `touch` named keys that no targeted store holds; nothing was
+    /// written, and `details.missing` lists the keys.
+    pub fn unknown_sessions<K: AsRef<str>>(missing: &[K]) -> Self {
+        let keys: Vec<&str> = missing.iter().map(AsRef::as_ref).collect();
+        let quoted: Vec<String> = keys.iter().map(|k| format!("{k:?}")).collect();
+        ErrorBody::new(
+            ErrorCode::UnknownSession,
+            format!(
+                "unknown session {}: in no store (the gateway removed it?); `keepalivectl \
+                 sessions` lists them",
+                quoted.join(", ")
+            ),
+        )
+        .with_details(serde_json::json!({ "missing": keys }))
+    }
 }

@@ -6,8 +6,6 @@ use std::time::Duration;
 pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
 /// Longest interval accepted: a day, the gateway's longest reset period.
 pub const MAX_INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
-/// The default tick interval.
-pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Parses an interval. A bare number is seconds; otherwise humantime's
 /// spelling (`90s`, `5m`, `1h30m`). Sub-second parts are refused rather

@@ -4,6 +4,7 @@
 //! Precedence: built-in defaults < this file < flags given at start-up.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use keepalive_proto::Rule;
 use serde::{Deserialize, Serialize};
@@ -29,6 +30,46 @@ pub struct Persisted {
     pub active_within: Option<ActiveWithin>,
     #[serde(default)]
     pub rules: Vec<Rule>,
+}
+
+/// The default tick interval.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The default activity window: a session used at any time in the last day survives the
+/// night's daily reset and its idle timeouts; one untouched for a day is let go, so the
+/// gateway's pruning keeps working.
+pub const DEFAULT_ACTIVE_WITHIN: ActiveWithin = ActiveWithin::Secs(24 * 60 * 60);
+
+/// Start-up flags still in force: a flag beats the persisted value until the same setting
+/// is changed at run time, which then applies at once (and clears the flag).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Flags {
+    pub interval_s: Option<u64>,
+    pub active_within: Option<ActiveWithin>,
+}
+
+/// The settings in force: built-in defaults < the settings file < start-up flags.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InForce {
+    pub interval_s: u64,
+    pub active_within: ActiveWithin,
+    pub rules: Vec<Rule>,
+}
+
+impl InForce {
+    pub fn of(persisted: &Persisted, flags: Flags) -> Self {
+        InForce {
+            interval_s: flags
+                .interval_s
+                .or(persisted.interval_s)
+                .unwrap_or(DEFAULT_INTERVAL.as_secs()),
+            active_within: flags
+                .active_within
+                .or(persisted.active_within)
+                .unwrap_or(DEFAULT_ACTIVE_WITHIN),
+            rules: persisted.rules.clone(),
+        }
+    }
 }
 
 /// How long after its last real activity a session is kept alive.

@@ -11,18 +11,16 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use keepalive_proto::{AgentResult, AgentStatus, ErrorBody, ErrorCode, SessionRow};
+use keepalive_proto::{AgentStatus, ErrorBody, ErrorCode, SessionRow};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::metrics::AgentCounters;
-pub use super::round::AgentConfig;
-use super::round::{self, Batch, KeyTouch};
+use super::round::{AgentRounds, Batch, KeyTouch, RoundConfig, RoundResult, Touched};
 use crate::openclaw::Clock;
 use crate::openclaw::discovery::AgentSpec;
 use crate::policy::PolicyInputs;
-use crate::policy::{AgentLedger, LedgerFile};
 use crate::time::unix_ms;
 
 /// How many requests may wait for one agent before callers are slowed down.
@@ -39,7 +37,7 @@ enum Job {
 }
 
 enum Answer {
-    Touched(AgentResult),
+    Touched(Touched),
     Found(Vec<String>),
     Rows(Vec<SessionRow>),
 }
@@ -71,7 +69,7 @@ impl AgentHandle {
     /// Starts the actor for `spec` on the daemon's worker tracker.
     pub fn spawn(
         spec: AgentSpec,
-        config: AgentConfig,
+        config: RoundConfig,
         lifetime: Lifetime<'_>,
         policy: watch::Receiver<Arc<PolicyInputs>>,
     ) -> Self {
@@ -100,11 +98,8 @@ impl AgentHandle {
             state: state.clone(),
         };
         let actor = Actor {
-            ledger_file: LedgerFile::new(&config.ledger_dir, &spec.id),
-            ledger: AgentLedger::default(),
+            rounds: AgentRounds::new(spec, config),
             busy_retry: None,
-            spec,
-            config,
             policy,
             state,
             cancel: lifetime.cancel,
@@ -122,21 +117,19 @@ impl AgentHandle {
         });
     }
 
-    pub async fn touch_all(&self) -> Result<AgentResult, ErrorBody> {
+    /// Bumps every session kept alive.
+    pub async fn touch_all(&self) -> Result<Touched, ErrorBody> {
         match self.ask(Job::TouchAll).await? {
             Answer::Touched(result) => Ok(result),
-            _ => Err(mixed_up()),
+            _ => Err(reply_mismatch()),
         }
     }
 
-    pub async fn touch_keys(
-        &self,
-        keys: Vec<String>,
-        revive: bool,
-    ) -> Result<AgentResult, ErrorBody> {
+    /// Bumps `keys`, all or none.
+    pub async fn touch_keys(&self, keys: Vec<String>, revive: bool) -> Result<Touched, ErrorBody> {
         match self.ask(Job::TouchKeys(KeyTouch { keys, revive })).await? {
             Answer::Touched(result) => Ok(result),
-            _ => Err(mixed_up()),
+            _ => Err(reply_mismatch()),
         }
     }
 
@@ -144,7 +137,7 @@ impl AgentHandle {
     pub async fn lookup(&self, keys: Vec<String>) -> Result<Vec<String>, ErrorBody> {
         match self.ask(Job::Lookup(keys)).await? {
             Answer::Found(found) => Ok(found),
-            _ => Err(mixed_up()),
+            _ => Err(reply_mismatch()),
         }
     }
 
@@ -152,7 +145,7 @@ impl AgentHandle {
     pub async fn report(&self) -> Result<Vec<SessionRow>, ErrorBody> {
         match self.ask(Job::Report).await? {
             Answer::Rows(rows) => Ok(rows),
-            _ => Err(mixed_up()),
+            _ => Err(reply_mismatch()),
         }
     }
 
@@ -184,13 +177,10 @@ impl AgentHandle {
 }
 
 struct Actor {
-    spec: AgentSpec,
-    config: AgentConfig,
+    rounds: AgentRounds,
     policy: watch::Receiver<Arc<PolicyInputs>>,
     state: Arc<Mutex<AgentState>>,
     cancel: Arc<AtomicBool>,
-    ledger_file: LedgerFile,
-    ledger: AgentLedger,
     /// When the last round found the store busy: how soon to try again, without waiting
     /// for the next tick.
     busy_retry: Option<Duration>,
@@ -205,14 +195,15 @@ const BUSY_RETRY_MAX: Duration = Duration::from_secs(5);
 /// again soon, and again, in every gap between the gateway's writes until it lands. Only a
 /// tick's round that was not busy ends the retries: a lookup, a report or a touch of a few
 /// keys does not write the sessions that were due.
-fn busy_retry(out: &round::Output, batch: &Batch, last: Option<Duration>) -> Option<Duration> {
+fn busy_retry(out: &RoundResult, batch: &Batch, last: Option<Duration>) -> Option<Duration> {
     let busy = out
+        .found
         .error
         .as_ref()
         .is_some_and(|e| e.code == ErrorCode::StoreBusy);
     if busy {
         Some(last.map_or(BUSY_RETRY_FIRST, |d| (d * 2).min(BUSY_RETRY_MAX)))
-    } else if batch.tick || batch.touch_all > 0 {
+    } else if batch.writes_what_is_due() {
         None
     } else {
         last
@@ -228,15 +219,6 @@ async fn sleep_or_never(delay: Option<Duration>) {
 
 impl Actor {
     async fn run(mut self, mut inbox: mpsc::Receiver<Message>, shutdown: CancellationToken) {
-        let (store, ledger_file, dry_run) = (
-            self.spec.store.clone(),
-            self.ledger_file.clone(),
-            self.config.dry_run,
-        );
-        let loaded =
-            tokio::task::spawn_blocking(move || round::prepare(&store, &ledger_file, dry_run))
-                .await;
-        self.ledger = loaded.unwrap_or_default();
         loop {
             let retry = self.busy_retry;
             let first = tokio::select! {
@@ -269,31 +251,23 @@ impl Actor {
         for message in &messages {
             match &message.job {
                 Job::Tick => batch.tick = true,
-                Job::TouchAll => batch.touch_all += 1,
+                Job::TouchAll => batch.touches_of_all += 1,
                 Job::TouchKeys(touch) => batch.touches.push(touch.clone()),
                 Job::Lookup(keys) => batch.lookups.push(keys.clone()),
                 Job::Report => batch.reports += 1,
             }
         }
-        let input = round::Input {
-            spec: self.spec.clone(),
-            config: self.config.clone(),
-            policy: self.policy.borrow().clone(),
-            cancel: self.cancel.clone(),
-            clock: Clock::system(),
-        };
-        let mut ledger = std::mem::take(&mut self.ledger);
-        let before = ledger.clone();
+        let (policy, cancel) = (self.policy.borrow().clone(), self.cancel.clone());
+        let mut rounds = self.take_rounds();
         let started = Instant::now();
         let ran = tokio::task::spawn_blocking(move || {
-            let out = round::run(&input, &batch, &mut ledger);
-            (out, ledger, batch)
+            let out = rounds.run(&batch, &policy, &cancel, &Clock::system());
+            (out, rounds, batch)
         })
         .await;
-        let Ok((out, ledger, batch)) = ran else {
-            // The round panicked with the ledger: keep what was known before it, rather
-            // than save an empty ledger after the next round.
-            self.ledger = before;
+        let Ok((out, rounds, batch)) = ran else {
+            // The round panicked with the ledger: the next round starts again from the
+            // ledger as last saved, rather than from one the panic left half-changed.
             let error = ErrorBody::new(
                 ErrorCode::Internal,
                 "internal error in a store round; see the log",
@@ -303,64 +277,80 @@ impl Actor {
             }
             return;
         };
-        self.ledger = ledger;
+        self.rounds = rounds;
         self.busy_retry = busy_retry(&out, &batch, self.busy_retry);
         self.record(&out, &batch, started.elapsed());
-        let (mut touches, mut lookups) = (out.touches.into_iter(), out.lookups.into_iter());
+        let answers = out.answers;
+        let (mut touches, mut lookups) = (answers.touches.into_iter(), answers.lookups.into_iter());
         for message in messages {
             let Some(reply) = message.reply else { continue };
             let answer = match message.job {
                 Job::Tick => continue,
-                Job::TouchAll => out.touch_all.clone().map(Answer::Touched),
+                Job::TouchAll => answers.touch_all.clone().map(Answer::Touched),
                 Job::TouchKeys(_) => touches
                     .next()
-                    .unwrap_or_else(|| Err(mixed_up()))
+                    .unwrap_or_else(|| Err(reply_mismatch()))
                     .map(Answer::Touched),
                 Job::Lookup(_) => lookups
                     .next()
-                    .unwrap_or_else(|| Err(mixed_up()))
+                    .unwrap_or_else(|| Err(reply_mismatch()))
                     .map(Answer::Found),
-                Job::Report => out.report.clone().map(Answer::Rows),
+                Job::Report => answers.report.clone().map(Answer::Rows),
             };
             let _ = reply.send(answer);
         }
         // Saved after the answers, off the touch's path: the store write they waited for is
         // durable already, and a ledger lost to a crash only means keepalive's own last bump
         // may count as activity once. The next round waits for this save.
-        if self.ledger != before && !self.config.dry_run {
-            let (ledger, file) = (self.ledger.clone(), self.ledger_file.clone());
-            let _ = tokio::task::spawn_blocking(move || file.save_or_warn(&ledger)).await;
+        if self.rounds.ledger_changed() {
+            let mut rounds = self.take_rounds();
+            if let Ok(saved) = tokio::task::spawn_blocking(move || {
+                rounds.save_ledger();
+                rounds
+            })
+            .await
+            {
+                self.rounds = saved;
+            }
         }
     }
 
-    fn record(&self, out: &round::Output, batch: &Batch, elapsed: std::time::Duration) {
+    /// The agent's rounds, to move onto a blocking thread; a fresh start (which loads the
+    /// ledger as last saved) stays behind in case that thread panics.
+    fn take_rounds(&mut self) -> AgentRounds {
+        let fresh = AgentRounds::new(self.rounds.spec().clone(), self.rounds.config().clone());
+        std::mem::replace(&mut self.rounds, fresh)
+    }
+
+    fn record(&self, out: &RoundResult, batch: &Batch, elapsed: Duration) {
         let ms = elapsed.as_secs_f64() * 1000.0;
-        let id = &self.spec.id;
+        let id = &self.rounds.spec().id;
+        let (found, write) = (&out.found, &out.write);
         let mut state = lock(&self.state);
-        count(&mut state.counters, out, batch, ms);
+        state.counters.count(out, batch, ms);
         let status = &mut state.status;
-        if status.note != out.note
-            && let Some(note) = &out.note
+        if status.note != found.note
+            && let Some(note) = &found.note
         {
             tracing::info!("{id}: {note}");
         }
         status.last_tick_ms = Some(unix_ms(SystemTime::now()));
         status.last_tick_duration_ms = Some(ms);
-        status.generation = out.generation.map(|g| g.as_str().to_string());
-        status.note = out.note.clone();
-        status.sessions = out.sessions.or(status.sessions);
-        status.kept_alive = out.kept_alive.or(status.kept_alive);
-        status.next_write_ms = out.next_write.as_ref().map(|(at, _)| *at);
-        status.next_write_reason = Some(match &out.next_write {
+        status.generation = found.generation.map(|g| g.as_str().to_string());
+        status.note = found.note.clone();
+        status.sessions = found.sessions.or(status.sessions);
+        status.kept_alive = found.kept_alive.or(status.kept_alive);
+        status.next_write_ms = found.next_write.as_ref().map(|(at, _)| *at);
+        status.next_write_reason = Some(match &found.next_write {
             Some((_, why)) => why.clone(),
-            None if out.kept_alive == Some(0) => "no session is in use".into(),
-            None if out.kept_alive.is_some() => {
+            None if found.kept_alive == Some(0) => "no session is in use".into(),
+            None if found.kept_alive.is_some() => {
                 "the sessions kept alive never expire (reset mode none)".into()
             }
             None => "nothing to plan".into(),
         });
-        let (sessions, kept) = (out.sessions.unwrap_or(0), out.kept_alive.unwrap_or(0));
-        match &out.error {
+        let (sessions, kept) = (found.sessions.unwrap_or(0), found.kept_alive.unwrap_or(0));
+        match &found.error {
             Some(e) => {
                 let still_busy = e.code == ErrorCode::StoreBusy
                     && status.last_error.as_ref().is_some_and(|l| l.code == e.code);
@@ -375,22 +365,22 @@ impl Actor {
             }
             // A round that wrote nothing (a lookup, a report) says nothing about the store's
             // last write: "store busy" stays shown until a write gets through.
-            None if batch.tick || batch.touch_all > 0 || !batch.touches.is_empty() => {
+            None if batch.writes_what_is_due() || !batch.touches.is_empty() => {
                 status.last_error = None;
             }
             None => {}
         }
         let next = status.next_write_reason.clone().unwrap_or_default();
-        if out.dry_run && !out.bumped.is_empty() {
+        if out.dry_run && !write.bumped.is_empty() {
             tracing::info!(
                 "{id}: dry run: would bump {} of {sessions} sessions{}",
-                out.bumped.len(),
-                list_keys(&out.bumped)
+                write.bumped.len(),
+                list_keys(&write.bumped)
             );
-        } else if out.written {
+        } else if write.written {
             tracing::info!(
                 "{id}: bumped {} of {sessions} sessions in {ms:.1} ms ({kept} in use; next: {next})",
-                out.bumped.len()
+                write.bumped.len()
             );
         } else if batch.tick {
             tracing::info!(
@@ -416,34 +406,6 @@ impl AgentState {
     }
 }
 
-fn count(c: &mut AgentCounters, out: &round::Output, batch: &Batch, ms: f64) {
-    c.rounds += 1;
-    if batch.tick {
-        c.ticks += 1;
-    }
-    if let Some(e) = &out.error {
-        *c.errors.entry(e.code.as_str().to_string()).or_default() += 1;
-    }
-    if out.written {
-        c.writes += 1;
-        c.bumps += out.bumped.len() as u64;
-        c.last_write_seconds = Some(ms / 1000.0);
-        c.last_lock_hold_seconds = Some(out.lock_hold.as_secs_f64());
-    }
-    // Taking a free lock takes microseconds; a millisecond means the
-    // gateway held it and the round had to wait.
-    if out.lock_wait > std::time::Duration::from_millis(1) {
-        c.lock_waits += 1;
-    }
-    if out.reclaimed_stale_lock {
-        c.lock_reclaims += 1;
-    }
-    if out.writer_wait > std::time::Duration::from_millis(1) {
-        c.writer_waits += 1;
-    }
-    c.put_backs += u64::from(out.put_back);
-}
-
 fn shutting_down() -> ErrorBody {
     ErrorBody::new(
         ErrorCode::ShuttingDown,
@@ -451,7 +413,7 @@ fn shutting_down() -> ErrorBody {
     )
 }
 
-fn mixed_up() -> ErrorBody {
+fn reply_mismatch() -> ErrorBody {
     ErrorBody::new(
         ErrorCode::Internal,
         "internal error: a reply went to the wrong request",

@@ -4,8 +4,11 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
+use std::time::Duration;
 
 use keepalive_proto::AgentStatus;
+
+use super::round::{Batch, RoundResult};
 
 /// What an agent's actor counts, beside its status.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -25,6 +28,38 @@ pub struct AgentCounters {
     pub errors: BTreeMap<String, u64>,
     pub last_write_seconds: Option<f64>,
     pub last_lock_hold_seconds: Option<f64>,
+}
+
+impl AgentCounters {
+    /// Counts one round that took `ms`.
+    pub fn count(&mut self, out: &RoundResult, batch: &Batch, ms: f64) {
+        let write = &out.write;
+        self.rounds += 1;
+        if batch.tick {
+            self.ticks += 1;
+        }
+        if let Some(e) = &out.found.error {
+            *self.errors.entry(e.code.as_str().to_string()).or_default() += 1;
+        }
+        if write.written {
+            self.writes += 1;
+            self.bumps += write.bumped.len() as u64;
+            self.last_write_seconds = Some(ms / 1000.0);
+            self.last_lock_hold_seconds = Some(write.lock_hold.as_secs_f64());
+        }
+        // Taking a free lock takes microseconds; a millisecond means the
+        // gateway held it and the round had to wait.
+        if write.lock_wait > Duration::from_millis(1) {
+            self.lock_waits += 1;
+        }
+        if write.reclaimed_stale_lock {
+            self.lock_reclaims += 1;
+        }
+        if write.writer_wait > Duration::from_millis(1) {
+            self.writer_waits += 1;
+        }
+        self.put_backs += u64::from(write.put_back);
+    }
 }
 
 /// The daemon-wide values.

@@ -16,7 +16,7 @@ async fn write_metrics(daemon: &Daemon) {
     let Some(path) = daemon.config.metrics_file.clone() else {
         return;
     };
-    let text = super::handler::metrics_text(daemon);
+    let text = daemon.metrics_text();
     let written = tokio::task::spawn_blocking(move || {
         crate::atomic_file::write_atomically(&path, text.as_bytes()).map_err(|e| (path, e))
     })

@@ -12,70 +12,17 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::agent::{AgentConfig, AgentHandle, Lifetime, lock};
-use crate::openclaw::StateDirChoice;
+use super::agent::{AgentHandle, Lifetime, lock};
+use super::metrics::{DaemonGauges, render};
+use super::setup::Config;
 use crate::openclaw::discovery::{AgentSpec, Installation, discover};
-use crate::policy::{PolicyInputs, Rules, Schedule};
-use crate::settings::{ActiveWithin, Persisted, SettingsFile};
-
-/// The default activity window: a session used at any time in the last day
-/// survives the night's daily reset and its idle timeouts; one untouched
-/// for a day is let go, so the gateway's pruning keeps working.
-pub const DEFAULT_ACTIVE_WITHIN: ActiveWithin = ActiveWithin::Secs(24 * 60 * 60);
-
-/// Fixed for the daemon's lifetime.
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub state_dir: StateDirChoice,
-    pub socket: PathBuf,
-    pub only_agents: Vec<String>,
-    pub agent: AgentConfig,
-    pub log_file: Option<PathBuf>,
-    pub metrics_file: Option<PathBuf>,
-    /// Test-only tick period (`--tick-ms`), beating the interval.
-    pub tick_override: Option<std::time::Duration>,
-    /// Start-up flags, which beat persisted settings without being saved.
-    pub interval_flag: Option<u64>,
-    pub active_within_flag: Option<ActiveWithin>,
-    /// `--schedule`; `None`: policy when the gateway config could be read.
-    pub schedule_flag: Option<Schedule>,
-    pub bump_session_start: bool,
-}
+use crate::policy::{PolicyInputs, Rules};
+use crate::settings::{ActiveWithin, Flags, InForce, Persisted, SettingsFile};
 
 struct Settings {
     file: SettingsFile,
     persisted: Persisted,
-    /// Start-up flags still in force: a flag beats the persisted value until
-    /// the same setting is changed at run time, which then applies at once.
     flags: Flags,
-}
-
-#[derive(Debug, Clone, Copy)]
-pub struct Flags {
-    interval: Option<u64>,
-    active_within: Option<ActiveWithin>,
-}
-
-impl Flags {
-    /// The start-up flags given in `config`.
-    pub fn of(config: &Config) -> Self {
-        Flags {
-            interval: config.interval_flag,
-            active_within: config.active_within_flag,
-        }
-    }
-
-    /// The settings in force: `persisted` with these flags applied.
-    fn apply(self, persisted: &Persisted) -> Persisted {
-        let mut effective = persisted.clone();
-        if let Some(interval) = self.interval {
-            effective.interval_s = Some(interval);
-        }
-        if let Some(window) = self.active_within {
-            effective.active_within = Some(window);
-        }
-        effective
-    }
 }
 
 pub struct Daemon {
@@ -136,7 +83,7 @@ impl Daemon {
         persisted: Persisted,
         installation: Installation,
     ) -> Arc<Self> {
-        let flags = Flags::of(&config);
+        let flags = config.flags;
         let (interval, policy) = in_force(&config, flags, &persisted, &installation);
         Arc::new(Daemon {
             config,
@@ -197,7 +144,7 @@ impl Daemon {
 
     pub async fn active_within(&self) -> ActiveWithin {
         let settings = self.settings.lock().await;
-        effective_window(&settings.flags.apply(&settings.persisted))
+        InForce::of(&settings.persisted, settings.flags).active_within
     }
 
     /// Persists a new interval, then applies it. Nothing changes if the
@@ -207,7 +154,7 @@ impl Daemon {
         let previous = self.interval_s();
         self.update_settings(|p, flags| {
             p.interval_s = Some(secs);
-            flags.interval = None;
+            flags.interval_s = None;
             Ok(())
         })
         .await?;
@@ -346,12 +293,12 @@ impl Daemon {
         // could be read at all, which picks the schedule), the policy in force
         // is recomputed; it is republished only if it differs.
         self.publish(&*self.settings.lock().await);
-        self.serve(agents);
+        self.start_actors(agents);
     }
 
     /// Starts an actor for each agent found that has none yet. (At start-up,
     /// with what `survey` found for [`Daemon::new`].)
-    pub fn serve(&self, agents: std::io::Result<Vec<AgentSpec>>) {
+    pub fn start_actors(&self, agents: std::io::Result<Vec<AgentSpec>>) {
         let agents = match agents {
             Ok(agents) => agents,
             Err(e) => {
@@ -375,7 +322,7 @@ impl Daemon {
             };
             let handle = AgentHandle::spawn(
                 spec,
-                self.config.agent.clone(),
+                self.config.round.clone(),
                 lifetime,
                 self.policy.subscribe(),
             );
@@ -402,6 +349,18 @@ impl Daemon {
         self.agents().iter().map(AgentHandle::status).collect()
     }
 
+    /// The metrics exposition (`keepalivectl metrics`, `--metrics-file`).
+    pub fn metrics_text(&self) -> String {
+        let agents: Vec<_> = self.agents().iter().map(AgentHandle::metrics).collect();
+        let gauges = DaemonGauges {
+            version: crate::VERSION,
+            uptime_seconds: self.started.elapsed().as_secs(),
+            interval_seconds: self.interval_s(),
+            rescans: self.rescans(),
+        };
+        render(&gauges, &agents)
+    }
+
     pub fn set_next_tick_ms(&self, ms: u64) {
         self.next_tick_ms.store(ms, Ordering::Relaxed);
     }
@@ -422,10 +381,6 @@ pub async fn survey(
     .await
 }
 
-fn effective_window(effective: &Persisted) -> ActiveWithin {
-    effective.active_within.unwrap_or(DEFAULT_ACTIVE_WITHIN)
-}
-
 /// The interval and policy inputs in force for `persisted` settings under the
 /// start-up `flags` still applied (also used by `--once`).
 pub fn in_force(
@@ -434,31 +389,14 @@ pub fn in_force(
     persisted: &Persisted,
     installation: &Installation,
 ) -> (u64, PolicyInputs) {
-    let openclaw = &installation.config;
-    let effective = flags.apply(persisted);
-    let interval_s = effective
-        .interval_s
-        .unwrap_or(crate::duration::DEFAULT_INTERVAL.as_secs());
-    // Policy scheduling trusts the reset policy; when the user's config
-    // could not be read, keepalive does not know it and writes every tick.
-    let schedule = config
-        .schedule_flag
-        .unwrap_or(if openclaw.problems.is_empty() {
-            Schedule::Policy
-        } else {
-            Schedule::Interval
-        });
-    let policy = PolicyInputs {
-        rules: Rules::new(effective.rules.clone()),
-        reset: openclaw.reset.clone(),
-        release: installation.release.release,
-        release_certain: installation.release.source == crate::openclaw::ReleaseSource::Process,
-        window_ms: effective_window(&effective).window_ms(),
-        schedule,
-        margin_ms: interval_s.saturating_mul(2000),
-        bump_session_start: config.bump_session_start,
-    };
-    (interval_s, policy)
+    let settings = InForce::of(persisted, flags);
+    let policy = PolicyInputs::in_force(
+        &settings,
+        installation,
+        config.schedule_flag,
+        config.bump_session_start,
+    );
+    (settings.interval_s, policy)
 }
 
 /// Says which release's rules apply (at start-up, and when it changes).

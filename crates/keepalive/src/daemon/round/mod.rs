@@ -1,0 +1,445 @@
+//! One round for one agent, on a blocking thread: read the store once, without a lock,
+//! decide for every session, write what is due from that same read (the gateway's lock is
+//! held only for the final check and rename; when nothing is due no lock is taken), and
+//! answer every request that was merged into the round.
+//!
+//! [`AgentRounds`] runs an agent's rounds, for the actor and for `--once` alike, and is the
+//! one place its activity ledger is loaded and saved. A round's steps, in order:
+//! [`read`] (where the sessions are, the store), [`plan`] (decisions, bumps, refusals), the
+//! store crate's write, then the ledger and the answers.
+
+mod plan;
+mod read;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use keepalive_proto::{ErrorBody, ErrorCode, SessionRow};
+use keepalive_store::{EntryInfo, Fields, RoundOptions, RoundOutcome, StoreError, StoreSnapshot};
+
+use crate::openclaw::discovery::AgentSpec;
+use crate::openclaw::{Clock, Generation};
+use crate::policy::{AgentLedger, LedgerFile, PolicyInputs, decide};
+use read::Holding;
+
+/// How often a write is redone when the store changes between read and rename.
+const MAX_ATTEMPTS: u32 = 3;
+
+/// A client's touch of named sessions.
+#[derive(Debug, Clone)]
+pub struct KeyTouch {
+    pub keys: Vec<String>,
+    pub revive: bool,
+}
+
+/// Everything merged into one round.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub tick: bool,
+    /// How many touches of every session kept alive were merged in.
+    pub touches_of_all: usize,
+    pub touches: Vec<KeyTouch>,
+    pub lookups: Vec<Vec<String>>,
+    pub reports: usize,
+}
+
+impl Batch {
+    /// The round writes every session that is due: only such a round ends a busy spell.
+    pub fn writes_what_is_due(&self) -> bool {
+        self.tick || self.touches_of_all > 0
+    }
+}
+
+/// The settings of an agent's rounds that do not change while the daemon runs.
+#[derive(Debug, Clone)]
+pub struct RoundConfig {
+    pub dry_run: bool,
+    pub lock_timeout: Duration,
+    pub ledger_dir: PathBuf,
+}
+
+/// What a touch did in one agent's store; the handler makes the wire reply of it.
+#[derive(Debug, Clone)]
+pub struct Touched {
+    pub sessions: usize,
+    pub bumped: Vec<String>,
+    pub written: bool,
+    pub dry_run: bool,
+    pub note: Option<String>,
+}
+
+/// What a round found: the agent's status is made of it.
+#[derive(Debug, Default)]
+pub struct Findings {
+    pub generation: Option<Generation>,
+    pub note: Option<String>,
+    pub sessions: Option<usize>,
+    pub kept_alive: Option<usize>,
+    pub next_write: Option<(u64, String)>,
+    pub error: Option<ErrorBody>,
+}
+
+/// What the round's write did and what it cost; all zero when nothing was written.
+#[derive(Debug, Default)]
+pub struct WriteStats {
+    pub bumped: Vec<String>,
+    pub written: bool,
+    /// How long the write waited for, and held, the gateway's lock.
+    pub lock_wait: Duration,
+    pub lock_hold: Duration,
+    pub reclaimed_stale_lock: bool,
+    /// How long the write waited for a write of the gateway's in progress to end.
+    pub writer_wait: Duration,
+    /// Gateway writes that landed at the moment of ours and were put back.
+    pub put_back: u32,
+}
+
+/// The answers to the requests merged into the round, in batch order.
+#[derive(Debug)]
+pub struct Answers {
+    pub touch_all: Result<Touched, ErrorBody>,
+    pub touches: Vec<Result<Touched, ErrorBody>>,
+    pub lookups: Vec<Result<Vec<String>, ErrorBody>>,
+    pub report: Result<Vec<SessionRow>, ErrorBody>,
+}
+
+#[derive(Debug)]
+pub struct RoundResult {
+    pub dry_run: bool,
+    pub found: Findings,
+    pub write: WriteStats,
+    pub answers: Answers,
+}
+
+/// One agent's rounds: its store, its settings, and its activity ledger, loaded before the
+/// first round and saved after a round that changed it.
+pub struct AgentRounds {
+    spec: AgentSpec,
+    config: RoundConfig,
+    file: LedgerFile,
+    /// `None` until the first round.
+    ledger: Option<Ledger>,
+}
+
+struct Ledger {
+    current: AgentLedger,
+    /// As last saved, or tried to be: a save that failed is warned about once, not retried
+    /// every round.
+    saved: AgentLedger,
+}
+
+impl AgentRounds {
+    pub fn new(spec: AgentSpec, config: RoundConfig) -> Self {
+        AgentRounds {
+            file: LedgerFile::new(&config.ledger_dir, &spec.id),
+            spec,
+            config,
+            ledger: None,
+        }
+    }
+
+    pub fn spec(&self) -> &AgentSpec {
+        &self.spec
+    }
+
+    pub fn config(&self) -> &RoundConfig {
+        &self.config
+    }
+
+    /// Runs one round (blocking). Before the first, removes the temp files an earlier,
+    /// killed keepalived left beside the store (not on a dry run, which changes no file at
+    /// all, not even our own leftovers), then loads the ledger.
+    pub fn run(
+        &mut self,
+        batch: &Batch,
+        policy: &PolicyInputs,
+        cancel: &AtomicBool,
+        clock: &Clock,
+    ) -> RoundResult {
+        let (spec, config, file) = (&self.spec, &self.config, &self.file);
+        let ledger = self.ledger.get_or_insert_with(|| {
+            if let (Some(dir), false) = (spec.store.parent(), config.dry_run) {
+                crate::atomic_file::remove_leftovers(dir);
+            }
+            let loaded = file.load();
+            Ledger {
+                saved: loaded.clone(),
+                current: loaded,
+            }
+        });
+        let round = Round {
+            spec,
+            config,
+            policy,
+            cancel,
+            clock,
+        };
+        round.run(batch, &mut ledger.current)
+    }
+
+    /// Whether rounds changed the ledger since it was last saved (a dry run never saves).
+    pub fn ledger_changed(&self) -> bool {
+        !self.config.dry_run && self.ledger.as_ref().is_some_and(|l| l.current != l.saved)
+    }
+
+    /// Saves the ledger if rounds changed it (blocking).
+    pub fn save_ledger(&mut self) {
+        if !self.ledger_changed() {
+            return;
+        }
+        if let Some(ledger) = &mut self.ledger {
+            self.file.save_or_warn(&ledger.current);
+            ledger.saved = ledger.current.clone();
+        }
+    }
+}
+
+/// What one round runs on.
+struct Round<'a> {
+    spec: &'a AgentSpec,
+    config: &'a RoundConfig,
+    policy: &'a PolicyInputs,
+    cancel: &'a AtomicBool,
+    clock: &'a Clock,
+}
+
+impl Round<'_> {
+    fn run(&self, batch: &Batch, ledger: &mut AgentLedger) -> RoundResult {
+        let spec = self.spec;
+        let mut out = RoundResult::empty(self.config.dry_run, batch);
+        let wants_keys = !batch.touches.is_empty() || !batch.lookups.is_empty();
+        let snapshot = match read::holding(spec, wants_keys) {
+            Err(e) => return out.fail(e),
+            Ok(Holding::Sqlite { keys }) => {
+                out.found.generation = Some(Generation::Sqlite);
+                out.found.note = Some(sqlite_note(spec));
+                let keys = match keys {
+                    Ok(keys) => keys,
+                    Err(e) => return out.fail(e),
+                };
+                let index = plan::index_of(keys.iter().map(String::as_str));
+                out.answers.lookups = plan::lookups(batch, &index);
+                let why = ErrorBody::new(ErrorCode::GenerationUnsupported, sqlite_note(spec));
+                return out.refuse_writes(why, batch, &index);
+            }
+            Ok(Holding::Store(snapshot)) => snapshot,
+        };
+        let entries = &snapshot.scan.entries;
+        let generation = crate::openclaw::generation::detect(&snapshot.scan);
+        out.found.generation = Some(generation);
+        out.found.sessions = Some(entries.len());
+        let index = plan::index_of(entries.iter().map(|e| e.key.as_str()));
+        out.answers.lookups = plan::lookups(batch, &index);
+        if generation == Generation::Unknown {
+            let note = format!(
+                "{}: its entries carry no integer updatedAt, lastInteractionAt or \
+                 sessionStartedAt; this is not a store layout keepalive knows, so it writes \
+                 nothing here",
+                spec.store.display()
+            );
+            out.found.note = Some(note.clone());
+            let why = ErrorBody::new(ErrorCode::GenerationUnsupported, note);
+            return out.refuse_writes(why, batch, &index);
+        }
+
+        let now = self.clock.now_ms;
+        let facing = plan::facing(self.policy, generation);
+        let ctx = plan::context(self, generation, &facing, ledger);
+        let decided = plan::decide_all(entries, &facing, &ctx);
+        let (bumps, checked) = plan::bumps(batch, &decided.decisions, entries, &index, now);
+        out.found.kept_alive = Some(decided.decisions.iter().filter(|d| d.keep).count());
+
+        let outcome = match self.write(&snapshot, &bumps, &mut out.write) {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                out.found.error = Some(e.clone());
+                out.answers.touch_all = Err(e.clone());
+                out.answers.touches = checked
+                    .into_iter()
+                    .map(|c| Err(c.err().unwrap_or_else(|| e.clone())))
+                    .collect();
+                out.found.next_write = plan::next_write(&decided.decisions, entries, now);
+                if batch.reports > 0 {
+                    out.answers.report = Ok(plan::rows(spec, &decided.decisions, entries));
+                }
+                return out;
+            }
+        };
+        let bumped: Vec<String> = outcome.map(|o| o.bumped).unwrap_or_default();
+
+        // Remember our own writes (so they never count as activity) and the touches (which
+        // do), then recompute the bumped sessions as they now are.
+        let mut decisions = decided.decisions;
+        for (key, at, source) in &decided.seen {
+            ledger.record_activity(key, *at, source);
+        }
+        if !self.config.dry_run {
+            for key in &bumped {
+                ledger.record_write(key, bumps[key], now);
+            }
+            for touch in checked.iter().flatten() {
+                for key in &touch.keys {
+                    ledger.record_touch(key, now);
+                }
+            }
+            ledger.retain(|key| index.contains_key(key));
+            let ctx = plan::context(self, generation, &facing, ledger);
+            for key in &bumped {
+                let i = index[key.as_str()];
+                let after = plan::bumped_entry(&entries[i], bumps[key], now);
+                decisions[i] = decide(&after, decided.transcripts[i], &ctx);
+            }
+        }
+        let kept_keys = plan::kept_of(&decisions, entries);
+        let kept_bumped = bumped.iter().filter(|k| kept_keys.contains(k.as_str()));
+        out.answers.touch_all = Ok(out.touched(kept_bumped.cloned().collect()));
+        out.answers.touches = checked
+            .into_iter()
+            .map(|check| {
+                check.map(|t| {
+                    let here = bumped.iter().filter(|k| t.keys.contains(k));
+                    out.touched(here.cloned().collect())
+                })
+            })
+            .collect();
+        out.write.bumped = bumped;
+        out.found.note = plan::daily_note(generation, self.policy, &decisions, entries);
+        out.found.next_write = plan::next_write(&decisions, entries, now);
+        // Only a report reads the rows: not built for a round that has none.
+        if batch.reports > 0 {
+            out.answers.report = Ok(plan::rows(spec, &decisions, entries));
+        }
+        out
+    }
+
+    /// Hands the bumps to the store crate, which writes them from the same read; records
+    /// what the write cost in `stats` (also when it failed), except the keys bumped.
+    fn write(
+        &self,
+        snapshot: &StoreSnapshot,
+        bumps: &HashMap<String, Fields>,
+        stats: &mut WriteStats,
+    ) -> Result<Option<RoundOutcome>, ErrorBody> {
+        if bumps.is_empty() {
+            return Ok(None);
+        }
+        let choose = |e: &EntryInfo| bumps.get(&e.key).copied().unwrap_or(Fields::NONE);
+        let options = RoundOptions {
+            now_ms: self.clock.now_ms,
+            decide: &choose,
+            dry_run: self.config.dry_run,
+            lock_timeout: self.config.lock_timeout,
+            max_attempts: MAX_ATTEMPTS,
+            cancel: Some(self.cancel),
+            at_step: None,
+        };
+        match keepalive_store::bump_snapshot(&self.spec.store, snapshot, &options) {
+            Ok(o) => {
+                stats.written = o.written;
+                stats.lock_wait = o.lock_wait;
+                stats.lock_hold = o.lock_hold;
+                stats.reclaimed_stale_lock = o.reclaimed_stale_lock;
+                stats.writer_wait = o.writer_wait;
+                stats.put_back = o.put_back;
+                Ok(Some(o))
+            }
+            Err(e) => {
+                if let StoreError::Writing {
+                    waited, put_back, ..
+                } = e
+                {
+                    stats.writer_wait = waited;
+                    stats.put_back = put_back;
+                }
+                Err(store_error(e))
+            }
+        }
+    }
+}
+
+fn sqlite_note(spec: &AgentSpec) -> String {
+    format!(
+        "agent {} keeps its sessions in SQLite (table session_nodes in {}; OpenClaw 2026.8 and \
+         later): the gateway forbids other writers and sessions.json is only a leftover, so \
+         keepalive writes nothing here. These releases expire sessions only where \
+         session.reset in openclaw.json says so: to keep them, set session.reset.mode to \
+         \"none\" or raise idleMinutes",
+        spec.id,
+        spec.sqlite.display()
+    )
+}
+
+fn store_error(e: StoreError) -> ErrorBody {
+    ErrorBody::new(ErrorCode::from_wire(e.code()), e.to_string())
+}
+
+impl RoundResult {
+    fn empty(dry_run: bool, batch: &Batch) -> Self {
+        let nothing = Touched {
+            sessions: 0,
+            bumped: Vec::new(),
+            written: false,
+            dry_run,
+            note: None,
+        };
+        RoundResult {
+            dry_run,
+            found: Findings::default(),
+            write: WriteStats::default(),
+            answers: Answers {
+                touch_all: Ok(nothing.clone()),
+                touches: batch.touches.iter().map(|_| Ok(nothing.clone())).collect(),
+                lookups: batch.lookups.iter().map(|_| Ok(Vec::new())).collect(),
+                report: Ok(Vec::new()),
+            },
+        }
+    }
+
+    fn touched(&self, bumped: Vec<String>) -> Touched {
+        Touched {
+            sessions: self.found.sessions.unwrap_or(0),
+            bumped,
+            written: self.write.written,
+            dry_run: self.dry_run,
+            note: self.found.note.clone(),
+        }
+    }
+
+    /// This agent is never written: touches of named sessions fail (as unknown when a key is
+    /// not in the store), a touch of everything reports the note, reports find nothing.
+    fn refuse_writes(
+        mut self,
+        why: ErrorBody,
+        batch: &Batch,
+        index: &HashMap<&str, usize>,
+    ) -> Self {
+        if let Ok(r) = &mut self.answers.touch_all {
+            r.note = self.found.note.clone();
+        }
+        self.answers.touches = batch
+            .touches
+            .iter()
+            .map(|touch| {
+                let missing = plan::missing(touch, index);
+                Err(if missing.is_empty() {
+                    why.clone()
+                } else {
+                    ErrorBody::unknown_sessions(&missing)
+                })
+            })
+            .collect();
+        self
+    }
+
+    fn fail(mut self, error: ErrorBody) -> Self {
+        let answers = &mut self.answers;
+        answers.touch_all = Err(error.clone());
+        answers.touches = answers.touches.iter().map(|_| Err(error.clone())).collect();
+        answers.lookups = answers.lookups.iter().map(|_| Err(error.clone())).collect();
+        answers.report = Err(error.clone());
+        self.found.error = Some(error);
+        self
+    }
+}

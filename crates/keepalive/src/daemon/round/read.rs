@@ -1,0 +1,101 @@
+//! What a round reads before it decides: where the agent keeps its sessions (told by the
+//! agent database's tables, read afresh each round), the store itself, and each session's
+//! transcript.
+
+use std::path::Path;
+
+use keepalive_proto::ErrorBody;
+use keepalive_store::{EntryInfo, StoreSnapshot};
+
+use super::store_error;
+use crate::openclaw::agent_db;
+use crate::openclaw::discovery::AgentSpec;
+use crate::policy::Transcript;
+
+/// Where the agent's sessions are this round.
+pub enum Holding {
+    /// In the agent database (OpenClaw 2026.8 and later), which keepalive never writes. The
+    /// sessions' keys are still found (in the session table, and in a leftover
+    /// sessions.json), so that a touch of one says why it is not written instead of
+    /// "unknown session"; they are only read when a request names keys.
+    Sqlite {
+        keys: Result<Vec<String>, ErrorBody>,
+    },
+    /// In the store, read once, without a lock.
+    Store(StoreSnapshot),
+}
+
+/// Reads where the agent's sessions are. An agent database that cannot be read leaves the
+/// round without a write: whether the store is the live one cannot be told then.
+pub fn holding(spec: &AgentSpec, wants_keys: bool) -> Result<Holding, ErrorBody> {
+    let holds_sessions = agent_db::probe(&spec.sqlite)
+        .map_err(|e| e.to_error_body())?
+        .is_some_and(|db| db.holds_sessions);
+    if holds_sessions {
+        let keys = if wants_keys {
+            agent_db::session_keys(&spec.sqlite)
+                .map(|mut keys| {
+                    if let Ok(leftover) = keepalive_store::read_snapshot(&spec.store) {
+                        keys.extend(leftover.scan.entries.into_iter().map(|e| e.key));
+                    }
+                    keys
+                })
+                .map_err(|e| e.to_error_body())
+        } else {
+            Ok(Vec::new())
+        };
+        return Ok(Holding::Sqlite { keys });
+    }
+    keepalive_store::read_snapshot(&spec.store)
+        .map(Holding::Store)
+        .map_err(store_error)
+}
+
+/// The transcript's mtime in ms and, when `wants_start` and the entry has
+/// no `sessionStartedAt`, its header's start time; only absolute paths are
+/// looked at.
+pub fn transcript(entry: &EntryInfo, wants_start: bool) -> Transcript {
+    let Some(path) = entry
+        .session_file
+        .as_deref()
+        .map(Path::new)
+        .filter(|p| p.is_absolute())
+    else {
+        return Transcript::default();
+    };
+    let modified_ms = std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .map(crate::time::unix_ms);
+    let needs_start = wants_start && entry.session_started_at.value().is_none();
+    Transcript {
+        modified_ms,
+        started_ms: needs_start.then(|| header_started_ms(path)).flatten(),
+    }
+}
+
+/// The `timestamp` of a transcript's header line (`{"type":"session",
+/// ...}`), read the way the gateway reads it: the first line of the first
+/// 8 KiB; a number, or a date string.
+fn header_started_ms(path: &Path) -> Option<u64> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(8192);
+    std::fs::File::open(path)
+        .ok()?
+        .take(8192)
+        .read_to_end(&mut head)
+        .ok()?;
+    let line = head.split(|b| *b == b'\n').next()?;
+    let header: serde_json::Value = serde_json::from_slice(line).ok()?;
+    if header.get("type")?.as_str()? != "session" {
+        return None;
+    }
+    match header.get("timestamp")? {
+        serde_json::Value::Number(n) => n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64),
+        serde_json::Value::String(s) => {
+            let ts: jiff::Timestamp = s.parse().ok()?;
+            u64::try_from(ts.as_millisecond()).ok()
+        }
+        _ => None,
+    }
+}
