@@ -357,5 +357,4 @@ impl Drop for LockGuard {
 }
 
 #[cfg(test)]
-#[path = "lock_tests.rs"]
 mod tests;
