@@ -46,6 +46,7 @@ mod error;
 mod lock;
 mod patch;
 mod process;
+mod read;
 mod round;
 pub mod scan;
 mod snapshot;

@@ -15,10 +15,11 @@ use crate::commit::{self, Committed, NotYet, Step};
 use crate::error::StoreError;
 use crate::lock;
 use crate::patch::{self, Bump, Fields};
+use crate::read::{self, StoreFile};
 use crate::scan::{EntryInfo, StoreScan};
 use crate::snapshot::{self, StoreSnapshot};
 use crate::watch::WriteWatch;
-use crate::write::{self, StoreFile};
+use crate::write;
 
 /// What one round should do.
 pub struct RoundOptions<'a> {
@@ -73,7 +74,7 @@ pub struct RoundOutcome {
 /// renaming over it would replace the link with a plain file.
 pub fn bump_store(store: &Path, opts: &RoundOptions) -> Result<RoundOutcome, StoreError> {
     let paths = StorePaths::new(store)?;
-    let snapshot = StoreSnapshot::scanned(store, write::read_store(store, false)?)?;
+    let snapshot = StoreSnapshot::scanned(store, read::read_store(store, false)?)?;
     run(&paths, &snapshot, opts)
 }
 
@@ -130,7 +131,7 @@ fn run(
         } else {
             // While the gateway holds its lock it is writing: once the store has changed, our
             // copy is stale and waiting on for the lock would be for nothing.
-            let changed = || !write::still_same_file(paths.store, &file.identity).unwrap_or(false);
+            let changed = || !read::still_same_file(paths.store, &file.identity).unwrap_or(false);
             locked(paths, opts, &mut outcome, &changed, |guard| {
                 commit::commit(
                     paths.store,
@@ -280,7 +281,7 @@ fn read_and_write_locked(
         .refresh()
         .map_err(|e| StoreError::io(&paths.dir, "watch for the gateway's writes in", e))?;
     watch.forget_replaced();
-    let file = write::read_store(paths.store, false)?;
+    let file = read::read_store(paths.store, false)?;
     let scan = snapshot::scan_file(paths.store, &file)?;
     let planned = plan(paths.store, &scan, opts);
     let sessions = scan.entries.len();
@@ -350,7 +351,7 @@ impl<'a> StorePaths<'a> {
                 return Err(StoreError::NotFound { path: store.into() });
             }
             Err(e) => return Err(StoreError::io(store, "stat", e)),
-            Ok(m) if m.file_type().is_symlink() => return Err(write::symlink_refused(store)),
+            Ok(m) if m.file_type().is_symlink() => return Err(read::symlink_refused(store)),
             Ok(_) => {}
         }
         // The gateway locks next to realpath(dir), so a symlinked directory still meets it.
