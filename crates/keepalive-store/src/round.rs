@@ -15,6 +15,7 @@ use crate::commit::{self, Committed, NotYet, Step};
 use crate::error::StoreError;
 use crate::lock;
 use crate::patch::{self, Bump, Fields};
+use crate::path::dir_and_name;
 use crate::read::{self, StoreFile};
 use crate::scan::{EntryInfo, StoreScan};
 use crate::snapshot::{self, StoreSnapshot};
@@ -332,18 +333,15 @@ struct StorePaths<'a> {
 
 impl<'a> StorePaths<'a> {
     fn new(store: &'a Path) -> Result<Self, StoreError> {
-        let name = store
-            .file_name()
+        let (dir, name) = dir_and_name(store);
+        let name = name
             .and_then(|n| n.to_str())
             .ok_or_else(|| StoreError::Invalid {
                 path: store.into(),
                 reason: "is not a path to a file with a UTF-8 name: nothing done".into(),
             })?
             .to_owned();
-        let dir = match store.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
+        let dir = dir.to_path_buf();
         // Checked before locking so that a missing store never leaves even a transient lock
         // file behind; re-checked by the read inside the lock.
         match std::fs::symlink_metadata(store) {
