@@ -24,8 +24,9 @@ use tempfile::NamedTempFile;
 
 use crate::error::StoreError;
 use crate::lock::LockGuard;
+use crate::read::{FileIdentity, still_same_file};
 use crate::watch::WriteWatch;
-use crate::write::{self, FileIdentity};
+use crate::write;
 
 /// Points of the commit where a test can act (see `RoundOptions::at_step`), for example
 /// rename a file over the store as a writer that ignores the lock would.
@@ -115,7 +116,7 @@ pub(crate) fn commit(
     if !watch.quiet() {
         return Ok(Committed::NotYet(NotYet::WriterBusy));
     }
-    let same = write::still_same_file(store, read).map_err(|e| StoreError::io(store, "stat", e))?;
+    let same = still_same_file(store, read).map_err(|e| StoreError::io(store, "stat", e))?;
     if !same {
         return Ok(Committed::NotYet(NotYet::StoreReplaced));
     }

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::Value;
 
 use crate::error::StoreError;
+use crate::path::dir_and_name;
 use crate::process::{own_starttime, pid_alive, proc_stat};
 use crate::write;
 
@@ -138,12 +139,8 @@ fn sleep_unless_cancelled(pause: Duration, cancel: Option<&AtomicBool>) -> Resul
 /// lock as live for 30 s.) A kill before the link leaves only the staged
 /// file, named like our other temp files, which the next start removes.
 fn try_create(path: &Path, payload: &[u8]) -> io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
+    let (dir, name) = dir_and_name(path);
+    let name = name
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let staged = write::temp_file_in(dir, &name);
@@ -210,12 +207,8 @@ pub enum LockState {
 /// The lock file of `store` (`<realpath(dir)>/<name>.lock`) and its state.
 /// Read-only: nothing is created or removed.
 pub fn lock_state(store: &Path) -> io::Result<(PathBuf, LockState)> {
-    let dir = match store.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let name = store
-        .file_name()
+    let (dir, name) = dir_and_name(store);
+    let name = name
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let path = fs::canonicalize(dir)?.join(format!("{name}.lock"));
@@ -357,5 +350,4 @@ impl Drop for LockGuard {
 }
 
 #[cfg(test)]
-#[path = "lock_tests.rs"]
 mod tests;

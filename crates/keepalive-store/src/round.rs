@@ -15,10 +15,12 @@ use crate::commit::{self, Committed, NotYet, Step};
 use crate::error::StoreError;
 use crate::lock;
 use crate::patch::{self, Bump, Fields};
+use crate::path::dir_and_name;
+use crate::read::{self, StoreFile};
 use crate::scan::{EntryInfo, StoreScan};
 use crate::snapshot::{self, StoreSnapshot};
 use crate::watch::WriteWatch;
-use crate::write::{self, StoreFile};
+use crate::write;
 
 /// What one round should do.
 pub struct RoundOptions<'a> {
@@ -73,7 +75,7 @@ pub struct RoundOutcome {
 /// renaming over it would replace the link with a plain file.
 pub fn bump_store(store: &Path, opts: &RoundOptions) -> Result<RoundOutcome, StoreError> {
     let paths = StorePaths::new(store)?;
-    let snapshot = StoreSnapshot::scanned(store, write::read_store(store, false)?)?;
+    let snapshot = StoreSnapshot::scanned(store, read::read_store(store, false)?)?;
     run(&paths, &snapshot, opts)
 }
 
@@ -130,7 +132,7 @@ fn run(
         } else {
             // While the gateway holds its lock it is writing: once the store has changed, our
             // copy is stale and waiting on for the lock would be for nothing.
-            let changed = || !write::still_same_file(paths.store, &file.identity).unwrap_or(false);
+            let changed = || !read::still_same_file(paths.store, &file.identity).unwrap_or(false);
             locked(paths, opts, &mut outcome, &changed, |guard| {
                 commit::commit(
                     paths.store,
@@ -280,7 +282,7 @@ fn read_and_write_locked(
         .refresh()
         .map_err(|e| StoreError::io(&paths.dir, "watch for the gateway's writes in", e))?;
     watch.forget_replaced();
-    let file = write::read_store(paths.store, false)?;
+    let file = read::read_store(paths.store, false)?;
     let scan = snapshot::scan_file(paths.store, &file)?;
     let planned = plan(paths.store, &scan, opts);
     let sessions = scan.entries.len();
@@ -331,18 +333,15 @@ struct StorePaths<'a> {
 
 impl<'a> StorePaths<'a> {
     fn new(store: &'a Path) -> Result<Self, StoreError> {
-        let name = store
-            .file_name()
+        let (dir, name) = dir_and_name(store);
+        let name = name
             .and_then(|n| n.to_str())
             .ok_or_else(|| StoreError::Invalid {
                 path: store.into(),
                 reason: "is not a path to a file with a UTF-8 name: nothing done".into(),
             })?
             .to_owned();
-        let dir = match store.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
+        let dir = dir.to_path_buf();
         // Checked before locking so that a missing store never leaves even a transient lock
         // file behind; re-checked by the read inside the lock.
         match std::fs::symlink_metadata(store) {
@@ -350,7 +349,7 @@ impl<'a> StorePaths<'a> {
                 return Err(StoreError::NotFound { path: store.into() });
             }
             Err(e) => return Err(StoreError::io(store, "stat", e)),
-            Ok(m) if m.file_type().is_symlink() => return Err(write::symlink_refused(store)),
+            Ok(m) if m.file_type().is_symlink() => return Err(read::symlink_refused(store)),
             Ok(_) => {}
         }
         // The gateway locks next to realpath(dir), so a symlinked directory still meets it.

@@ -10,7 +10,6 @@ use std::ops::Range;
 
 use members::{Own, OwnMembers, RawMember, RawString};
 
-#[path = "scan_members.rs"]
 mod members;
 
 /// Largest integer JavaScript represents exactly (`Number.MAX_SAFE_INTEGER`). Larger
@@ -425,5 +424,4 @@ impl Cursor<'_> {
 }
 
 #[cfg(test)]
-#[path = "scan_tests.rs"]
 mod tests;

@@ -8,8 +8,8 @@ use std::io;
 use std::path::Path;
 
 use crate::error::StoreError;
+use crate::read::{self, FileIdentity, StoreFile};
 use crate::scan::{self, StoreScan};
-use crate::write::{self, FileIdentity, StoreFile};
 
 /// A read-only view of a store for planning outside any lock.
 pub struct StoreSnapshot {
@@ -46,7 +46,7 @@ impl StoreSnapshot {
     /// file. Until a round has written from it, the snapshot keeps the file open, so its
     /// inode cannot be freed and reused.
     pub fn unchanged_on_disk(&self, path: &Path) -> io::Result<bool> {
-        write::still_same_target(path, &self.identity)
+        read::still_same_target(path, &self.identity)
     }
 }
 
@@ -63,7 +63,7 @@ impl fmt::Debug for StoreSnapshot {
 /// Read-only: read and scan a store without a lock (the gateway replaces the file by rename,
 /// so a read always sees a whole file). Follows a symlinked store path; a round refuses one.
 pub fn read_snapshot(store: &Path) -> Result<StoreSnapshot, StoreError> {
-    StoreSnapshot::scanned(store, write::read_store(store, true)?)
+    StoreSnapshot::scanned(store, read::read_store(store, true)?)
 }
 
 /// Read-only: the distinct session keys of a store, decoded (lossy where a key holds a lone

@@ -8,10 +8,9 @@ use std::io::Write;
 use std::path::Path;
 
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    let (dir, name) = keepalive_store::dir_and_name(path);
     std::fs::create_dir_all(dir)?;
-    let name = path
-        .file_name()
+    let name = name
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let mut tmp = keepalive_store::temp_file_in(dir, &name)?;

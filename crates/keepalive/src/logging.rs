@@ -44,12 +44,8 @@ pub fn init(file: Option<&Path>, format: LogFormat, level: Option<&str>) -> Resu
 /// `PATH.YYYY-MM-DD`, a new file each day, the oldest beyond
 /// [`KEPT_LOG_FILES`] removed.
 fn rolling_appender(path: &Path) -> Result<tracing_appender::rolling::RollingFileAppender, String> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
+    let (dir, name) = keepalive_store::dir_and_name(path);
+    let name = name
         .and_then(|n| n.to_str())
         .ok_or_else(|| format!("--log-file {} does not name a file", path.display()))?;
     std::fs::create_dir_all(dir)
@@ -65,11 +61,8 @@ fn rolling_appender(path: &Path) -> Result<tracing_appender::rolling::RollingFil
 /// The log files of `--log-file PATH`, oldest first: the rotated
 /// `PATH.YYYY-MM-DD` files (their names sort by date).
 pub fn log_files(path: &Path) -> Vec<PathBuf> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+    let (dir, name) = keepalive_store::dir_and_name(path);
+    let Some(name) = name.and_then(|n| n.to_str()) else {
         return Vec::new();
     };
     let prefix = format!("{name}.");

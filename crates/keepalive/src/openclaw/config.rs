@@ -354,3 +354,6 @@ pub fn template_is_shared(template: Option<&str>) -> bool {
         .map(str::trim)
         .is_some_and(|t| !t.is_empty() && !t.contains("{agentId}"))
 }
+
+#[cfg(test)]
+mod tests;

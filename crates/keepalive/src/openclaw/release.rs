@@ -267,3 +267,25 @@ impl Facing {
         }
     }
 }
+
+/// One release of each line the unit tests need (docs/GATEWAY.md's table), shared by
+/// the tests of [`super::reset`] and [`super::reset_policy`].
+#[cfg(test)]
+pub(crate) mod test_releases {
+    use super::{Release, ReleaseRules};
+
+    pub fn old() -> ReleaseRules {
+        ReleaseRules::of(Release::new(2026, 3, 13))
+    }
+    /// `updatedAt` only, no lock-free writer yet.
+    pub fn v1() -> ReleaseRules {
+        ReleaseRules::of(Release::new(2026, 4, 12))
+    }
+    /// Split timestamps, `sessions.json`.
+    pub fn v2() -> ReleaseRules {
+        ReleaseRules::of(Release::new(2026, 6, 35))
+    }
+    pub fn sqlite() -> ReleaseRules {
+        ReleaseRules::of(Release::new(2026, 9, 6))
+    }
+}

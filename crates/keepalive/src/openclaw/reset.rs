@@ -383,3 +383,6 @@ pub fn goes_stale_at(
         (d, i) => d.or(i),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -232,3 +232,6 @@ fn at_hour(v: Option<&Value>) -> u8 {
         None => 4,
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -178,3 +178,6 @@ fn choice(path: PathBuf, source: &str) -> Result<StateDirChoice, String> {
 pub(crate) fn absolute(path: &Path) -> Result<PathBuf, String> {
     std::path::absolute(path).map_err(|e| format!("cannot make {} absolute: {e}", path.display()))
 }
+
+#[cfg(test)]
+mod tests;

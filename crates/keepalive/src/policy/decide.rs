@@ -450,5 +450,4 @@ fn ago(now: u64, then: u64) -> String {
 }
 
 #[cfg(test)]
-#[path = "decide_tests.rs"]
 mod tests;

@@ -1,8 +1,8 @@
 //! Which rule applies: defaults per generation and the layering of
 //! `openclaw.json` sections.
 
-use super::{old, sqlite, v1, v2};
 use crate::openclaw::config::parse;
+use crate::openclaw::release::test_releases::{old, sqlite, v1, v2};
 use crate::openclaw::reset::{Generation, Mode, ResetConfig, ResetRule, defaults};
 use crate::openclaw::reset_policy::{effective_rule, session_reset_type};
 

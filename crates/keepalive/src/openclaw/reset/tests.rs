@@ -4,7 +4,7 @@
 use jiff::civil::DateTime;
 use jiff::tz::{TimeZone, offset};
 
-use super::{sqlite, v1, v2};
+use crate::openclaw::release::test_releases::{sqlite, v1, v2};
 use crate::openclaw::reset::{
     Clock, Mode, ResetRule, Rule, Times, daily_timestamp, defaults, goes_stale_at, idle_timestamp,
     last_boundary, next_boundary_after, stale_reason,

@@ -166,16 +166,16 @@ fn fixtures_scan_like_serde_json() {
     for (name, bytes) in [
         (
             "basic-6",
-            &include_bytes!("../tests/fixtures/basic-6.json")[..],
+            &include_bytes!("../../tests/fixtures/basic-6.json")[..],
         ),
         (
             "schema-v2",
-            include_bytes!("../tests/fixtures/schema-v2.json"),
+            include_bytes!("../../tests/fixtures/schema-v2.json"),
         ),
-        ("padded", include_bytes!("../tests/fixtures/padded.json")),
+        ("padded", include_bytes!("../../tests/fixtures/padded.json")),
         (
             "typical",
-            include_bytes!("../tests/fixtures/typical-3-entries.json"),
+            include_bytes!("../../tests/fixtures/typical-3-entries.json"),
         ),
     ] {
         let s = scan(bytes).unwrap();
