@@ -287,7 +287,7 @@ fn facing_for(release: &DetectedRelease, agents: &[AgentReport]) -> Facing {
     }
 }
 
-fn inspect_agent(spec: &crate::openclaw::discovery::AgentSpec) -> AgentReport {
+fn inspect_agent(spec: &crate::openclaw::discovery::AgentFiles) -> AgentReport {
     let lock = inspect_lock(&spec.store);
     let probe = agent_db::probe(&spec.sqlite);
     let database = match &probe {

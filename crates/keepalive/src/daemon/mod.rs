@@ -90,7 +90,7 @@ pub async fn run(args: DaemonArgs) -> Result<(), DaemonError> {
 /// Starts serving the agents found at start-up and logs the set-up.
 async fn announce(
     daemon: &Arc<Daemon>,
-    agents: std::io::Result<Vec<crate::openclaw::discovery::AgentSpec>>,
+    agents: std::io::Result<Vec<crate::openclaw::discovery::AgentFiles>>,
 ) {
     let config = &daemon.config;
     daemon.start_actors(agents);

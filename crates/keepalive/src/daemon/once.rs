@@ -53,8 +53,8 @@ pub async fn run_once(args: DaemonArgs) -> Result<(), DaemonError> {
     let policy = Arc::new(policy);
     let tasks: Vec<_> = agents
         .into_iter()
-        .map(|spec| {
-            let mut rounds = AgentRounds::new(spec, config.round.clone());
+        .map(|agent| {
+            let mut rounds = AgentRounds::new(agent, config.round.clone());
             let (policy, cancel) = (policy.clone(), cancel.clone());
             tokio::task::spawn_blocking(move || {
                 let batch = Batch {
@@ -63,7 +63,7 @@ pub async fn run_once(args: DaemonArgs) -> Result<(), DaemonError> {
                 };
                 let result = rounds.run(&batch, &policy, &cancel, &Clock::system());
                 rounds.save_ledger();
-                (rounds.spec().id.clone(), result)
+                (rounds.agent().id.clone(), result)
             })
         })
         .collect();

@@ -58,9 +58,9 @@ impl Installation {
     }
 }
 
-/// One agent to serve.
+/// One agent to serve: its id, and where its sessions may be (a store or the database).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct AgentSpec {
+pub struct AgentFiles {
     pub id: String,
     pub store: PathBuf,
     /// The agent's database: the SQLite generation keeps the sessions there, earlier
@@ -72,7 +72,7 @@ pub struct AgentSpec {
 /// cannot be read, so that the round reports why), sorted by id, restricted to
 /// `only` when it is not empty. No `agents` directory is no agents yet, and a
 /// database without sessions and no store is no store yet.
-pub fn discover(installation: &Installation, only: &[String]) -> std::io::Result<Vec<AgentSpec>> {
+pub fn discover(installation: &Installation, only: &[String]) -> std::io::Result<Vec<AgentFiles>> {
     let agents_dir = installation.state_dir.join("agents");
     let entries = match std::fs::read_dir(&agents_dir) {
         Ok(entries) => entries,
@@ -85,7 +85,7 @@ pub fn discover(installation: &Installation, only: &[String]) -> std::io::Result
         let store = installation.store_of(SHARED_AGENT);
         let wanted = only.is_empty() || only.iter().any(|a| a == SHARED_AGENT);
         return Ok(if wanted && store.symlink_metadata().is_ok() {
-            vec![AgentSpec {
+            vec![AgentFiles {
                 id: SHARED_AGENT.into(),
                 store,
                 sqlite: agents_dir
@@ -111,7 +111,7 @@ pub fn discover(installation: &Installation, only: &[String]) -> std::io::Result
         let store = installation.store_of(&id);
         let sqlite = agents_dir.join(&id).join("agent").join(SQLITE_FILE);
         if store.symlink_metadata().is_ok() || may_hold_sessions(&sqlite) {
-            agents.push(AgentSpec { id, store, sqlite });
+            agents.push(AgentFiles { id, store, sqlite });
         }
     }
     agents.sort();

@@ -8,6 +8,7 @@
 //! [`read`] (where the sessions are, the store), [`plan`] (decisions, bumps, refusals), the
 //! store crate's write, then the ledger and the answers.
 
+mod answers;
 mod plan;
 mod read;
 
@@ -16,12 +17,13 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use keepalive_proto::{ErrorBody, ErrorCode, SessionRow};
+use keepalive_proto::{ErrorBody, ErrorCode};
 use keepalive_store::{EntryInfo, Fields, RoundOptions, RoundOutcome, StoreError, StoreSnapshot};
 
-use crate::openclaw::discovery::AgentSpec;
+use crate::openclaw::discovery::AgentFiles;
 use crate::openclaw::{Clock, Generation};
 use crate::policy::{AgentLedger, LedgerFile, PolicyInputs, decide};
+pub use answers::{Answers, Touched};
 use read::Holding;
 
 /// How often a write is redone when the store changes between read and rename.
@@ -60,16 +62,6 @@ pub struct RoundConfig {
     pub ledger_dir: PathBuf,
 }
 
-/// What a touch did in one agent's store; the handler makes the wire reply of it.
-#[derive(Debug, Clone)]
-pub struct Touched {
-    pub sessions: usize,
-    pub bumped: Vec<String>,
-    pub written: bool,
-    pub dry_run: bool,
-    pub note: Option<String>,
-}
-
 /// What a round found: the agent's status is made of it.
 #[derive(Debug, Default)]
 pub struct Findings {
@@ -96,15 +88,6 @@ pub struct WriteStats {
     pub put_back: u32,
 }
 
-/// The answers to the requests merged into the round, in batch order.
-#[derive(Debug)]
-pub struct Answers {
-    pub touch_all: Result<Touched, ErrorBody>,
-    pub touches: Vec<Result<Touched, ErrorBody>>,
-    pub lookups: Vec<Result<Vec<String>, ErrorBody>>,
-    pub report: Result<Vec<SessionRow>, ErrorBody>,
-}
-
 #[derive(Debug)]
 pub struct RoundResult {
     pub dry_run: bool,
@@ -116,7 +99,7 @@ pub struct RoundResult {
 /// One agent's rounds: its store, its settings, and its activity ledger, loaded before the
 /// first round and saved after a round that changed it.
 pub struct AgentRounds {
-    spec: AgentSpec,
+    agent: AgentFiles,
     config: RoundConfig,
     file: LedgerFile,
     /// `None` until the first round.
@@ -131,17 +114,17 @@ struct Ledger {
 }
 
 impl AgentRounds {
-    pub fn new(spec: AgentSpec, config: RoundConfig) -> Self {
+    pub fn new(agent: AgentFiles, config: RoundConfig) -> Self {
         AgentRounds {
-            file: LedgerFile::new(&config.ledger_dir, &spec.id),
-            spec,
+            file: LedgerFile::new(&config.ledger_dir, &agent.id),
+            agent,
             config,
             ledger: None,
         }
     }
 
-    pub fn spec(&self) -> &AgentSpec {
-        &self.spec
+    pub fn agent(&self) -> &AgentFiles {
+        &self.agent
     }
 
     pub fn config(&self) -> &RoundConfig {
@@ -158,9 +141,9 @@ impl AgentRounds {
         cancel: &AtomicBool,
         clock: &Clock,
     ) -> RoundResult {
-        let (spec, config, file) = (&self.spec, &self.config, &self.file);
+        let (agent, config, file) = (&self.agent, &self.config, &self.file);
         let ledger = self.ledger.get_or_insert_with(|| {
-            if let (Some(dir), false) = (spec.store.parent(), config.dry_run) {
+            if let (Some(dir), false) = (agent.store.parent(), config.dry_run) {
                 crate::atomic_file::remove_leftovers(dir);
             }
             let loaded = file.load();
@@ -170,7 +153,7 @@ impl AgentRounds {
             }
         });
         let round = Round {
-            spec,
+            agent,
             config,
             policy,
             cancel,
@@ -198,7 +181,7 @@ impl AgentRounds {
 
 /// What one round runs on.
 struct Round<'a> {
-    spec: &'a AgentSpec,
+    agent: &'a AgentFiles,
     config: &'a RoundConfig,
     policy: &'a PolicyInputs,
     cancel: &'a AtomicBool,
@@ -207,21 +190,21 @@ struct Round<'a> {
 
 impl Round<'_> {
     fn run(&self, batch: &Batch, ledger: &mut AgentLedger) -> RoundResult {
-        let spec = self.spec;
+        let agent = self.agent;
         let mut out = RoundResult::empty(self.config.dry_run, batch);
         let wants_keys = !batch.touches.is_empty() || !batch.lookups.is_empty();
-        let snapshot = match read::holding(spec, wants_keys) {
+        let snapshot = match read::holding(agent, wants_keys) {
             Err(e) => return out.fail(e),
             Ok(Holding::Sqlite { keys }) => {
                 out.found.generation = Some(Generation::Sqlite);
-                out.found.note = Some(sqlite_note(spec));
+                out.found.note = Some(sqlite_note(agent));
                 let keys = match keys {
                     Ok(keys) => keys,
                     Err(e) => return out.fail(e),
                 };
                 let index = plan::index_of(keys.iter().map(String::as_str));
                 out.answers.lookups = plan::lookups(batch, &index);
-                let why = ErrorBody::new(ErrorCode::GenerationUnsupported, sqlite_note(spec));
+                let why = ErrorBody::new(ErrorCode::GenerationUnsupported, sqlite_note(agent));
                 return out.refuse_writes(why, batch, &index);
             }
             Ok(Holding::Store(snapshot)) => snapshot,
@@ -237,7 +220,7 @@ impl Round<'_> {
                 "{}: its entries carry no integer updatedAt, lastInteractionAt or \
                  sessionStartedAt; this is not a store layout keepalive knows, so it writes \
                  nothing here",
-                spec.store.display()
+                agent.store.display()
             );
             out.found.note = Some(note.clone());
             let why = ErrorBody::new(ErrorCode::GenerationUnsupported, note);
@@ -262,7 +245,7 @@ impl Round<'_> {
                     .collect();
                 out.found.next_write = plan::next_write(&decided.decisions, entries, now);
                 if batch.reports > 0 {
-                    out.answers.report = Ok(plan::rows(spec, &decided.decisions, entries));
+                    out.answers.report = Ok(plan::rows(agent, &decided.decisions, entries));
                 }
                 return out;
             }
@@ -309,7 +292,7 @@ impl Round<'_> {
         out.found.next_write = plan::next_write(&decisions, entries, now);
         // Only a report reads the rows: not built for a round that has none.
         if batch.reports > 0 {
-            out.answers.report = Ok(plan::rows(spec, &decisions, entries));
+            out.answers.report = Ok(plan::rows(agent, &decisions, entries));
         }
         out
     }
@@ -335,7 +318,7 @@ impl Round<'_> {
             cancel: Some(self.cancel),
             at_step: None,
         };
-        match keepalive_store::bump_snapshot(&self.spec.store, snapshot, &options) {
+        match keepalive_store::bump_snapshot(&self.agent.store, snapshot, &options) {
             Ok(o) => {
                 stats.written = o.written;
                 stats.lock_wait = o.lock_wait;
@@ -359,87 +342,18 @@ impl Round<'_> {
     }
 }
 
-fn sqlite_note(spec: &AgentSpec) -> String {
+fn sqlite_note(agent: &AgentFiles) -> String {
     format!(
         "agent {} keeps its sessions in SQLite (table session_nodes in {}; OpenClaw 2026.8 and \
          later): the gateway forbids other writers and sessions.json is only a leftover, so \
          keepalive writes nothing here. These releases expire sessions only where \
          session.reset in openclaw.json says so: to keep them, set session.reset.mode to \
          \"none\" or raise idleMinutes",
-        spec.id,
-        spec.sqlite.display()
+        agent.id,
+        agent.sqlite.display()
     )
 }
 
 fn store_error(e: StoreError) -> ErrorBody {
     ErrorBody::new(ErrorCode::from_wire(e.code()), e.to_string())
-}
-
-impl RoundResult {
-    fn empty(dry_run: bool, batch: &Batch) -> Self {
-        let nothing = Touched {
-            sessions: 0,
-            bumped: Vec::new(),
-            written: false,
-            dry_run,
-            note: None,
-        };
-        RoundResult {
-            dry_run,
-            found: Findings::default(),
-            write: WriteStats::default(),
-            answers: Answers {
-                touch_all: Ok(nothing.clone()),
-                touches: batch.touches.iter().map(|_| Ok(nothing.clone())).collect(),
-                lookups: batch.lookups.iter().map(|_| Ok(Vec::new())).collect(),
-                report: Ok(Vec::new()),
-            },
-        }
-    }
-
-    fn touched(&self, bumped: Vec<String>) -> Touched {
-        Touched {
-            sessions: self.found.sessions.unwrap_or(0),
-            bumped,
-            written: self.write.written,
-            dry_run: self.dry_run,
-            note: self.found.note.clone(),
-        }
-    }
-
-    /// This agent is never written: touches of named sessions fail (as unknown when a key is
-    /// not in the store), a touch of everything reports the note, reports find nothing.
-    fn refuse_writes(
-        mut self,
-        why: ErrorBody,
-        batch: &Batch,
-        index: &HashMap<&str, usize>,
-    ) -> Self {
-        if let Ok(r) = &mut self.answers.touch_all {
-            r.note = self.found.note.clone();
-        }
-        self.answers.touches = batch
-            .touches
-            .iter()
-            .map(|touch| {
-                let missing = plan::missing(touch, index);
-                Err(if missing.is_empty() {
-                    why.clone()
-                } else {
-                    ErrorBody::unknown_sessions(&missing)
-                })
-            })
-            .collect();
-        self
-    }
-
-    fn fail(mut self, error: ErrorBody) -> Self {
-        let answers = &mut self.answers;
-        answers.touch_all = Err(error.clone());
-        answers.touches = answers.touches.iter().map(|_| Err(error.clone())).collect();
-        answers.lookups = answers.lookups.iter().map(|_| Err(error.clone())).collect();
-        answers.report = Err(error.clone());
-        self.found.error = Some(error);
-        self
-    }
 }

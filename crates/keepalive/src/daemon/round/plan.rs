@@ -9,7 +9,7 @@ use keepalive_store::{EntryInfo, Fields, Timestamp};
 
 use super::read::transcript;
 use super::{Batch, KeyTouch, Round};
-use crate::openclaw::discovery::AgentSpec;
+use crate::openclaw::discovery::AgentFiles;
 use crate::openclaw::{Facing, Generation, Mode};
 use crate::policy::{AgentLedger, Context, Decision, PolicyInputs, Transcript, decide};
 
@@ -41,7 +41,7 @@ pub fn context<'a>(
 ) -> Context<'a> {
     let policy = round.policy;
     Context {
-        agent: &round.spec.id,
+        agent: &round.agent.id,
         generation,
         facing,
         rules: &policy.rules,
@@ -225,12 +225,12 @@ pub fn next_write(
 }
 
 /// A report's rows: one per session, as decided.
-pub fn rows(spec: &AgentSpec, decisions: &[Decision], entries: &[EntryInfo]) -> Vec<SessionRow> {
+pub fn rows(agent: &AgentFiles, decisions: &[Decision], entries: &[EntryInfo]) -> Vec<SessionRow> {
     decisions
         .iter()
         .zip(entries)
         .map(|(d, e)| SessionRow {
-            agent: spec.id.clone(),
+            agent: agent.id.clone(),
             key: e.key.clone(),
             last_activity_ms: d.activity.map(|a| a.at_ms),
             activity_source: d.activity.map(|a| a.source.as_str().to_string()),

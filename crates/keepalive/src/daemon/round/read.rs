@@ -9,7 +9,7 @@ use keepalive_store::{EntryInfo, StoreSnapshot};
 
 use super::store_error;
 use crate::openclaw::agent_db;
-use crate::openclaw::discovery::AgentSpec;
+use crate::openclaw::discovery::AgentFiles;
 use crate::policy::Transcript;
 
 /// Where the agent's sessions are this round.
@@ -27,15 +27,15 @@ pub enum Holding {
 
 /// Reads where the agent's sessions are. An agent database that cannot be read leaves the
 /// round without a write: whether the store is the live one cannot be told then.
-pub fn holding(spec: &AgentSpec, wants_keys: bool) -> Result<Holding, ErrorBody> {
-    let holds_sessions = agent_db::probe(&spec.sqlite)
+pub fn holding(agent: &AgentFiles, wants_keys: bool) -> Result<Holding, ErrorBody> {
+    let holds_sessions = agent_db::probe(&agent.sqlite)
         .map_err(|e| e.to_error_body())?
         .is_some_and(|db| db.holds_sessions);
     if holds_sessions {
         let keys = if wants_keys {
-            agent_db::session_keys(&spec.sqlite)
+            agent_db::session_keys(&agent.sqlite)
                 .map(|mut keys| {
-                    if let Ok(leftover) = keepalive_store::read_snapshot(&spec.store) {
+                    if let Ok(leftover) = keepalive_store::read_snapshot(&agent.store) {
                         keys.extend(leftover.scan.entries.into_iter().map(|e| e.key));
                     }
                     keys
@@ -46,7 +46,7 @@ pub fn holding(spec: &AgentSpec, wants_keys: bool) -> Result<Holding, ErrorBody>
         };
         return Ok(Holding::Sqlite { keys });
     }
-    keepalive_store::read_snapshot(&spec.store)
+    keepalive_store::read_snapshot(&agent.store)
         .map(Holding::Store)
         .map_err(store_error)
 }

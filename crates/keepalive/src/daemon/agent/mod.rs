@@ -6,10 +6,12 @@
 //! ran is merged into the next one (one write for a burst of touches), and
 //! each caller is answered once the write containing its request is durable.
 
+mod status;
+
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use keepalive_proto::{AgentStatus, ErrorBody, ErrorCode, SessionRow};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -19,9 +21,9 @@ use tokio_util::task::TaskTracker;
 use super::metrics::AgentCounters;
 use super::round::{AgentRounds, Batch, KeyTouch, RoundConfig, RoundResult, Touched};
 use crate::openclaw::Clock;
-use crate::openclaw::discovery::AgentSpec;
+use crate::openclaw::discovery::AgentFiles;
 use crate::policy::PolicyInputs;
-use crate::time::unix_ms;
+use status::Reported;
 
 /// How many requests may wait for one agent before callers are slowed down.
 const QUEUE_DEPTH: usize = 4096;
@@ -53,7 +55,7 @@ pub struct AgentHandle {
     pub id: String,
     pub store: PathBuf,
     queue: mpsc::Sender<Message>,
-    state: Arc<Mutex<AgentState>>,
+    state: Arc<Mutex<Reported>>,
 }
 
 /// What an actor takes from the daemon: where it runs and when it stops, nothing more.
@@ -66,39 +68,23 @@ pub struct Lifetime<'a> {
 }
 
 impl AgentHandle {
-    /// Starts the actor for `spec` on the daemon's worker tracker.
+    /// Starts the actor for `agent` on the daemon's worker tracker.
     pub fn spawn(
-        spec: AgentSpec,
+        agent: AgentFiles,
         config: RoundConfig,
         lifetime: Lifetime<'_>,
         policy: watch::Receiver<Arc<PolicyInputs>>,
     ) -> Self {
         let (queue, inbox) = mpsc::channel(QUEUE_DEPTH);
-        let state = Arc::new(Mutex::new(AgentState {
-            counters: AgentCounters::default(),
-            status: AgentStatus {
-                id: spec.id.clone(),
-                store: spec.store.display().to_string(),
-                sessions: None,
-                kept_alive: None,
-                last_tick_ms: None,
-                last_tick_duration_ms: None,
-                writes: 0,
-                last_error: None,
-                generation: None,
-                next_write_ms: None,
-                next_write_reason: None,
-                note: None,
-            },
-        }));
+        let state = Arc::new(Mutex::new(Reported::new(&agent)));
         let handle = AgentHandle {
-            id: spec.id.clone(),
-            store: spec.store.clone(),
+            id: agent.id.clone(),
+            store: agent.store.clone(),
             queue,
             state: state.clone(),
         };
         let actor = Actor {
-            rounds: AgentRounds::new(spec, config),
+            rounds: AgentRounds::new(agent, config),
             busy_retry: None,
             policy,
             state,
@@ -179,7 +165,7 @@ impl AgentHandle {
 struct Actor {
     rounds: AgentRounds,
     policy: watch::Receiver<Arc<PolicyInputs>>,
-    state: Arc<Mutex<AgentState>>,
+    state: Arc<Mutex<Reported>>,
     cancel: Arc<AtomicBool>,
     /// When the last round found the store busy: how soon to try again, without waiting
     /// for the next tick.
@@ -279,7 +265,8 @@ impl Actor {
         };
         self.rounds = rounds;
         self.busy_retry = busy_retry(&out, &batch, self.busy_retry);
-        self.record(&out, &batch, started.elapsed());
+        let id = &self.rounds.agent().id;
+        lock(&self.state).record(id, &out, &batch, started.elapsed());
         let answers = out.answers;
         let (mut touches, mut lookups) = (answers.touches.into_iter(), answers.lookups.into_iter());
         for message in messages {
@@ -318,91 +305,8 @@ impl Actor {
     /// The agent's rounds, to move onto a blocking thread; a fresh start (which loads the
     /// ledger as last saved) stays behind in case that thread panics.
     fn take_rounds(&mut self) -> AgentRounds {
-        let fresh = AgentRounds::new(self.rounds.spec().clone(), self.rounds.config().clone());
+        let fresh = AgentRounds::new(self.rounds.agent().clone(), self.rounds.config().clone());
         std::mem::replace(&mut self.rounds, fresh)
-    }
-
-    fn record(&self, out: &RoundResult, batch: &Batch, elapsed: Duration) {
-        let ms = elapsed.as_secs_f64() * 1000.0;
-        let id = &self.rounds.spec().id;
-        let (found, write) = (&out.found, &out.write);
-        let mut state = lock(&self.state);
-        state.counters.count(out, batch, ms);
-        let status = &mut state.status;
-        if status.note != found.note
-            && let Some(note) = &found.note
-        {
-            tracing::info!("{id}: {note}");
-        }
-        status.last_tick_ms = Some(unix_ms(SystemTime::now()));
-        status.last_tick_duration_ms = Some(ms);
-        status.generation = found.generation.map(|g| g.as_str().to_string());
-        status.note = found.note.clone();
-        status.sessions = found.sessions.or(status.sessions);
-        status.kept_alive = found.kept_alive.or(status.kept_alive);
-        status.next_write_ms = found.next_write.as_ref().map(|(at, _)| *at);
-        status.next_write_reason = Some(match &found.next_write {
-            Some((_, why)) => why.clone(),
-            None if found.kept_alive == Some(0) => "no session is in use".into(),
-            None if found.kept_alive.is_some() => {
-                "the sessions kept alive never expire (reset mode none)".into()
-            }
-            None => "nothing to plan".into(),
-        });
-        let (sessions, kept) = (found.sessions.unwrap_or(0), found.kept_alive.unwrap_or(0));
-        match &found.error {
-            Some(e) => {
-                let still_busy = e.code == ErrorCode::StoreBusy
-                    && status.last_error.as_ref().is_some_and(|l| l.code == e.code);
-                if still_busy {
-                    // Retried within the second: one warning per busy spell is enough.
-                    tracing::debug!("{id}: {}", e.message);
-                } else {
-                    tracing::warn!("{id}: {}", e.message);
-                }
-                status.last_error = Some(e.clone());
-                return;
-            }
-            // A round that wrote nothing (a lookup, a report) says nothing about the store's
-            // last write: "store busy" stays shown until a write gets through.
-            None if batch.writes_what_is_due() || !batch.touches.is_empty() => {
-                status.last_error = None;
-            }
-            None => {}
-        }
-        let next = status.next_write_reason.clone().unwrap_or_default();
-        if out.dry_run && !write.bumped.is_empty() {
-            tracing::info!(
-                "{id}: dry run: would bump {} of {sessions} sessions{}",
-                write.bumped.len(),
-                list_keys(&write.bumped)
-            );
-        } else if write.written {
-            tracing::info!(
-                "{id}: bumped {} of {sessions} sessions in {ms:.1} ms ({kept} in use; next: {next})",
-                write.bumped.len()
-            );
-        } else if batch.tick {
-            tracing::info!(
-                "{id}: {kept} of {sessions} sessions in use, nothing due (next: {next})"
-            );
-        }
-    }
-}
-
-/// An agent's status and counters, updated together after each round.
-struct AgentState {
-    /// Without `writes`, which `counters` counts.
-    status: AgentStatus,
-    counters: AgentCounters,
-}
-
-impl AgentState {
-    fn status(&self) -> AgentStatus {
-        AgentStatus {
-            writes: self.counters.writes,
-            ..self.status.clone()
-        }
     }
 }
 
@@ -418,22 +322,6 @@ fn reply_mismatch() -> ErrorBody {
         ErrorCode::Internal,
         "internal error: a reply went to the wrong request",
     )
-}
-
-fn list_keys(keys: &[String]) -> String {
-    const SHOWN: usize = 10;
-    let mut text = format!(
-        ": {}",
-        keys.iter()
-            .take(SHOWN)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    if keys.len() > SHOWN {
-        text.push_str(&format!(" and {} more", keys.len() - SHOWN));
-    }
-    text
 }
 
 /// Locks `mutex`, also after a panic elsewhere left it poisoned.
