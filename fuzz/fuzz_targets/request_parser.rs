@@ -9,18 +9,9 @@
 #![no_main]
 
 use bytes::BytesMut;
-use keepalive_proto::{ErrorCode, Frame, FrameCodec, MAX_FRAME_BYTES, parse_request};
+use keepalive_proto::{ErrorCode, Frame, FrameCodec, MAX_FRAME_BYTES, PARSER_CODES, parse_request};
 use libfuzzer_sys::fuzz_target;
 use tokio_util::codec::Decoder;
-
-/// The codes `parse_request` may answer with. The others belong to the daemon.
-const PARSER_CODES: &[ErrorCode] = &[
-    ErrorCode::BadJson,
-    ErrorCode::UnsupportedVersion,
-    ErrorCode::UnknownCommand,
-    ErrorCode::InvalidRequest,
-    ErrorCode::InvalidArgument,
-];
 
 /// A tiny deterministic generator for chunk sizes (xorshift64).
 struct Rng(u64);

@@ -19,7 +19,7 @@ pub use reply::{
     MetricsReply, ReleaseStatus, Reply, RulesReply, SessionRow, SessionsReply, ShutdownReply,
     StatusReply, TouchReply, decode_reply, encode_error, encode_ok,
 };
-pub use request::{COMMANDS, Request, Rule, RuleAction, parse_request};
+pub use request::{COMMANDS, PARSER_CODES, Request, Rule, RuleAction, parse_request};
 
 /// The protocol major version this crate speaks. A request carrying any other
 /// `v` is refused with [`ErrorCode::UnsupportedVersion`].

@@ -173,6 +173,15 @@ pub struct Rule {
     pub action: RuleAction,
 }
 
+/// The codes [`parse_request`] may answer with. The others belong to the daemon.
+pub const PARSER_CODES: &[ErrorCode] = &[
+    ErrorCode::BadJson,
+    ErrorCode::UnsupportedVersion,
+    ErrorCode::UnknownCommand,
+    ErrorCode::InvalidRequest,
+    ErrorCode::InvalidArgument,
+];
+
 /// Parses one request line. The error is ready to send back as the reply.
 pub fn parse_request(line: &str) -> Result<Request, ErrorBody> {
     let value: Value = serde_json::from_str(line).map_err(|e| {

@@ -6,20 +6,12 @@
 
 use bytes::BytesMut;
 use keepalive_proto::{
-    COMMANDS, ErrorCode, Frame, FrameCodec, MAX_AGENT_BYTES, MAX_NAME_BYTES, Request, parse_request,
+    COMMANDS, ErrorCode, Frame, FrameCodec, MAX_AGENT_BYTES, MAX_NAME_BYTES, PARSER_CODES, Request,
+    parse_request,
 };
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 use tokio_util::codec::Decoder;
-
-/// The codes `parse_request` may answer with. The others belong to the daemon.
-const PARSER_CODES: &[ErrorCode] = &[
-    ErrorCode::BadJson,
-    ErrorCode::UnsupportedVersion,
-    ErrorCode::UnknownCommand,
-    ErrorCode::InvalidRequest,
-    ErrorCode::InvalidArgument,
-];
 
 /// Parses `line` and checks the invariants that hold for any input: a refusal has a parser
 /// code (never `other`) and a message; an acceptance survives its own line form.

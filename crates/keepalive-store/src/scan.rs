@@ -4,6 +4,10 @@
 //! `sessionStartedAt`) sit and what its own `sessionFile`, `chatType`, `channel` and
 //! `lastChannel` strings say. Nothing is re-serialised: the caller splices new digits into
 //! the original bytes.
+//!
+//! Over 400 lines on purpose: the scanner is one pass with one cursor, and every check of
+//! RFC 8259 it makes (strings, numbers, literals, nesting) is easier to trust read in one
+//! file. Picking out each entry's own members is apart, in `scan/members.rs`.
 
 use std::fmt;
 use std::ops::Range;

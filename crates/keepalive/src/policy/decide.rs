@@ -3,6 +3,10 @@
 //!
 //! Everything here is a pure function of the entry, the ledger and a
 //! [`Clock`], so tests drive time by passing clocks instead of sleeping.
+//!
+//! One file of about 450 lines on purpose: the decision reads top to bottom as the gateway's
+//! reset reads (activity, rule, staleness, the write it needs), and splitting it would put
+//! the halves of one decision in two places.
 
 use keepalive_store::{EntryInfo, Field, Fields};
 
