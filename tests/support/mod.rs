@@ -5,6 +5,7 @@
 
 pub mod agent_db;
 pub mod gateway;
+pub mod hostile;
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
