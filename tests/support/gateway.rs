@@ -1,113 +1,52 @@
-//! A stand-in for the OpenClaw gateway's store writer, written from
-//! docs/GATEWAY.md (the lock era) independently of keepalive's own store code so that it can
-//! catch keepalive's mistakes: O_EXCL lock file with the gateway's payload,
-//! re-read under the lock, change a field, temp file + fsync + rename.
+//! The OpenClaw gateway's store writer (lock era) in the tests: the `openclaw-sim` crate, which
+//! is written from docs/GATEWAY.md independently of keepalive's store code so that it can catch
+//! keepalive's mistakes, seen the way a test wants it (a failure panics).
 //!
-//! Tests run it in a separate process (the test binary re-executes itself
-//! into an ignored test, [`sim_main`]), so it really competes with the daemon.
+//! Tests run its writer in a separate process (the test binary re-executes itself into an
+//! ignored test, [`sim_main`]), so it really competes with the daemon.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 
+use openclaw_sim::lock::{self, Lock, Retry, Waits};
+use openclaw_sim::store::{self, Outcome, Wait};
+use openclaw_sim::writer::{self, Event, Plan};
 use serde_json::Value;
 
-/// The gateway's lock file, removed when dropped.
-pub struct GatewayLock {
-    pub path: PathBuf,
-}
+#[allow(unused_imports)] // each test binary uses a different part of the harness
+pub use openclaw_sim::{lock::payload, store::stringify};
 
-impl Drop for GatewayLock {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
+/// How the tests' gateway waits for its lock: for the gateway's 10 s, but trying every 2 ms,
+/// harsher than the real gateway's 50 ms × attempt, so that the lock is contended the most.
+const WAIT: Wait = Wait {
+    retry: Retry::Every(Duration::from_millis(2)),
+    timeout: lock::TIMEOUT,
+};
 
 pub fn lock_path(store: &Path) -> PathBuf {
-    let dir = store
-        .parent()
-        .expect("store dir")
-        .canonicalize()
-        .expect("realpath");
-    dir.join("sessions.json.lock")
-}
-
-/// The payload the gateway writes: `JSON.stringify({pid, createdAt, starttime}, null, 2)`.
-pub fn payload(pid: u32, created: SystemTime) -> String {
-    let created_at = humantime::format_rfc3339_millis(created).to_string();
-    match starttime(pid) {
-        Some(start) => format!(
-            "{{\n  \"pid\": {pid},\n  \"createdAt\": \"{created_at}\",\n  \"starttime\": {start}\n}}"
-        ),
-        None => format!("{{\n  \"pid\": {pid},\n  \"createdAt\": \"{created_at}\"\n}}"),
-    }
-}
-
-/// Field 22 of /proc/<pid>/stat.
-pub fn starttime(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after_comm = &stat[stat.rfind(')')? + 2..];
-    after_comm.split(' ').nth(19)?.parse().ok()
+    lock::lock_path(store).expect("realpath of the store's dir")
 }
 
 /// Takes the lock like the gateway (O_CREAT|O_EXCL), retrying until `timeout`.
-pub fn acquire(store: &Path, timeout: Duration) -> Option<GatewayLock> {
-    let path = lock_path(store);
-    let deadline = Instant::now() + timeout;
-    loop {
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-        {
-            Ok(mut file) => {
-                file.write_all(payload(std::process::id(), SystemTime::now()).as_bytes())
-                    .ok()?;
-                return Some(GatewayLock { path });
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                if Instant::now() > deadline {
-                    return None;
-                }
-                std::thread::sleep(Duration::from_millis(2));
-            }
-            Err(e) => panic!("gateway lock {}: {e}", path.display()),
-        }
-    }
+pub fn acquire(store: &Path, timeout: Duration) -> Option<Lock> {
+    lock::acquire(store, WAIT.retry, timeout, &mut Waits::default())
+        .unwrap_or_else(|e| panic!("gateway lock of {}: {e}", store.display()))
 }
 
 /// Atomic replace as the gateway does it: `sessions.json.<uuid>.tmp`, fsync, rename.
 pub fn atomic_write(store: &Path, text: &str) {
-    let dir = store.parent().expect("dir");
-    let tmp = dir.join(format!("sessions.json.{:08x}-gw.tmp", rand_u32()));
-    let mut file = std::fs::File::create(&tmp).expect("gateway temp");
-    file.write_all(text.as_bytes()).expect("gateway write");
-    file.sync_all().expect("gateway fsync");
-    std::fs::rename(&tmp, store).expect("gateway rename");
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .expect("gateway dir fsync");
-}
-
-/// `JSON.stringify(value, null, 2)` for the plain values these tests use.
-pub fn stringify(value: &Value) -> String {
-    serde_json::to_string_pretty(value).expect("stringify")
+    store::atomic_write(store, text).expect("gateway write");
 }
 
 /// One locked read-modify-write that sets `entry[key][field] = value`.
 /// Returns the value the field held before.
 pub fn locked_set(store: &Path, key: &str, field: &str, value: Value) -> Value {
-    let _lock = acquire(store, Duration::from_secs(10)).expect("gateway could not take its lock");
-    let mut parsed: Value =
-        serde_json::from_slice(&std::fs::read(store).expect("read")).expect("store is JSON");
-    let entry = parsed
-        .get_mut(key)
-        .and_then(Value::as_object_mut)
-        .expect("entry");
-    let previous = entry.insert(field.to_owned(), value).unwrap_or(Value::Null);
-    atomic_write(store, &stringify(&parsed));
-    previous
+    let outcome = store::update_field(store, key, field, WAIT, &mut Waits::default(), |_| value);
+    match outcome {
+        Ok(Outcome::Made { previous }) => previous,
+        other => panic!("the gateway's write failed: {other:?}"),
+    }
 }
 
 /// Starts the gateway simulator as a separate process: `rounds` locked
@@ -138,9 +77,9 @@ pub fn spawn_paced(store: &Path, key: &str, rounds: u32, pause: Duration) -> Chi
         .expect("spawn the gateway simulator")
 }
 
-/// The simulator's body. Each round checks that its previous write is still
-/// there (a lost update otherwise), then writes the next counter value.
-/// Prints `lost=N` and fails if any update was lost.
+/// The simulator's body. Round N writes N to the counter, after checking that
+/// its previous write is still there (a lost update otherwise).
+/// Prints `lost=N` and fails if any update was lost or not made.
 pub fn sim_main() {
     let Some(store) = std::env::var_os("GATEWAY_SIM_STORE") else {
         panic!("gateway_sim_process only runs as a helper process; other tests start it");
@@ -155,28 +94,30 @@ pub fn sim_main() {
         .ok()
         .and_then(|p| p.parse().ok())
         .map_or(Duration::ZERO, Duration::from_micros);
-    let mut lost = 0;
-    for round in 0..rounds {
-        if round > 0 && !pause.is_zero() {
-            std::thread::sleep(pause);
-        }
-        let previous = locked_set(&store, &key, "gatewayCounter", Value::from(round));
-        if round > 0 && previous != round - 1 {
-            lost += 1;
-            eprintln!(
-                "gateway sim: round {round}: found {previous}, expected {}",
-                round - 1
-            );
-        }
-    }
+    let plan = Plan {
+        store: &store,
+        key: &key,
+        field: "gatewayCounter",
+        updates: rounds.into(),
+        pause,
+        wait: WAIT,
+        first: 0,
+    };
+    let report = writer::run(&plan, |event| match event {
+        Event::Made(_) => {}
+        Event::Lost {
+            update,
+            found,
+            expected,
+        } => eprintln!("gateway sim: round {update}: found {found}, expected {expected}"),
+        Event::Failed { update, error } => eprintln!("gateway sim: round {update}: {error}"),
+    });
+    let lost = report.lost;
     println!("lost={lost} rounds={rounds}");
     assert_eq!(lost, 0, "the gateway lost {lost} of its own updates");
-}
-
-fn rand_u32() -> u32 {
-    let nanos = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    nanos ^ std::process::id().rotate_left(16)
+    assert_eq!(
+        report.made,
+        u64::from(rounds),
+        "the gateway could not make all its updates: {report:?}"
+    );
 }

@@ -1,6 +1,6 @@
 //! 6. Race: the gateway updates lost to a second writer. A gateway simulator in another
-//!    process (this binary's hidden `gateway-sim` mode, written from
-//!    docs/GATEWAY.md, lock era) makes numbered updates under the gateway's lock while
+//!    process (this binary's hidden `gateway-sim` mode running `openclaw-sim`'s writer, written
+//!    from docs/GATEWAY.md, lock era) makes numbered updates under the gateway's lock while
 //!    the baseline script runs in a loop, then while a real `keepalived` takes a burst of
 //!    touches and touches back to back.
 

@@ -1,8 +1,6 @@
 //! Statistics, child processes and the running daemon, shared by the benchmarks.
 
 use std::ffi::OsStr;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -79,6 +77,8 @@ pub fn round_options<'a>(
     }
 }
 
+/// The floor of a store write: read the bytes, then the durable replace every writer pays
+/// (temp file, fsync, rename, fsync dir; the gateway's own, from `openclaw-sim`), nothing else.
 pub fn floor_write(src: &Path, dst: &Path) {
     let bytes = std::fs::read(src).expect("floor: read");
     let dir = dst.parent().expect("floor: dir");
@@ -86,31 +86,7 @@ pub fn floor_write(src: &Path, dst: &Path) {
         ".floor-{}.tmp",
         dst.file_name().and_then(OsStr::to_str).unwrap_or("x")
     ));
-    durable_replace(&tmp, dst, &bytes).expect("floor: durable write");
-}
-
-/// Write `bytes` to `tmp` (created 0600, in `dst`'s directory), fsync, rename over `dst`,
-/// fsync the directory. The temp file is removed when any step fails.
-pub fn durable_replace(tmp: &Path, dst: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let steps = || -> std::io::Result<()> {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(tmp, dst)?;
-        let dir = dst.parent().unwrap_or(Path::new("."));
-        std::fs::File::open(dir)?.sync_all()
-    };
-    let result = steps();
-    if result.is_err() {
-        let _ = std::fs::remove_file(tmp);
-    }
-    result
+    openclaw_sim::store::durable_replace(&tmp, dst, &bytes).expect("floor: durable write");
 }
 
 /// The fields of `/proc/<pid>/stat` after the command name (which is in parentheses and may
