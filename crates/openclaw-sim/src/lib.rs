@@ -7,7 +7,9 @@
 //! - [`store`]: the gateway's locked read-modify-write of `sessions.json` and its atomic replace.
 //! - [`writer`]: a gateway writing one counter over and over, as the simulator processes of the
 //!   tests and of `keepalive-bench race` run it, counting the updates another writer lost.
+//! - [`agent_db`]: the agent databases (SQLite) the gateway leaves from 2026.6 on.
 
+pub mod agent_db;
 pub mod lock;
 pub mod store;
 pub mod writer;

@@ -335,3 +335,6 @@ fn sqlite_error(path: &Path, e: &rusqlite::Error) -> DbError {
         _ => DbError::Io { path, detail },
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -25,9 +25,6 @@ pub mod reset_policy;
 pub mod state_dir;
 pub mod which_release;
 
-#[cfg(test)]
-mod tests;
-
 pub use config::{OpenClawConfig, config_path, store_path, template_is_shared};
 pub use release::{Facing, Release, ReleaseRules};
 pub use reset::{

@@ -4,50 +4,14 @@
 //! may not be read is tested end to end (tests/stores.rs), where it can be read as
 //! another user: this process usually runs as root, which reads everything.
 
-use std::collections::BTreeMap;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use openclaw_sim::agent_db::{
+    AGENT_SCHEMA_2026_6, Left, SESSION_SCHEMA_2026_9, assert_same_tree, tree, with_suffix, write_db,
+};
 use rusqlite::Connection;
 
-use crate::openclaw::agent_db::{AgentDb, DbError, Journal, probe, session_keys};
-
-/// 2026.6.35's agent database (`openclaw-agent-db`): auth, memory and caches, no sessions.
-const AGENT_SCHEMA_2026_6: &str = "
-CREATE TABLE IF NOT EXISTS schema_meta (meta_key TEXT NOT NULL PRIMARY KEY, role TEXT NOT NULL,
-  schema_version INTEGER NOT NULL, agent_id TEXT, app_version TEXT, created_at INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS cache_entries (scope TEXT NOT NULL, key TEXT NOT NULL, value_json TEXT,
-  blob BLOB, expires_at INTEGER, updated_at INTEGER NOT NULL, PRIMARY KEY (scope, key));
-CREATE TABLE IF NOT EXISTS auth_profile_store (store_key TEXT NOT NULL PRIMARY KEY,
-  store_json TEXT NOT NULL, updated_at INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS auth_profile_state (state_key TEXT NOT NULL PRIMARY KEY,
-  state_json TEXT NOT NULL, updated_at INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS memory_index_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-INSERT INTO schema_meta VALUES ('primary', 'agent', 1, 'main', NULL, 1, 1);
-PRAGMA user_version = 1;
-";
-
-/// 2026.9.6's session table, as its dist creates it, with one session.
-const SESSION_SCHEMA_2026_9: &str = "
-CREATE TABLE IF NOT EXISTS session_nodes (
-  session_key TEXT NOT NULL PRIMARY KEY,
-  current_session_id TEXT NOT NULL,
-  entry_json TEXT NOT NULL,
-  legacy_acp_migration_json TEXT,
-  entry_valid INTEGER NOT NULL DEFAULT 0 CHECK (entry_valid IN (-1, 0, 1)),
-  updated_at INTEGER NOT NULL,
-  created_at INTEGER,
-  pinned_at INTEGER,
-  archived_at INTEGER,
-  last_read_at INTEGER,
-  last_interaction_at INTEGER,
-  last_activity_at INTEGER
-) STRICT;
-INSERT INTO session_nodes (session_key, current_session_id, entry_json, updated_at)
-  VALUES ('agent:main:main', 's1', '{}', 1770000000000);
-PRAGMA user_version = 23;
-";
+use super::{AgentDb, DbError, Journal, probe, session_keys};
 
 fn db_in(dir: &Path) -> PathBuf {
     let agent = dir.join("agents/main/agent");
@@ -55,77 +19,11 @@ fn db_in(dir: &Path) -> PathBuf {
     agent.join("openclaw-agent.sqlite")
 }
 
-fn sibling(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(suffix);
-    PathBuf::from(name)
-}
-
-/// A database in rollback mode (SQLite's default), closed.
-fn rollback_db(path: &Path, schema: &str) {
-    let db = Connection::open(path).expect("create");
-    db.execute_batch(schema).expect("schema");
-}
-
-/// A WAL database that its writer closed cleanly: no `-wal`, no `-shm`.
-fn closed_wal_db(path: &Path, schema: &str) {
-    let db = Connection::open(path).expect("create");
-    db.pragma_update(None, "journal_mode", "WAL").expect("wal");
-    db.execute_batch(schema).expect("schema");
-    drop(db);
-    assert!(!sibling(path, "-wal").exists() && !sibling(path, "-shm").exists());
-}
-
-/// A WAL database as a writer leaves it when it dies: the tables created after WAL was
-/// switched on are only in `-wal` (never checkpointed), with the `-shm` index beside it.
-/// Made by copying a live writer's files, which is what the disk holds after a crash.
-fn crashed_wal_db(path: &Path, schema: &str) {
-    let scratch = tempfile::tempdir().expect("scratch");
-    let live = scratch.path().join("live.sqlite");
-    let db = Connection::open(&live).expect("create");
-    db.pragma_update(None, "journal_mode", "WAL").expect("wal");
-    db.pragma_update(None, "wal_autocheckpoint", 0)
-        .expect("no checkpoint");
-    db.execute_batch(schema).expect("schema");
-    for suffix in ["", "-wal", "-shm"] {
-        std::fs::copy(sibling(&live, suffix), sibling(path, suffix)).expect("copy");
-    }
-    drop(db);
-}
-
-/// Every file and folder under `dir`: bytes, size, mode and mtime (a folder's mtime
-/// changes when a file is created or removed in it, even for a moment).
-fn tree(dir: &Path) -> BTreeMap<PathBuf, (Vec<u8>, u32, i64, i64)> {
-    let mut out = BTreeMap::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(path) = todo.pop() {
-        let meta = std::fs::symlink_metadata(&path).expect("stat");
-        let bytes = if meta.is_dir() {
-            for entry in std::fs::read_dir(&path).expect("list") {
-                todo.push(entry.expect("entry").path());
-            }
-            Vec::new()
-        } else {
-            std::fs::read(&path).expect("read")
-        };
-        out.insert(path, (bytes, meta.mode(), meta.mtime(), meta.mtime_nsec()));
-    }
-    out
-}
-
 /// Probes `db` and checks that nothing under `dir` changed; returns the answer.
 fn probe_untouched(dir: &Path, db: &Path) -> Result<Option<AgentDb>, DbError> {
     let before = tree(dir);
     let found = probe(db);
-    let after = tree(dir);
-    assert_eq!(
-        before.keys().collect::<Vec<_>>(),
-        after.keys().collect::<Vec<_>>(),
-        "files appeared or vanished"
-    );
-    for (path, was) in &before {
-        assert!(after[path] == *was, "{} changed", path.display());
-    }
+    assert_same_tree(&before, &tree(dir));
     found
 }
 
@@ -146,7 +44,7 @@ fn no_file_is_no_database() {
 fn the_2026_6_agent_database_holds_no_sessions() {
     let dir = tempfile::tempdir().expect("tmp");
     let db = db_in(dir.path());
-    rollback_db(&db, AGENT_SCHEMA_2026_6);
+    write_db(&db, AGENT_SCHEMA_2026_6, Left::Rollback);
     let got = found(probe_untouched(dir.path(), &db));
     assert_eq!(
         got,
@@ -162,9 +60,10 @@ fn the_2026_6_agent_database_holds_no_sessions() {
 fn a_database_with_session_nodes_holds_the_sessions() {
     let dir = tempfile::tempdir().expect("tmp");
     let db = db_in(dir.path());
-    rollback_db(
+    write_db(
         &db,
         &format!("{AGENT_SCHEMA_2026_6}{SESSION_SCHEMA_2026_9}"),
+        Left::Rollback,
     );
     let got = found(probe_untouched(dir.path(), &db));
     assert!(got.holds_sessions);
@@ -182,7 +81,7 @@ fn a_cleanly_closed_wal_database_is_read_without_creating_its_side_files() {
     ] {
         let dir = tempfile::tempdir().expect("tmp");
         let db = db_in(dir.path());
-        closed_wal_db(&db, &schema);
+        write_db(&db, &schema, Left::Closed);
         let got = found(probe_untouched(dir.path(), &db));
         assert_eq!(got.holds_sessions, sessions);
         assert_eq!(got.journal, Journal::WalCheckpointed);
@@ -197,7 +96,7 @@ fn tables_that_are_only_in_the_write_ahead_log_are_found_and_nothing_is_checkpoi
     ] {
         let dir = tempfile::tempdir().expect("tmp");
         let db = db_in(dir.path());
-        crashed_wal_db(&db, &schema);
+        write_db(&db, &schema, Left::Crashed);
         let main = std::fs::read(&db).expect("main file");
         assert!(
             !main.windows(12).any(|w| w == b"schema_meta ")
@@ -220,8 +119,8 @@ fn tables_that_are_only_in_the_write_ahead_log_are_found_and_nothing_is_checkpoi
 fn a_write_ahead_log_without_its_index_is_not_read_rather_than_given_one() {
     let dir = tempfile::tempdir().expect("tmp");
     let db = db_in(dir.path());
-    crashed_wal_db(&db, SESSION_SCHEMA_2026_9);
-    std::fs::remove_file(sibling(&db, "-shm")).expect("rm shm");
+    write_db(&db, SESSION_SCHEMA_2026_9, Left::Crashed);
+    std::fs::remove_file(with_suffix(&db, "-shm")).expect("rm shm");
     let err = probe_untouched(dir.path(), &db).expect_err("unreadable");
     assert!(matches!(err, DbError::Busy { .. }), "{err:?}");
     let message = err.to_string();
@@ -271,9 +170,10 @@ fn a_file_that_is_not_a_database_is_an_error_that_names_it() {
 fn a_damaged_database_is_reported_as_such() {
     let dir = tempfile::tempdir().expect("tmp");
     let db = db_in(dir.path());
-    rollback_db(
+    write_db(
         &db,
         &format!("{AGENT_SCHEMA_2026_6}{SESSION_SCHEMA_2026_9}"),
+        Left::Rollback,
     );
     // The schema table's root page (page 1, after the 100-byte header) gets an
     // impossible b-tree page type.
@@ -291,7 +191,7 @@ fn a_damaged_database_is_reported_as_such() {
 fn a_database_locked_by_a_writer_is_busy_not_guessed() {
     let dir = tempfile::tempdir().expect("tmp");
     let db = db_in(dir.path());
-    rollback_db(&db, AGENT_SCHEMA_2026_6);
+    write_db(&db, AGENT_SCHEMA_2026_6, Left::Rollback);
     // A rollback-mode writer in the middle of committing holds an exclusive lock.
     let writer = Connection::open(&db).expect("writer");
     writer
@@ -314,7 +214,7 @@ fn session_keys_come_from_session_nodes_also_when_only_in_the_log() {
     let dir = tempfile::tempdir().expect("tmp");
     let db = db_in(dir.path());
     assert_eq!(session_keys(&db).expect("no file"), Vec::<String>::new());
-    crashed_wal_db(&db, SESSION_SCHEMA_2026_9);
+    write_db(&db, SESSION_SCHEMA_2026_9, Left::Crashed);
     let before = tree(dir.path());
     assert_eq!(session_keys(&db).expect("keys"), ["agent:main:main"]);
     assert!(
@@ -323,7 +223,7 @@ fn session_keys_come_from_session_nodes_also_when_only_in_the_log() {
     );
     let other = tempfile::tempdir().expect("tmp");
     let db = db_in(other.path());
-    rollback_db(&db, AGENT_SCHEMA_2026_6);
+    write_db(&db, AGENT_SCHEMA_2026_6, Left::Rollback);
     assert_eq!(session_keys(&db).expect("no table"), Vec::<String>::new());
 }
 
@@ -359,7 +259,7 @@ fn a_database_a_live_writer_holds_open_is_read_through_its_index() {
     let mut writer = std::process::Command::new(std::env::current_exe().expect("test binary"))
         .args([
             "--exact",
-            "openclaw::tests::agent_db::live_writer_process",
+            "openclaw::agent_db::tests::live_writer_process",
             "--ignored",
             "--nocapture",
             "--test-threads=1",
@@ -373,12 +273,14 @@ fn a_database_a_live_writer_holds_open_is_read_through_its_index() {
     let ready = lines.any(|line| line.is_ok_and(|l| l.contains("live writer ready")));
     let checked = std::panic::catch_unwind(|| {
         assert!(ready, "the writer process did not get ready");
-        let wal = std::fs::metadata(sibling(&db, "-wal")).expect("-wal").len();
+        let wal = std::fs::metadata(with_suffix(&db, "-wal"))
+            .expect("-wal")
+            .len();
         assert!(
             wal > 32,
             "no frames in the log ({wal} bytes): this test would prove nothing"
         );
-        assert!(sibling(&db, "-shm").exists());
+        assert!(with_suffix(&db, "-shm").exists());
         let got = found(probe_untouched(dir.path(), &db));
         assert_eq!(
             got,

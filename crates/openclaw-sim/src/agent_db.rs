@@ -1,0 +1,133 @@
+//! The agent databases the gateway keeps from 2026.6 on
+//! (`agents/<id>/agent/openclaw-agent.sqlite`), made with SQLite itself from the gateway's own
+//! schemas and left in each state the gateway leaves them in; and snapshots of a folder, to
+//! prove that reading a database changed no file in it. Fixtures for tests: they panic when
+//! the disk fails them.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use rusqlite::Connection;
+
+/// 2026.6.35's agent database (`openclaw-agent-db`): auth, memory and caches, `user_version` 1,
+/// no sessions.
+pub const AGENT_SCHEMA_2026_6: &str = "
+CREATE TABLE IF NOT EXISTS schema_meta (meta_key TEXT NOT NULL PRIMARY KEY, role TEXT NOT NULL,
+  schema_version INTEGER NOT NULL, agent_id TEXT, app_version TEXT, created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS cache_entries (scope TEXT NOT NULL, key TEXT NOT NULL, value_json TEXT,
+  blob BLOB, expires_at INTEGER, updated_at INTEGER NOT NULL, PRIMARY KEY (scope, key));
+CREATE TABLE IF NOT EXISTS auth_profile_store (store_key TEXT NOT NULL PRIMARY KEY,
+  store_json TEXT NOT NULL, updated_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS auth_profile_state (state_key TEXT NOT NULL PRIMARY KEY,
+  state_json TEXT NOT NULL, updated_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS memory_index_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT INTO schema_meta VALUES ('primary', 'agent', 1, 'main', NULL, 1, 1);
+PRAGMA user_version = 1;
+";
+
+/// 2026.9.6's session table, as its dist creates it, holding one session, `agent:main:main`.
+pub const SESSION_SCHEMA_2026_9: &str = "
+CREATE TABLE IF NOT EXISTS session_nodes (
+  session_key TEXT NOT NULL PRIMARY KEY,
+  current_session_id TEXT NOT NULL,
+  entry_json TEXT NOT NULL,
+  legacy_acp_migration_json TEXT,
+  entry_valid INTEGER NOT NULL DEFAULT 0 CHECK (entry_valid IN (-1, 0, 1)),
+  updated_at INTEGER NOT NULL,
+  created_at INTEGER,
+  pinned_at INTEGER,
+  archived_at INTEGER,
+  last_read_at INTEGER,
+  last_interaction_at INTEGER,
+  last_activity_at INTEGER
+) STRICT;
+INSERT INTO session_nodes (session_key, current_session_id, entry_json, updated_at)
+  VALUES ('agent:main:main', 's1', '{}', 1770000000000);
+PRAGMA user_version = 23;
+";
+
+/// How the database's writer left the file.
+#[derive(Debug, Clone, Copy)]
+pub enum Left {
+    /// Rollback mode (SQLite's default), closed.
+    Rollback,
+    /// WAL mode, closed cleanly: no `-wal`, no `-shm`.
+    Closed,
+    /// WAL mode, its writer gone without closing: the tables created after WAL was switched
+    /// on are only in `-wal` (never checkpointed), with the `-shm` index beside it.
+    Crashed,
+}
+
+/// Writes a database at `path` holding `schema`, left as `left`. It is made elsewhere and
+/// copied in, which for [`Left::Crashed`] is what the disk holds after the crash, and which
+/// never creates a side file at `path` for a moment.
+pub fn write_db(path: &Path, schema: &str, left: Left) {
+    let scratch = tempfile::tempdir().expect("scratch dir");
+    let live = scratch.path().join("db.sqlite");
+    let db = Connection::open(&live).expect("create the database");
+    if !matches!(left, Left::Rollback) {
+        db.pragma_update(None, "journal_mode", "WAL").expect("wal");
+    }
+    if matches!(left, Left::Crashed) {
+        db.pragma_update(None, "wal_autocheckpoint", 0)
+            .expect("no checkpoint");
+    }
+    db.execute_batch(schema).expect("schema");
+    let suffixes: &[&str] = match left {
+        Left::Crashed => &["", "-wal", "-shm"],
+        Left::Rollback | Left::Closed => {
+            drop(db);
+            assert!(
+                !with_suffix(&live, "-wal").exists() && !with_suffix(&live, "-shm").exists(),
+                "closed, the database has no side files"
+            );
+            &[""]
+        }
+    };
+    for suffix in suffixes {
+        std::fs::copy(with_suffix(&live, suffix), with_suffix(path, suffix)).expect("copy");
+    }
+}
+
+/// `path` with `suffix` appended to its name: a database's `-wal` and `-shm`.
+pub fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// Every file and folder under a folder: bytes, mode and mtime (a folder's mtime changes
+/// when a file is created or removed in it, even for a moment).
+pub type Tree = BTreeMap<PathBuf, (Vec<u8>, u32, i64, i64)>;
+
+pub fn tree(dir: &Path) -> Tree {
+    let mut out = BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(path) = todo.pop() {
+        let meta = std::fs::symlink_metadata(&path).expect("stat");
+        let bytes = if meta.is_dir() {
+            for entry in std::fs::read_dir(&path).expect("list") {
+                todo.push(entry.expect("entry").path());
+            }
+            Vec::new()
+        } else {
+            std::fs::read(&path).expect("read")
+        };
+        out.insert(path, (bytes, meta.mode(), meta.mtime(), meta.mtime_nsec()));
+    }
+    out
+}
+
+/// Asserts that `after` is `before`: the same files, each byte-identical, same mode and mtime.
+pub fn assert_same_tree(before: &Tree, after: &Tree) {
+    assert_eq!(
+        before.keys().collect::<Vec<_>>(),
+        after.keys().collect::<Vec<_>>(),
+        "files appeared or vanished"
+    );
+    for (path, was) in before {
+        assert!(after[path] == *was, "{} changed", path.display());
+    }
+}
