@@ -3,6 +3,9 @@
 //! another process, an unlocked writer (the gateway's heartbeat runner), and
 //! the daemon's lock hold time. Each test prints its figures (`--nocapture`)
 //! so that RELIABILITY.md can quote them.
+//!
+//! Over 400 lines: each scenario builds multi-megabyte stores and reports the figures
+//! RELIABILITY.md quotes; they share the store and file helpers at the top.
 
 mod support;
 

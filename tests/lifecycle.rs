@@ -1,4 +1,6 @@
 //! The daemon's life: one per socket, crashes, signals, restarts.
+//!
+//! About 400 lines: fifteen short tests, one per event in the daemon's life.
 
 mod support;
 

@@ -2,6 +2,9 @@
 //! `proto/clients/node/keepalive-client.mjs` and the OpenClaw hook
 //! `contrib/openclaw-hook/keepalive-touch/handler.ts`. Each test is skipped
 //! (visibly) when `node` is not installed.
+//!
+//! Over 400 lines: each test carries the Node program it runs, inline, beside the checks of
+//! what it printed.
 
 mod support;
 

@@ -1,5 +1,9 @@
 //! Test harness: real `keepalived` processes in temporary state dirs, the
 //! real `keepalivectl`, raw socket clients, and a gateway-style writer.
+//!
+//! Over 400 lines: the harness every suite shares (`Env`, `Daemon`, `RawClient`, fixtures, the
+//! store diff); the parts only some suites use are beside it (`gateway`, `agent_db`,
+//! `hostile`).
 
 #![allow(dead_code)] // each test binary uses a different part of the harness
 

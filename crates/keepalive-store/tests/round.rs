@@ -1,4 +1,6 @@
 //! Rounds on real files: byte preservation, what is and is not bumped, dry runs, redo.
+//!
+//! Over 400 lines: eighteen short tests of one function, `bump_store`, on real files.
 
 mod common;
 
