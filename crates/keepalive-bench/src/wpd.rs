@@ -36,6 +36,7 @@ fn entry(key: String, updated_at: u64) -> EntryInfo {
         chat_type: Some("direct".into()),
         channel: None,
         last_channel: Some("telegram".into()),
+        session_id: None,
     }
 }
 

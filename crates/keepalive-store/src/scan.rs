@@ -83,6 +83,9 @@ pub struct EntryInfo {
     pub channel: Option<String>,
     /// `lastChannel`, the channel fallback.
     pub last_channel: Option<String>,
+    /// `sessionId`: the conversation now behind the key; the gateway gives the key a new one
+    /// when it resets the session.
+    pub session_id: Option<String>,
 }
 
 /// The result of scanning a store.

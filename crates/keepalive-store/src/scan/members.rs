@@ -10,7 +10,13 @@ use super::{EntryInfo, StoreScan, Timestamp};
 /// Timestamp members, in the order of [`OwnMembers::timestamps`].
 const TIMESTAMP_NAMES: [&str; 3] = ["updatedAt", "lastInteractionAt", "sessionStartedAt"];
 /// String members, in the order of [`OwnMembers::strings`].
-const STRING_NAMES: [&str; 4] = ["sessionFile", "chatType", "channel", "lastChannel"];
+const STRING_NAMES: [&str; 5] = [
+    "sessionFile",
+    "chatType",
+    "channel",
+    "lastChannel",
+    "sessionId",
+];
 
 /// An entry's own member whose value the scanner records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,7 +57,7 @@ pub(super) struct RawString {
 #[derive(Debug, Clone)]
 pub(super) struct OwnMembers {
     pub timestamps: [Timestamp; 3],
-    pub strings: [Option<RawString>; 4],
+    pub strings: [Option<RawString>; 5],
 }
 
 impl OwnMembers {
@@ -59,7 +65,7 @@ impl OwnMembers {
     pub fn not_an_object() -> Self {
         OwnMembers {
             timestamps: [const { Timestamp::NotAnObject }; 3],
-            strings: [const { None }; 4],
+            strings: [const { None }; 5],
         }
     }
 
@@ -67,7 +73,7 @@ impl OwnMembers {
     pub fn object() -> Self {
         OwnMembers {
             timestamps: [const { Timestamp::Missing }; 3],
-            strings: [const { None }; 4],
+            strings: [const { None }; 5],
         }
     }
 }
@@ -164,7 +170,7 @@ pub(super) fn dedup(b: &[u8], members: Vec<RawMember>) -> StoreScan {
         .into_iter()
         .map(|(key, key_lossy, own)| {
             let [updated_at, last_interaction_at, session_started_at] = own.timestamps;
-            let [session_file, chat_type, channel, last_channel] =
+            let [session_file, chat_type, channel, last_channel, session_id] =
                 own.strings.map(|s| s.and_then(|s| decode_string(b, &s)));
             EntryInfo {
                 key,
@@ -176,6 +182,7 @@ pub(super) fn dedup(b: &[u8], members: Vec<RawMember>) -> StoreScan {
                 chat_type,
                 channel,
                 last_channel,
+                session_id,
             }
         })
         .collect();

@@ -192,6 +192,7 @@ fn fixtures_scan_like_serde_json() {
             assert_eq!(e.chat_type.as_deref(), text("chatType"));
             assert_eq!(e.channel.as_deref(), text("channel"));
             assert_eq!(e.last_channel.as_deref(), text("lastChannel"));
+            assert_eq!(e.session_id.as_deref(), text("sessionId"));
         }
     }
 }

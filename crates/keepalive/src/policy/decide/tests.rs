@@ -44,6 +44,7 @@ fn entry(key: &str, updated: Option<u64>, last: Option<u64>, started: Option<u64
         chat_type: None,
         channel: None,
         last_channel: None,
+        session_id: None,
     }
 }
 
