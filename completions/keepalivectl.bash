@@ -46,6 +46,9 @@ _keepalivectl() {
             keepalivectl,metrics)
                 cmd="keepalivectl__subcmd__metrics"
                 ;;
+            keepalivectl,resets)
+                cmd="keepalivectl__subcmd__resets"
+                ;;
             keepalivectl,rules)
                 cmd="keepalivectl__subcmd__rules"
                 ;;
@@ -99,6 +102,9 @@ _keepalivectl() {
                 ;;
             keepalivectl__subcmd__help,metrics)
                 cmd="keepalivectl__subcmd__help__subcmd__metrics"
+                ;;
+            keepalivectl__subcmd__help,resets)
+                cmd="keepalivectl__subcmd__help__subcmd__resets"
                 ;;
             keepalivectl__subcmd__help,rules)
                 cmd="keepalivectl__subcmd__help__subcmd__rules"
@@ -161,7 +167,7 @@ _keepalivectl() {
 
     case "${cmd}" in
         keepalivectl)
-            opts="-h -V --socket --json --help --version start status touch active-within sessions doctor interval include exclude forget rules metrics logs shutdown stop service completions help"
+            opts="-h -V --socket --json --help --version start status touch active-within sessions resets doctor interval include exclude forget rules metrics logs shutdown stop service completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -285,7 +291,7 @@ _keepalivectl() {
             return 0
             ;;
         keepalivectl__subcmd__help)
-            opts="start status touch active-within sessions doctor interval include exclude forget rules metrics logs shutdown service completions help"
+            opts="start status touch active-within sessions resets doctor interval include exclude forget rules metrics logs shutdown service completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -425,6 +431,20 @@ _keepalivectl() {
             return 0
             ;;
         keepalivectl__subcmd__help__subcmd__metrics)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        keepalivectl__subcmd__help__subcmd__resets)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -655,6 +675,32 @@ _keepalivectl() {
                 return 0
             fi
             case "${prev}" in
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        keepalivectl__subcmd__resets)
+            opts="-h --agent --since --all --follow --socket --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --agent)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --socket)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -29,6 +29,7 @@ set edit:completion:arg-completer[keepalivectl] = {|@words|
             cand touch 'Bump sessions now and wait until the write is durable'
             cand active-within 'Show the activity window, or set and persist it (24h, 90m, or `all`)'
             cand sessions 'One row per session: last activity, when it would expire, whether it is kept alive and why'
+            cand resets 'The resets keepalive noticed, newest first, with its verdict on each session just before'
             cand doctor 'Explain this installation: state dir, config, reset policy, generations, locks (needs no daemon)'
             cand interval 'Show the tick interval, or set and persist it'
             cand include 'Always keep a session alive'
@@ -73,6 +74,16 @@ set edit:completion:arg-completer[keepalivectl] = {|@words|
         &'keepalivectl;sessions'= {
             cand --agent 'Only this agent [default: every agent]'
             cand --socket 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]'
+            cand --json 'Print the daemon''s reply as JSON instead of text'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'keepalivectl;resets'= {
+            cand --agent 'Only this agent [default: every agent]'
+            cand --since 'Only those noticed within this long (90m, 24h, 7d)'
+            cand --socket 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]'
+            cand --all 'Also entries that disappeared from a store or appeared in one'
+            cand --follow 'Then keep printing new ones as they are noticed (one line each; one JSON object each with --json), until interrupted or the daemon stops'
             cand --json 'Print the daemon''s reply as JSON instead of text'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -209,6 +220,7 @@ set edit:completion:arg-completer[keepalivectl] = {|@words|
             cand touch 'Bump sessions now and wait until the write is durable'
             cand active-within 'Show the activity window, or set and persist it (24h, 90m, or `all`)'
             cand sessions 'One row per session: last activity, when it would expire, whether it is kept alive and why'
+            cand resets 'The resets keepalive noticed, newest first, with its verdict on each session just before'
             cand doctor 'Explain this installation: state dir, config, reset policy, generations, locks (needs no daemon)'
             cand interval 'Show the tick interval, or set and persist it'
             cand include 'Always keep a session alive'
@@ -231,6 +243,8 @@ set edit:completion:arg-completer[keepalivectl] = {|@words|
         &'keepalivectl;help;active-within'= {
         }
         &'keepalivectl;help;sessions'= {
+        }
+        &'keepalivectl;help;resets'= {
         }
         &'keepalivectl;help;doctor'= {
         }

@@ -13,19 +13,10 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
-use support::{Env, now_ms, ok, parse, stderr, text};
+use support::{Env, now_ms, ok, parse, stderr, store_of, text};
 
 const MIN: u64 = 60_000;
 const HOUR: u64 = 60 * MIN;
-
-/// A store as the gateway writes it: `JSON.stringify(store, null, 2)`.
-fn store(entries: &[(&str, Value)]) -> Vec<u8> {
-    let mut map = serde_json::Map::new();
-    for (key, entry) in entries {
-        map.insert((*key).to_string(), entry.clone());
-    }
-    serde_json::to_vec_pretty(&Value::Object(map)).expect("json")
-}
 
 fn v1(env: &Env, id: &str, updated: u64) -> Value {
     let transcript = env
@@ -69,7 +60,7 @@ fn keeps_alive_what_is_in_use_and_lets_the_rest_expire() {
     // during the test, so every outcome comes from activity.
     env.config("{ session: { reset: { mode: 'idle', idleMinutes: 2880 } } // 48 h\n}");
     let now = now_ms();
-    let store_bytes = store(&[
+    let store_bytes = store_of(&[
         ("agent:main:busy", v1(&env, "busy", now - 5 * MIN)),
         ("agent:main:typing", v1(&env, "typing", now - 30 * HOUR)),
         ("agent:main:quiet", v1(&env, "quiet", now - 30 * HOUR)),
@@ -184,7 +175,7 @@ fn rules_and_the_window_decide_with_activity() {
     let now = now_ms();
     env.add_agent(
         "main",
-        &store(&[
+        &store_of(&[
             ("agent:main:busy", v1(&env, "busy", now - 5 * MIN)),
             ("agent:main:quiet", v1(&env, "quiet", now - 30 * HOUR)),
         ]),
@@ -245,7 +236,7 @@ fn keepalives_own_bumps_never_count_as_activity_but_the_gateways_do() {
     let now = now_ms();
     let store_path = env.add_agent(
         "main",
-        &store(&[("agent:main:main", v1(&env, "main", now - 5 * MIN))]),
+        &store_of(&[("agent:main:main", v1(&env, "main", now - 5 * MIN))]),
     );
     // Interval schedule: the first tick writes at once.
     let daemon = env.daemon(&["--schedule", "interval", "--interval", "1h"]);
@@ -298,17 +289,17 @@ fn each_generation_is_detected_and_only_json_stores_are_written() {
     let now = now_ms();
     env.add_agent(
         "v1",
-        &store(&[(
+        &store_of(&[(
             "agent:v1:main",
             json!({"sessionId": "a", "updatedAt": now - MIN}),
         )]),
     );
-    let v2 = store(&[(
+    let v2 = store_of(&[(
         "agent:v2:main",
         json!({"sessionId": "b", "updatedAt": now - MIN, "sessionStartedAt": now - 2 * HOUR, "lastInteractionAt": now - 2 * MIN}),
     )]);
     env.add_agent("v2", &v2);
-    let leftover = store(&[(
+    let leftover = store_of(&[(
         "agent:old:main",
         json!({"sessionId": "c", "updatedAt": now - MIN}),
     )]);
@@ -318,7 +309,7 @@ fn each_generation_is_detected_and_only_json_stores_are_written() {
         support::agent_db::SESSION_SCHEMA_2026_9,
         support::agent_db::Left::Closed,
     );
-    let odd = store(&[("agent:odd:main", json!({"sessionId": "d"}))]);
+    let odd = store_of(&[("agent:odd:main", json!({"sessionId": "d"}))]);
     env.add_agent("odd", &odd);
 
     let daemon = env.daemon(&["--schedule", "interval", "--interval", "1h"]);
@@ -384,7 +375,7 @@ fn an_invalid_gateway_config_is_reported_and_keepalive_falls_back_to_writing_eve
     let now = now_ms();
     env.add_agent(
         "main",
-        &store(&[(
+        &store_of(&[(
             "agent:main:main",
             json!({"sessionId": "a", "updatedAt": now - MIN}),
         )]),
@@ -412,7 +403,7 @@ fn the_schedule_follows_the_gateway_config_becoming_readable_and_broken_again() 
     env.config(broken);
     env.add_agent(
         "main",
-        &store(&[(
+        &store_of(&[(
             "agent:main:main",
             json!({"sessionId": "a", "updatedAt": now_ms() - MIN}),
         )]),
@@ -434,7 +425,7 @@ fn doctor_explains_the_installation_without_a_daemon() {
     env.config("// my gateway\n{ session: { reset: { mode: 'daily', atHour: 5, idleMinutes: 90, }, resetByChannel: { discord: { mode: 'idle', idleMinutes: 15 } } } }\n");
     env.add_agent(
         "main",
-        &store(&[(
+        &store_of(&[(
             "agent:main:main",
             json!({"sessionId": "a", "updatedAt": now_ms()}),
         )]),

@@ -27,6 +27,7 @@ const LAYERS: &[&[&str]] = &[
     &["daemon::metrics"],
     &["daemon::round"],
     &["daemon::socket", "daemon::readiness"],
+    &["resets"],
     &["policy"],
     &["openclaw"],
 ];

@@ -75,10 +75,13 @@ async function mission(t, v) {
   const kept = await c.session(KEPT);
   const control = await c.session(CONTROL);
   c.close();
+  // keepalived ticks every second: two ticks after the gateway's reset it has looked again.
+  await sleep(2500);
+  const resets = await ctlJson(sc.socket, ["resets", "--all"]);
   fig.total_ms = Date.now() - t0;
   t.diagnostic(JSON.stringify(fig));
 
-  return { v, first, kept, control, status, sessions, log: ka.log() };
+  return { v, first, kept, control, status, sessions, resets, log: ka.log() };
 }
 
 /** The verdict on one release's run. */
@@ -108,6 +111,21 @@ test("mission: a kept session survives the idle window of a running gateway; a c
       t.test(`openclaw@${v}`, async (t) => {
         const r = await mission(t, v);
         await t.test("the kept session keeps its sessionId; the control gets a new one", () => judge(r));
+        // Issue 13: keepalive notices the gateway's reset of the control, with its own verdict
+        // (excluded), and notices no reset of the session it kept.
+        await t.test("keepalivectl resets names the control's reset, excluded, and nothing else", () => {
+          const events = r.resets.events ?? [];
+          const said = `keepalivectl resets: ${JSON.stringify(events)}\nkeepalived log:\n${r.log}`;
+          const resets = events.filter((e) => e.kind === "reset");
+          assert.equal(resets.length, 1, `one reset expected: ${said}`);
+          const [e] = resets;
+          assert.equal(e.key, CONTROL, said);
+          assert.equal(e.verdict, "excluded", said);
+          assert.equal(e.old_session_id, r.first.control.sessionId, said);
+          assert.equal(e.new_session_id, r.control.sessionId, said);
+          assert.ok(e.last_seen_ms <= e.noticed_ms, said);
+          assert.ok(!events.some((x) => x.key === KEPT && x.kind !== "appeared"), said);
+        });
         // Issue 10, finding 5: keepalive names the release it faces. It asks the running gateway
         // (found through its instance lock) on its loopback port; the releases whose gateway
         // does not serve /control-ui-config.json here (2026.3.13, 4.12, 6.1) leave it the

@@ -166,6 +166,13 @@ impl Env {
             .expect("run keepalivectl")
     }
 
+    /// `keepalivectl --socket ... ARGS`, not started yet (for a client that keeps running).
+    pub fn ctl_command(&self, args: &[&str]) -> Command {
+        let mut command = self.command(CTL);
+        command.arg("--socket").arg(&self.socket).args(args);
+        command
+    }
+
     /// `keepalivectl ARGS` with extra environment variables.
     pub fn ctl_with(&self, args: &[&str], vars: &[(&str, &std::ffi::OsStr)]) -> Output {
         let mut command = self.command(CTL);
@@ -432,6 +439,15 @@ pub fn bumped_digit_spans(before: &[u8], after: &[u8]) -> Vec<(u64, u64)> {
 }
 
 /// Parses a store with serde_json (not for stores with lone surrogates).
+/// A store as the gateway writes it (`JSON.stringify(store, null, 2)`), from its entries.
+pub fn store_of(entries: &[(&str, Value)]) -> Vec<u8> {
+    let map: serde_json::Map<String, Value> = entries
+        .iter()
+        .map(|(key, entry)| ((*key).to_string(), entry.clone()))
+        .collect();
+    serde_json::to_vec_pretty(&Value::Object(map)).expect("json")
+}
+
 pub fn parse(bytes: &[u8]) -> Value {
     serde_json::from_slice(bytes).expect("store is JSON")
 }

@@ -11,15 +11,17 @@ mod codec;
 mod error;
 mod reply;
 mod request;
+mod reset;
 
 pub use codec::{Frame, FrameCodec, MAX_FRAME_BYTES, MAX_REPLY_BYTES};
 pub use error::{ErrorBody, ErrorCode};
 pub use reply::{
     ActiveWithinReply, AgentResult, AgentStatus, ConfigStatus, HelloReply, IntervalReply,
-    MetricsReply, ReleaseStatus, Reply, RulesReply, SessionRow, SessionsReply, ShutdownReply,
-    StatusReply, TouchReply, decode_reply, encode_error, encode_ok,
+    LastReset, MetricsReply, ReleaseStatus, Reply, ResetsReply, RulesReply, SessionRow,
+    SessionsReply, ShutdownReply, StatusReply, TouchReply, decode_reply, encode_error, encode_ok,
 };
 pub use request::{COMMANDS, PARSER_CODES, Request, Rule, RuleAction, parse_request};
+pub use reset::{ResetEvent, ResetKind, ResetVerdict};
 
 /// The protocol major version this crate speaks. A request carrying any other
 /// `v` is refused with [`ErrorCode::UnsupportedVersion`].
@@ -44,6 +46,7 @@ pub const CAPABILITIES: &[&str] = &[
     "generations",
     "policy-schedule",
     "metrics",
+    "resets",
 ];
 
 /// Longest session key a request may carry. Real keys are well under 200

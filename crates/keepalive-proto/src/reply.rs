@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::{Map, Value};
 
-use crate::{ErrorBody, ErrorCode, PROTOCOL_VERSION, Rule};
+use crate::{ErrorBody, ErrorCode, PROTOCOL_VERSION, ResetEvent, ResetVerdict, Rule};
 
 /// A decoded reply line, before the caller picks the result type it expects.
 #[derive(Debug, Clone, PartialEq)]
@@ -170,6 +170,28 @@ pub struct SessionRow {
     pub reason: String,
     /// The reason in words, with the numbers behind it.
     pub detail: String,
+    /// The session's last reset keepalive noticed (`resets` has the whole event); absent
+    /// when it noticed none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_reset: Option<LastReset>,
+}
+
+/// When a session was last reset, and keepalive's verdict on it just before.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastReset {
+    pub noticed_ms: u64,
+    pub verdict: Option<ResetVerdict>,
+}
+
+/// `resets`: the changes keepalive noticed, oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResetsReply {
+    pub events: Vec<ResetEvent>,
+    /// The event log's file.
+    pub log_file: String,
+    /// Why the log file is not written (it was unreadable, and is left alone for a person to
+    /// look at): events are then kept in memory only, until the daemon stops.
+    pub log_problem: Option<String>,
 }
 
 /// `metrics`: the Prometheus text exposition (format 0.0.4), one string.
@@ -260,4 +282,10 @@ pub struct AgentStatus {
     pub next_write_reason: Option<String>,
     /// Something people should know about this agent (e.g. why keepalive does not write it).
     pub note: Option<String>,
+    /// Resets of this agent's sessions noticed since the daemon started.
+    #[serde(default)]
+    pub resets: u64,
+    /// Of those, resets of sessions keepalive was keeping alive (its failures).
+    #[serde(default)]
+    pub resets_of_kept: u64,
 }

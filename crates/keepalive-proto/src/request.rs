@@ -69,6 +69,16 @@ pub enum Request {
         agent: Option<String>,
     },
     Status {},
+    /// The resets (and appeared or disappeared entries) keepalive noticed, oldest first:
+    /// of one agent or all, noticed at or after `since_ms`, newer than `after_seq`.
+    Resets {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        agent: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        since_ms: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after_seq: Option<u64>,
+    },
     /// Counters and gauges in the Prometheus text format.
     Metrics {},
     Shutdown {},
@@ -90,6 +100,7 @@ impl Request {
             Request::SetActiveWithin { .. } => "set_active_within",
             Request::Sessions { .. } => "sessions",
             Request::Status {} => "status",
+            Request::Resets { .. } => "resets",
             Request::Metrics {} => "metrics",
             Request::Shutdown {} => "shutdown",
         }
@@ -129,7 +140,7 @@ impl Request {
             Request::Touch {
                 sessions, agent, ..
             } => (sessions.as_deref().unwrap_or_default(), agent),
-            Request::Sessions { agent } => (&[][..], agent),
+            Request::Sessions { agent } | Request::Resets { agent, .. } => (&[][..], agent),
             Request::Include { session, agent }
             | Request::Exclude { session, agent }
             | Request::Forget { session, agent } => (std::slice::from_ref(session), agent),
@@ -264,6 +275,7 @@ pub const COMMANDS: &[&str] = &[
     "set_active_within",
     "sessions",
     "status",
+    "resets",
     "metrics",
     "shutdown",
 ];

@@ -17,8 +17,9 @@ use std::path::{Path, PathBuf};
 
 use keepalive_proto::{
     ActiveWithinReply, CAPABILITIES, COMMANDS, ErrorBody, ErrorCode, HelloReply, IntervalReply,
-    MAX_FRAME_BYTES, MetricsReply, Reply, Request, RulesReply, SessionsReply, ShutdownReply,
-    StatusReply, TouchReply, decode_reply, encode_error, encode_ok, parse_request,
+    MAX_FRAME_BYTES, MetricsReply, Reply, Request, ResetKind, ResetsReply, RulesReply,
+    SessionsReply, ShutdownReply, StatusReply, TouchReply, decode_reply, encode_error, encode_ok,
+    parse_request,
 };
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -307,6 +308,38 @@ fn check_ok_reply(at: &str, request: &Request, r: &Value, reply: Reply) {
             check_window(at, status.active_within_s);
             for agent in &status.agents {
                 assert_one_of(at, "generation", &agent.generation, GENERATIONS);
+            }
+        }
+        Request::Resets {
+            agent,
+            since_ms,
+            after_seq,
+        } => {
+            assert_reply_round_trips::<ResetsReply>(at, r, reply.clone());
+            let resets: ResetsReply = reply.into_result().expect("checked above");
+            let mut last_seq = 0;
+            for e in &resets.events {
+                assert!(e.seq > last_seq, "{at}: events come oldest first, numbered");
+                last_seq = e.seq;
+                assert!(
+                    agent.as_ref().is_none_or(|a| &e.agent == a),
+                    "{at}: another agent"
+                );
+                assert!(
+                    since_ms.is_none_or(|s| e.noticed_ms >= s),
+                    "{at}: before since_ms"
+                );
+                assert!(
+                    after_seq.is_none_or(|s| e.seq > s),
+                    "{at}: not after after_seq"
+                );
+                assert_eq!(
+                    e.verdict.is_none(),
+                    e.kind == ResetKind::Appeared,
+                    "{at}: every change but a new entry has a verdict"
+                );
+                assert_one_of(at, "stale_rule", &e.stale_rule, STALE_RULES);
+                assert!(!e.detail.is_empty(), "{at}: {}: no detail", e.key);
             }
         }
         Request::Metrics {} => {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::duration::{parse_interval, parse_window};
+use crate::duration::{parse_interval, parse_since, parse_window};
 use crate::settings::ActiveWithin;
 
 /// Exit codes shared by both programs (also listed in `--help` and the README).
@@ -185,6 +185,21 @@ pub enum CtlCommand {
     Sessions {
         #[command(flatten)]
         agent: AgentArg,
+    },
+    /// The resets keepalive noticed, newest first, with its verdict on each session just before
+    Resets {
+        #[command(flatten)]
+        agent: AgentArg,
+        /// Only those noticed within this long (90m, 24h, 7d)
+        #[arg(long, value_name = "DURATION", value_parser = parse_since)]
+        since: Option<Duration>,
+        /// Also entries that disappeared from a store or appeared in one
+        #[arg(long)]
+        all: bool,
+        /// Then keep printing new ones as they are noticed (one line each; one JSON object each
+        /// with --json), until interrupted or the daemon stops
+        #[arg(long)]
+        follow: bool,
     },
     /// Explain this installation: state dir, config, reset policy, generations, locks (needs no daemon)
     Doctor {

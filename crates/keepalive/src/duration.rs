@@ -72,6 +72,24 @@ pub fn parse_window(text: &str) -> Result<crate::settings::ActiveWithin, String>
     check_window_secs(secs).map(ActiveWithin::Secs)
 }
 
+/// Parses `--since`: how far back to look (`90m`, `24h`, `7d`; a bare number is seconds).
+pub fn parse_since(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let duration = if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        text.parse::<u64>()
+            .map(Duration::from_secs)
+            .map_err(|_| format!("--since {text:?} is too large"))?
+    } else {
+        humantime::parse_duration(text).map_err(|e| {
+            format!("--since {text:?} is not a duration ({e}); use e.g. 90m, 24h or 7d")
+        })?
+    };
+    if duration.is_zero() {
+        return Err("--since 0 would show nothing; use e.g. 24h".into());
+    }
+    Ok(duration)
+}
+
 /// Renders seconds the way people write them (`1m 30s`).
 pub fn format_secs(secs: u64) -> String {
     humantime::format_duration(Duration::from_secs(secs)).to_string()

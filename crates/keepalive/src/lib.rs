@@ -16,6 +16,7 @@ pub mod logging;
 pub mod openclaw;
 pub mod paths;
 pub mod policy;
+pub mod resets;
 pub mod settings;
 pub mod time;
 

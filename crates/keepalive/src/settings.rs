@@ -191,6 +191,11 @@ impl SettingsFile {
         crate::atomic_file::write_atomically(&self.path, &text).map_err(|e| self.io("write", e))
     }
 
+    /// The log of the resets keepalive noticed in this state dir.
+    pub fn resets_log(&self) -> PathBuf {
+        self.path.with_extension("resets.jsonl")
+    }
+
     /// The directory for per-agent activity ledgers of this state dir.
     pub fn ledger_dir(&self) -> PathBuf {
         self.path.with_extension("activity")

@@ -142,6 +142,19 @@ export class Client {
   status() { return this.request({ cmd: "status" }); }
 
   /**
+   * The resets keepalive noticed, oldest first (`resets` in PROTOCOL.md).
+   * @param {{agent?: string, sinceMs?: number, afterSeq?: number}} [filter]
+   */
+  resets({ agent, sinceMs, afterSeq } = {}) {
+    /** @type {{cmd: string, agent?: string, since_ms?: number, after_seq?: number}} */
+    const req = { cmd: "resets" };
+    if (agent !== undefined) req.agent = agent;
+    if (sinceMs !== undefined) req.since_ms = sinceMs;
+    if (afterSeq !== undefined) req.after_seq = afterSeq;
+    return this.request(req);
+  }
+
+  /**
    * Asks the daemon to stop; resolves with `{stopping, pid}` once it has agreed.
    * @param {{timeoutMs?: number}} [options]
    * @returns {Promise<{stopping: boolean, pid: number}>}

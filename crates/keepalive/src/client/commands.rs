@@ -133,6 +133,20 @@ pub async fn run(command: CtlCommand, socket: &Path, json: bool) -> Result<(), C
             print(json, &line, || output::sessions(&reply.sessions));
             Ok(())
         }
+        CtlCommand::Resets {
+            agent,
+            since,
+            all,
+            follow,
+        } => {
+            let query = super::resets::Query {
+                agent: agent.agent,
+                since,
+                all,
+                follow,
+            };
+            super::resets::run(socket, query, json).await
+        }
         CtlCommand::Doctor { state_dir, profile } => {
             super::doctor::run(socket, state_dir.as_deref(), profile.as_deref(), json).await
         }

@@ -14,6 +14,7 @@ mod connection;
 mod doctor;
 mod logs;
 mod output;
+mod resets;
 mod service;
 mod start;
 

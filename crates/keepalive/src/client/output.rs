@@ -3,7 +3,9 @@
 use std::fmt::Write;
 use std::time::SystemTime;
 
-use keepalive_proto::{Rule, RuleAction, SessionRow, StatusReply, TouchReply};
+use keepalive_proto::{
+    ResetEvent, ResetKind, Rule, RuleAction, SessionRow, StatusReply, TouchReply,
+};
 
 use crate::time::unix_ms;
 
@@ -72,7 +74,7 @@ pub fn status(s: &StatusReply) -> String {
         );
         return out;
     }
-    let rows: Vec<[String; 9]> = s
+    let rows: Vec<[String; 10]> = s
         .agents
         .iter()
         .map(|a| {
@@ -88,6 +90,11 @@ pub fn status(s: &StatusReply) -> String {
                 a.last_tick_duration_ms
                     .map_or("-".into(), |d| format!("{d:.1} ms")),
                 a.writes.to_string(),
+                if a.resets_of_kept > 0 {
+                    format!("{} ({} while kept alive)", a.resets, a.resets_of_kept)
+                } else {
+                    a.resets.to_string()
+                },
                 a.last_error
                     .as_ref()
                     .map_or("-".into(), |e| format!("{}: {}", e.code, e.message)),
@@ -103,6 +110,7 @@ pub fn status(s: &StatusReply) -> String {
         "LAST ROUND",
         "TOOK",
         "WRITES",
+        "RESETS",
         "LAST ERROR",
     ];
     let _ = writeln!(out);
@@ -124,7 +132,7 @@ pub fn sessions(rows: &[SessionRow]) -> String {
         return "no sessions".into();
     }
     let now = unix_ms(SystemTime::now());
-    let table_rows: Vec<[String; 6]> = rows
+    let table_rows: Vec<[String; 7]> = rows
         .iter()
         .map(|r| {
             [
@@ -145,6 +153,10 @@ pub fn sessions(rows: &[SessionRow]) -> String {
                 } else {
                     "no".into()
                 },
+                r.last_reset.as_ref().map_or("-".into(), |reset| {
+                    let verdict = reset.verdict.map_or("", |v| v.code());
+                    format!("{} {verdict}", when(now, reset.noticed_ms))
+                }),
                 format!("{}: {}", r.reason, r.detail),
             ]
         })
@@ -156,10 +168,76 @@ pub fn sessions(rows: &[SessionRow]) -> String {
             "LAST ACTIVITY",
             "EXPIRES WITHOUT KEEPALIVE",
             "KEPT",
+            "LAST RESET",
             "WHY",
         ],
         &table_rows,
     )
+}
+
+/// `resets`: newest first, one line per event.
+pub fn resets(events: &[&ResetEvent], all: bool) -> String {
+    if events.is_empty() {
+        return if all {
+            "no resets, and no session appeared or disappeared, since keepalive has been looking"
+                .into()
+        } else {
+            "no resets noticed".into()
+        };
+    }
+    let now = unix_ms(SystemTime::now());
+    let rows: Vec<[String; 6]> = events
+        .iter()
+        .map(|e| {
+            [
+                when(now, e.noticed_ms),
+                e.agent.clone(),
+                e.key.clone(),
+                what(e),
+                match (&e.stale_rule, e.stale_at_ms) {
+                    (Some(rule), Some(at)) => format!("{rule}, {}", when(now, at)),
+                    _ => "-".into(),
+                },
+                e.verdict.map_or("-", |v| v.words()).to_string(),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "NOTICED",
+            "AGENT",
+            "SESSION",
+            "WHAT",
+            "STALE BY",
+            "KEEPALIVE'S VERDICT",
+        ],
+        &rows,
+    )
+}
+
+/// One event as a line, for `resets --follow`.
+pub fn reset_line(e: &ResetEvent) -> String {
+    let at = jiff::Timestamp::from_millisecond(e.noticed_ms as i64)
+        .map(|t| t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_default();
+    format!("{at}  {}  {}  {}: {}", e.agent, e.key, what(e), e.detail)
+}
+
+/// The kind of change, with the session ids shortened.
+fn what(e: &ResetEvent) -> String {
+    let short = |id: &Option<String>| -> String {
+        id.as_deref()
+            .map_or("?".into(), |id| id.chars().take(8).collect())
+    };
+    match e.kind {
+        ResetKind::Reset => format!(
+            "reset {} -> {}",
+            short(&e.old_session_id),
+            short(&e.new_session_id)
+        ),
+        ResetKind::Disappeared => "disappeared".into(),
+        ResetKind::Appeared => "appeared".into(),
+    }
 }
 
 /// A time relative to now: `in 5m`, `3m ago`, `now`.

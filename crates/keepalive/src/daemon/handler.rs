@@ -7,7 +7,8 @@ use std::time::Instant;
 
 use keepalive_proto::{
     ActiveWithinReply, ErrorBody, ErrorCode, HelloReply, IntervalReply, MetricsReply, Request,
-    Rule, RuleAction, RulesReply, SessionsReply, ShutdownReply, StatusReply, encode_ok,
+    ResetsReply, Rule, RuleAction, RulesReply, SessionsReply, ShutdownReply, StatusReply,
+    encode_ok,
 };
 
 use super::agent::AgentHandle;
@@ -63,6 +64,15 @@ pub async fn handle(daemon: &Arc<Daemon>, request: Request) -> Handled {
             set_active_within(daemon, active_within_s).await
         }
         Request::Sessions { agent } => sessions(daemon, agent).await,
+        Request::Resets {
+            agent,
+            since_ms,
+            after_seq,
+        } => Ok(encode_ok(&ResetsReply {
+            events: daemon.resets.query(agent.as_deref(), since_ms, after_seq),
+            log_file: daemon.resets.path().display().to_string(),
+            log_problem: daemon.resets.problem(),
+        })),
         Request::Status {} => Ok(encode_ok(&status(daemon).await)),
         Request::Metrics {} => Ok(encode_ok(&MetricsReply {
             text: daemon.metrics_text(),
@@ -199,7 +209,10 @@ async fn sessions(daemon: &Daemon, agent: Option<String>) -> Result<String, Erro
     let mut rows = Vec::new();
     for (agent, report) in targets.iter().zip(reports) {
         match report {
-            Ok(mut found) => rows.append(&mut found),
+            Ok(found) => rows.extend(found.into_iter().map(|mut row| {
+                row.last_reset = daemon.resets.last_reset(&row.agent, &row.key);
+                row
+            })),
             Err(e) => {
                 return Err(ErrorBody::new(
                     e.code,

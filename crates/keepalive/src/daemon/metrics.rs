@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::time::Duration;
 
-use keepalive_proto::AgentStatus;
+use keepalive_proto::{AgentStatus, ResetKind};
 
 use super::round::{Batch, RoundResult};
 
@@ -26,6 +26,10 @@ pub struct AgentCounters {
     pub put_backs: u64,
     /// Failed rounds, by error code.
     pub errors: BTreeMap<String, u64>,
+    /// Resets noticed, by keepalive's verdict just before.
+    pub resets: BTreeMap<String, u64>,
+    /// Entries that disappeared from the store.
+    pub disappeared: u64,
     pub last_write_seconds: Option<f64>,
     pub last_lock_hold_seconds: Option<f64>,
 }
@@ -59,6 +63,15 @@ impl AgentCounters {
             self.writer_waits += 1;
         }
         self.put_backs += u64::from(write.put_back);
+        for event in &out.found.resets {
+            match (event.kind, event.verdict) {
+                (ResetKind::Reset, Some(verdict)) => {
+                    *self.resets.entry(verdict.code().to_owned()).or_default() += 1;
+                }
+                (ResetKind::Disappeared, _) => self.disappeared += 1,
+                _ => {}
+            }
+        }
     }
 }
 
@@ -111,7 +124,7 @@ pub fn render(daemon: &DaemonGauges, agents: &[(AgentStatus, AgentCounters)]) ->
     let _ = writeln!(out, "keepalive_rescans_total {}", daemon.rescans);
 
     type Value = fn(&AgentStatus, &AgentCounters) -> Option<f64>;
-    let per_agent: [(&str, &str, &str, Value); 14] = [
+    let per_agent: [(&str, &str, &str, Value); 15] = [
         (
             "keepalive_ticks_total",
             "counter",
@@ -159,6 +172,12 @@ pub fn render(daemon: &DaemonGauges, agents: &[(AgentStatus, AgentCounters)]) ->
             "counter",
             "Gateway writes that landed at the moment of keepalive's and were put back in place",
             |_, c| Some(c.put_backs as f64),
+        ),
+        (
+            "keepalive_sessions_disappeared_total",
+            "counter",
+            "Entries that disappeared from the store (pruned or deleted)",
+            |_, c| Some(c.disappeared as f64),
         ),
         (
             "keepalive_sessions",
@@ -226,6 +245,22 @@ pub fn render(daemon: &DaemonGauges, agents: &[(AgentStatus, AgentCounters)]) ->
             );
         }
     }
+    family(
+        &mut out,
+        "keepalive_resets_total",
+        "counter",
+        "Sessions the gateway started afresh, by keepalive's verdict just before (kept_alive: a keepalive failure)",
+    );
+    for (status, counters) in agents {
+        for (verdict, n) in &counters.resets {
+            let _ = writeln!(
+                out,
+                "keepalive_resets_total{{agent=\"{}\",verdict=\"{}\"}} {n}",
+                escape(&status.id),
+                escape(verdict)
+            );
+        }
+    }
     out
 }
 
@@ -268,12 +303,15 @@ mod tests {
             next_write_ms: None,
             next_write_reason: None,
             note: None,
+            resets: 3,
+            resets_of_kept: 1,
         };
         let mut counters = AgentCounters {
             writes: 4,
             ..AgentCounters::default()
         };
         counters.errors.insert("store_busy".into(), 2);
+        counters.resets.insert("kept_alive".into(), 1);
         let text = render(
             &DaemonGauges {
                 version: "0.1.0",
@@ -285,6 +323,12 @@ mod tests {
         );
         assert!(
             text.contains("keepalive_writes_total{agent=\"we\\\"ird\\\\id\"} 4\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "keepalive_resets_total{agent=\"we\\\"ird\\\\id\",verdict=\"kept_alive\"} 1\n"
+            ),
             "{text}"
         );
         assert!(

@@ -11,6 +11,7 @@ use super::setup::{DaemonError, configure};
 use super::state;
 use crate::cli::DaemonArgs;
 use crate::openclaw::Clock;
+use crate::resets::ResetLog;
 
 /// Runs `--once`. Ctrl-C ends lock waits; rounds that are writing finish.
 pub async fn run_once(args: DaemonArgs) -> Result<(), DaemonError> {
@@ -51,18 +52,24 @@ pub async fn run_once(args: DaemonArgs) -> Result<(), DaemonError> {
     }
     let (_, policy) = state::in_force(&config, config.flags, &setup.persisted, &installation);
     let policy = Arc::new(policy);
+    let log = Arc::new(ResetLog::open(
+        &setup.settings_file.resets_log(),
+        !config.round.dry_run,
+    ));
     let tasks: Vec<_> = agents
         .into_iter()
         .map(|agent| {
             let mut rounds = AgentRounds::new(agent, config.round.clone());
-            let (policy, cancel) = (policy.clone(), cancel.clone());
+            let (policy, cancel, log) = (policy.clone(), cancel.clone(), log.clone());
             tokio::task::spawn_blocking(move || {
                 let batch = Batch {
                     touches_of_all: 1,
                     ..Batch::default()
                 };
-                let result = rounds.run(&batch, &policy, &cancel, &Clock::system());
-                rounds.save_ledger();
+                let mut result = rounds.run(&batch, &policy, &cancel, &Clock::system());
+                // As the actor does: the events first, then the look that found them.
+                log.append(std::mem::take(&mut result.found.resets));
+                rounds.save_ledger_now();
                 (rounds.agent().id.clone(), result)
             })
         })

@@ -4,12 +4,36 @@
 //! bump, not activity; any other forward move was made by the gateway. The
 //! ledger is persisted (one small file per agent) so that a restart does not
 //! mistake yesterday's bumps for use.
+//!
+//! It also keeps keepalive's last look at each session (its `sessionId` and keepalive's
+//! verdict then), so that a reset is noticed at the next look, also one that happened while
+//! keepalive was not running.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use keepalive_proto::ResetVerdict;
 use keepalive_store::{Field, Fields};
 use serde::{Deserialize, Serialize};
+
+/// How long the time of the last look may lag in the saved ledger. A look that changed
+/// nothing else does not save the ledger: a daemon killed without a goodbye leaves a last
+/// look at most this old, and a reset noticed after such a gap is reported with the gap.
+pub const LOOK_SAVED_EVERY_MS: u64 = 10 * 60 * 1000;
+
+/// keepalive's last look at one session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Look {
+    /// The entry's `sessionId`, if it had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    pub verdict: ResetVerdict,
+    /// When it would go stale without a bump, and by which rule (`idle`, `daily`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale_at_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale_rule: Option<String>,
+}
 
 /// What keepalive knows of one session.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,6 +68,12 @@ pub struct SessionLedger {
 pub struct AgentLedger {
     #[serde(default)]
     sessions: BTreeMap<String, SessionLedger>,
+    /// The sessions as keepalive last saw them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    looks: BTreeMap<String, Look>,
+    /// When that was (Unix ms); `None` before keepalive ever looked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    looked_at_ms: Option<u64>,
 }
 
 impl AgentLedger {
@@ -85,6 +115,27 @@ impl AgentLedger {
 
     pub fn record_touch(&mut self, key: &str, at_ms: u64) {
         self.sessions.entry(key.to_owned()).or_default().touched_ms = Some(at_ms);
+    }
+
+    /// The sessions as keepalive last saw them, and when.
+    pub fn looks(&self) -> (&BTreeMap<String, Look>, Option<u64>) {
+        (&self.looks, self.looked_at_ms)
+    }
+
+    /// Records a look at every session of the store, at `at_ms`.
+    pub fn record_looks(&mut self, looks: BTreeMap<String, Look>, at_ms: u64) {
+        self.looks = looks;
+        self.looked_at_ms = Some(at_ms);
+    }
+
+    /// Whether this ledger says more than `saved` does: anything but the time of the last
+    /// look, or that time once it is [`LOOK_SAVED_EVERY_MS`] newer.
+    pub fn worth_saving_over(&self, saved: &AgentLedger) -> bool {
+        let lag = match (self.looked_at_ms, saved.looked_at_ms) {
+            (Some(now), Some(then)) => now.saturating_sub(then) >= LOOK_SAVED_EVERY_MS,
+            (now, then) => now != then,
+        };
+        lag || self.sessions != saved.sessions || self.looks != saved.looks
     }
 
     /// Forgets sessions the store no longer has (the gateway pruned them;

@@ -16,7 +16,7 @@ pub use decide::{
     Activity, Context, Decision, Reason, Schedule, Source, Transcript, decide, reset_inputs,
 };
 pub use inputs::PolicyInputs;
-pub use ledger::{AgentLedger, LedgerFile};
+pub use ledger::{AgentLedger, LedgerFile, Look};
 pub use rules::Rules;
 
 /// The gateway trims and lower-cases session keys before storing them, so a

@@ -23,6 +23,7 @@ use super::round::{AgentRounds, Batch, KeyTouch, RoundConfig, RoundResult, Touch
 use crate::openclaw::Clock;
 use crate::openclaw::discovery::AgentFiles;
 use crate::policy::PolicyInputs;
+use crate::resets::ResetLog;
 use status::Reported;
 
 /// How many requests may wait for one agent before callers are slowed down.
@@ -74,6 +75,7 @@ impl AgentHandle {
         config: RoundConfig,
         lifetime: Lifetime<'_>,
         policy: watch::Receiver<Arc<PolicyInputs>>,
+        resets: Arc<ResetLog>,
     ) -> Self {
         let (queue, inbox) = mpsc::channel(QUEUE_DEPTH);
         let state = Arc::new(Mutex::new(Reported::new(&agent)));
@@ -87,6 +89,7 @@ impl AgentHandle {
             rounds: AgentRounds::new(agent, config),
             busy_retry: None,
             policy,
+            resets,
             state,
             cancel: lifetime.cancel,
         };
@@ -165,6 +168,8 @@ impl AgentHandle {
 struct Actor {
     rounds: AgentRounds,
     policy: watch::Receiver<Arc<PolicyInputs>>,
+    /// Where the resets the rounds notice are kept.
+    resets: Arc<ResetLog>,
     state: Arc<Mutex<Reported>>,
     cancel: Arc<AtomicBool>,
     /// When the last round found the store busy: how soon to try again, without waiting
@@ -224,6 +229,10 @@ impl Actor {
             // a write is never cut in half (a wait for the lock is, though).
             self.round(batch).await;
         }
+        // The time of the last look too, so that the next daemon knows since when it was
+        // not running.
+        let mut rounds = self.take_rounds();
+        let _ = tokio::task::spawn_blocking(move || rounds.save_ledger_now()).await;
         inbox.close();
         while let Some(message) = inbox.recv().await {
             if let Some(reply) = message.reply {
@@ -267,6 +276,9 @@ impl Actor {
         self.busy_retry = busy_retry(&out, &batch, self.busy_retry);
         let id = &self.rounds.agent().id;
         lock(&self.state).record(id, &out, &batch, started.elapsed());
+        // Recorded before the answers, so that a client asking next finds them.
+        let noticed = !out.found.resets.is_empty();
+        self.resets.record(out.found.resets);
         let answers = out.answers;
         let (mut touches, mut lookups) = (answers.touches.into_iter(), answers.lookups.into_iter());
         for message in messages {
@@ -289,9 +301,12 @@ impl Actor {
         // Saved after the answers, off the touch's path: the store write they waited for is
         // durable already, and a ledger lost to a crash only means keepalive's own last bump
         // may count as activity once. The next round waits for this save.
-        if self.rounds.ledger_changed() {
-            let mut rounds = self.take_rounds();
+        // The events go to the log's file before the ledger records the look that found
+        // them: a crash in between notices them again at the next start, rather than never.
+        if self.rounds.ledger_changed() || noticed {
+            let (mut rounds, log) = (self.take_rounds(), self.resets.clone());
             if let Ok(saved) = tokio::task::spawn_blocking(move || {
+                log.write();
                 rounds.save_ledger();
                 rounds
             })

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use keepalive_proto::{AgentStatus, ErrorCode};
+use keepalive_proto::{AgentStatus, ErrorCode, ResetEvent, ResetKind, ResetVerdict};
 
 use crate::daemon::metrics::AgentCounters;
 use crate::daemon::round::{Batch, RoundResult};
@@ -34,13 +34,21 @@ impl Reported {
                 next_write_ms: None,
                 next_write_reason: None,
                 note: None,
+                resets: 0,
+                resets_of_kept: 0,
             },
         }
     }
 
     pub fn status(&self) -> AgentStatus {
+        let resets = &self.counters.resets;
         AgentStatus {
             writes: self.counters.writes,
+            resets: resets.values().sum(),
+            resets_of_kept: resets
+                .get(ResetVerdict::KeptAlive.code())
+                .copied()
+                .unwrap_or(0),
             ..self.status.clone()
         }
     }
@@ -50,6 +58,7 @@ impl Reported {
         let ms = elapsed.as_secs_f64() * 1000.0;
         let (found, write) = (&out.found, &out.write);
         self.counters.count(out, batch, ms);
+        log_resets(id, &found.resets);
         let status = &mut self.status;
         if status.note != found.note
             && let Some(note) = &found.note
@@ -126,4 +135,37 @@ fn list_keys(keys: &[String]) -> String {
         text.push_str(&format!(" and {} more", keys.len() - SHOWN));
     }
     text
+}
+
+/// A reset of a session keepalive was keeping alive is its failure: an error, with
+/// everything needed to look into it. Other resets are worth a line; new entries are not.
+fn log_resets(id: &str, events: &[ResetEvent]) {
+    for e in events {
+        let ids = format!(
+            "{} -> {}",
+            e.old_session_id.as_deref().unwrap_or("none"),
+            e.new_session_id.as_deref().unwrap_or("none")
+        );
+        match (e.kind, e.verdict) {
+            (ResetKind::Reset, Some(ResetVerdict::KeptAlive)) => tracing::error!(
+                agent = id,
+                key = %e.key,
+                session_ids = %ids,
+                last_seen_ms = e.last_seen_ms,
+                noticed_ms = e.noticed_ms,
+                stale_rule = e.stale_rule.as_deref(),
+                stale_at_ms = e.stale_at_ms,
+                "{id}: session {:?} was reset although keepalive kept it alive: {}",
+                e.key,
+                e.detail
+            ),
+            (ResetKind::Reset, _) => {
+                tracing::info!("{id}: session {:?} was reset: {}", e.key, e.detail);
+            }
+            (ResetKind::Disappeared, _) => {
+                tracing::info!("{id}: session {:?} {}", e.key, e.detail);
+            }
+            (ResetKind::Appeared, _) => tracing::debug!("{id}: session {:?}: {}", e.key, e.detail),
+        }
+    }
 }

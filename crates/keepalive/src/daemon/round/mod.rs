@@ -12,17 +12,18 @@ mod answers;
 mod plan;
 mod read;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use keepalive_proto::{ErrorBody, ErrorCode};
+use keepalive_proto::{ErrorBody, ErrorCode, ResetEvent};
 use keepalive_store::{EntryInfo, Fields, RoundOptions, RoundOutcome, StoreError, StoreSnapshot};
 
 use crate::openclaw::discovery::AgentFiles;
 use crate::openclaw::{Clock, Generation};
-use crate::policy::{AgentLedger, LedgerFile, PolicyInputs, decide};
+use crate::policy::{AgentLedger, LedgerFile, Look, PolicyInputs, decide};
+use crate::resets::{self, notice::Before};
 pub use answers::{Answers, Touched};
 use read::Holding;
 
@@ -71,6 +72,10 @@ pub struct Findings {
     pub kept_alive: Option<usize>,
     pub next_write: Option<(u64, String)>,
     pub error: Option<ErrorBody>,
+    /// The round looked at every session (compared with the last look, in the ledger).
+    pub looked: bool,
+    /// What changed since the last look: resets, and entries gone or new (unnumbered).
+    pub resets: Vec<ResetEvent>,
 }
 
 /// What the round's write did and what it cost; all zero when nothing was written.
@@ -104,6 +109,9 @@ pub struct AgentRounds {
     file: LedgerFile,
     /// `None` until the first round.
     ledger: Option<Ledger>,
+    /// A round of this daemon has looked at every session: the last look in the ledger is
+    /// this daemon's own, not one made before keepalive stopped.
+    looked: bool,
 }
 
 struct Ledger {
@@ -120,6 +128,7 @@ impl AgentRounds {
             agent,
             config,
             ledger: None,
+            looked: false,
         }
     }
 
@@ -158,21 +167,38 @@ impl AgentRounds {
             policy,
             cancel,
             clock,
+            by_previous_daemon: !self.looked,
         };
-        round.run(batch, &mut ledger.current)
+        let result = round.run(batch, &mut ledger.current);
+        self.looked |= result.found.looked;
+        result
     }
 
-    /// Whether rounds changed the ledger since it was last saved (a dry run never saves).
+    /// Whether rounds changed the ledger since it was last saved in a way worth a write now
+    /// (a dry run never saves).
     pub fn ledger_changed(&self) -> bool {
-        !self.config.dry_run && self.ledger.as_ref().is_some_and(|l| l.current != l.saved)
+        !self.config.dry_run
+            && self
+                .ledger
+                .as_ref()
+                .is_some_and(|l| l.current.worth_saving_over(&l.saved))
     }
 
     /// Saves the ledger if rounds changed it (blocking).
     pub fn save_ledger(&mut self) {
-        if !self.ledger_changed() {
+        if self.ledger_changed() {
+            self.save_ledger_now();
+        }
+    }
+
+    /// Saves the ledger if it differs at all from the saved one, the time of the last look
+    /// included (blocking): when the daemon stops, so that the next one knows when keepalive
+    /// last looked.
+    pub fn save_ledger_now(&mut self) {
+        if self.config.dry_run {
             return;
         }
-        if let Some(ledger) = &mut self.ledger {
+        if let Some(ledger) = self.ledger.as_mut().filter(|l| l.current != l.saved) {
             self.file.save_or_warn(&ledger.current);
             ledger.saved = ledger.current.clone();
         }
@@ -186,6 +212,8 @@ struct Round<'a> {
     policy: &'a PolicyInputs,
     cancel: &'a AtomicBool,
     clock: &'a Clock,
+    /// The last look in the ledger was made before this daemon started.
+    by_previous_daemon: bool,
 }
 
 impl Round<'_> {
@@ -223,6 +251,7 @@ impl Round<'_> {
                 agent.store.display()
             );
             out.found.note = Some(note.clone());
+            self.notice(ledger, plan::unwritable_looks(entries), &mut out);
             let why = ErrorBody::new(ErrorCode::GenerationUnsupported, note);
             return out.refuse_writes(why, batch, &index);
         }
@@ -244,6 +273,9 @@ impl Round<'_> {
                     .map(|c| Err(c.err().unwrap_or_else(|| e.clone())))
                     .collect();
                 out.found.next_write = plan::next_write(&decided.decisions, entries, now);
+                let failed = |key: &str| bumps.contains_key(key);
+                let looks = plan::looks(entries, &decided.decisions, failed);
+                self.notice(ledger, looks, &mut out);
                 if batch.reports > 0 {
                     out.answers.report = Ok(plan::rows(agent, &decided.decisions, entries));
                 }
@@ -290,11 +322,30 @@ impl Round<'_> {
         out.write.bumped = bumped;
         out.found.note = plan::daily_note(generation, self.policy, &decisions, entries);
         out.found.next_write = plan::next_write(&decisions, entries, now);
+        self.notice(
+            ledger,
+            plan::looks(entries, &decisions, |_| false),
+            &mut out,
+        );
         // Only a report reads the rows: not built for a round that has none.
         if batch.reports > 0 {
             out.answers.report = Ok(plan::rows(agent, &decisions, entries));
         }
         out
+    }
+
+    /// Compares this look at every session with the last one (kept in the ledger), records
+    /// it there, and puts what changed in `out`.
+    fn notice(&self, ledger: &mut AgentLedger, now: BTreeMap<String, Look>, out: &mut RoundResult) {
+        let (looks, at_ms) = ledger.looks();
+        let before = Before {
+            looks,
+            at_ms,
+            by_previous_daemon: self.by_previous_daemon,
+        };
+        out.found.resets = resets::notice(&self.agent.id, &before, &now, self.clock.now_ms);
+        out.found.looked = true;
+        ledger.record_looks(now, self.clock.now_ms);
     }
 
     /// Hands the bumps to the store crate, which writes them from the same read; records

@@ -2,16 +2,17 @@
 //! which sessions to bump and which touches to refuse, and what the round tells afterwards
 //! (the next write, the notes, a report's rows).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
-use keepalive_proto::{ErrorBody, ErrorCode, SessionRow};
+use keepalive_proto::{ErrorBody, ErrorCode, ResetVerdict, SessionRow};
 use keepalive_store::{EntryInfo, Fields, Timestamp};
 
 use super::read::transcript;
 use super::{Batch, KeyTouch, Round};
 use crate::openclaw::discovery::AgentFiles;
 use crate::openclaw::{Facing, Generation, Mode};
-use crate::policy::{AgentLedger, Context, Decision, PolicyInputs, Transcript, decide};
+use crate::policy::{AgentLedger, Context, Decision, Look, PolicyInputs, Transcript, decide};
+use crate::resets;
 
 /// Every session's decision, from one read of the store.
 pub struct Decided {
@@ -224,6 +225,39 @@ pub fn next_write(
     soonest.map(|(at, e, why)| (at.max(now), format!("{}: {why}", e.key)))
 }
 
+/// keepalive's look at every session as the round leaves it; `write_failed` says which
+/// sessions the round meant to write and could not.
+pub fn looks(
+    entries: &[EntryInfo],
+    decisions: &[Decision],
+    write_failed: impl Fn(&str) -> bool,
+) -> BTreeMap<String, Look> {
+    entries
+        .iter()
+        .zip(decisions)
+        .map(|(e, d)| {
+            let look = resets::look(e.session_id.as_deref(), d, write_failed(&e.key));
+            (e.key.clone(), look)
+        })
+        .collect()
+}
+
+/// The look at sessions of a store keepalive does not write.
+pub fn unwritable_looks(entries: &[EntryInfo]) -> BTreeMap<String, Look> {
+    entries
+        .iter()
+        .map(|e| {
+            let look = Look {
+                session_id: e.session_id.clone(),
+                verdict: ResetVerdict::NotWritable,
+                stale_at_ms: None,
+                stale_rule: None,
+            };
+            (e.key.clone(), look)
+        })
+        .collect()
+}
+
 /// A report's rows: one per session, as decided.
 pub fn rows(agent: &AgentFiles, decisions: &[Decision], entries: &[EntryInfo]) -> Vec<SessionRow> {
     decisions
@@ -241,6 +275,7 @@ pub fn rows(agent: &AgentFiles, decisions: &[Decision], entries: &[EntryInfo]) -
             kept_alive: d.keep,
             reason: d.reason.code().to_string(),
             detail: d.detail.clone(),
+            last_reset: None,
         })
         .collect()
 }

@@ -26,6 +26,7 @@ use super::metrics::{DaemonGauges, render};
 use super::setup::Config;
 use crate::openclaw::discovery::{AgentFiles, Installation};
 use crate::policy::PolicyInputs;
+use crate::resets::ResetLog;
 use crate::settings::{Persisted, SettingsFile};
 
 pub struct Daemon {
@@ -39,6 +40,8 @@ pub struct Daemon {
     pub connections: TaskTracker,
     pub started: Instant,
     pub next_tick_ms: AtomicU64,
+    /// The resets the agents noticed (the event log).
+    pub resets: Arc<ResetLog>,
     settings: tokio::sync::Mutex<Settings>,
     interval: watch::Sender<u64>,
     policy: watch::Sender<Arc<PolicyInputs>>,
@@ -60,7 +63,9 @@ impl Daemon {
     ) -> Arc<Self> {
         let flags = config.flags;
         let (interval, policy) = in_force(&config, flags, &persisted, &installation);
+        let resets = Arc::new(ResetLog::open(&file.resets_log(), !config.round.dry_run));
         Arc::new(Daemon {
+            resets,
             config,
             shutdown: CancellationToken::new(),
             cancel: Arc::new(AtomicBool::new(false)),
@@ -142,6 +147,7 @@ impl Daemon {
                 self.config.round.clone(),
                 lifetime,
                 self.policy.subscribe(),
+                self.resets.clone(),
             );
             registry.insert(handle.id.clone(), handle);
         }

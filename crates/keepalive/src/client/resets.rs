@@ -1,0 +1,83 @@
+//! `keepalivectl resets`: the resets keepalive noticed, newest first, and with `--follow`
+//! the new ones as they come (the daemon is asked again every second for events numbered
+//! after the last one printed).
+
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use keepalive_proto::{Request, ResetEvent, ResetKind, ResetsReply, encode_ok};
+
+use super::connection::{ClientError, call};
+use super::output;
+use crate::time::unix_ms;
+
+/// How often `--follow` asks for new events.
+const FOLLOW_EVERY: Duration = Duration::from_secs(1);
+
+pub struct Query {
+    pub agent: Option<String>,
+    pub since: Option<Duration>,
+    /// Also entries that disappeared or appeared.
+    pub all: bool,
+    pub follow: bool,
+}
+
+pub async fn run(socket: &Path, query: Query, json: bool) -> Result<(), ClientError> {
+    let since_ms = query
+        .since
+        .map(|d| unix_ms(SystemTime::now()).saturating_sub(d.as_millis() as u64));
+    let request = Request::Resets {
+        agent: query.agent.clone(),
+        since_ms,
+        after_seq: None,
+    };
+    let (_, mut reply) = call::<ResetsReply>(socket, &request).await?;
+    if let Some(problem) = &reply.log_problem {
+        eprintln!("keepalivectl: {problem}");
+    }
+    let shown = |e: &ResetEvent| query.all || e.kind == ResetKind::Reset;
+    let mut last_seq = reply.events.last().map_or(0, |e| e.seq);
+    if !query.follow {
+        if json {
+            reply.events.retain(shown);
+            outln!("{}", encode_ok(&reply));
+        } else {
+            let events: Vec<&ResetEvent> = reply.events.iter().rev().filter(|e| shown(e)).collect();
+            outln!("{}", output::resets(&events, query.all));
+        }
+        return Ok(());
+    }
+    let mut out = std::io::stdout().lock();
+    // Oldest first when following: each line is one event, in the order noticed.
+    for event in reply.events.iter().filter(|e| shown(e)) {
+        if !print_event(&mut out, event, json) {
+            return Ok(());
+        }
+    }
+    loop {
+        tokio::time::sleep(FOLLOW_EVERY).await;
+        let request = Request::Resets {
+            agent: query.agent.clone(),
+            since_ms: None,
+            after_seq: Some(last_seq),
+        };
+        let (_, reply) = call::<ResetsReply>(socket, &request).await?;
+        for event in &reply.events {
+            last_seq = last_seq.max(event.seq);
+            if shown(event) && !print_event(&mut out, event, json) {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Prints one event as a line; false once nobody reads the output any more.
+fn print_event(out: &mut impl Write, event: &ResetEvent, json: bool) -> bool {
+    let line = if json {
+        serde_json::to_string(event).unwrap_or_default()
+    } else {
+        output::reset_line(event)
+    };
+    writeln!(out, "{line}").and_then(|()| out.flush()).is_ok()
+}

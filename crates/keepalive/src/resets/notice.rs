@@ -1,0 +1,191 @@
+//! One look at an agent's sessions compared with keepalive's last look before it: an event
+//! for each key whose `sessionId` changed, and for each key that disappeared or appeared.
+//! Pure: the looks come from the agent's ledger and the round's decisions.
+
+use std::collections::BTreeMap;
+
+use keepalive_proto::{ResetEvent, ResetKind, ResetVerdict};
+
+use crate::policy::decide::rule_name;
+use crate::policy::{Decision, Look, Reason};
+
+/// keepalive's look at a session as a round leaves it: `write_failed` when the round meant
+/// to write and could not.
+pub fn look(session_id: Option<&str>, decision: &Decision, write_failed: bool) -> Look {
+    let verdict = match decision.reason {
+        _ if decision.keep && write_failed => ResetVerdict::WriteFailed,
+        _ if decision.keep => ResetVerdict::KeptAlive,
+        Reason::Excluded => ResetVerdict::Excluded,
+        Reason::StaleAlready => ResetVerdict::AlreadyStale,
+        Reason::NoTimestamp => ResetVerdict::NoTimestamp,
+        Reason::IdleTooLong | Reason::Included | Reason::InUse => ResetVerdict::NotInUse,
+    };
+    Look {
+        session_id: session_id.map(str::to_owned),
+        verdict,
+        stale_at_ms: decision.stale_at.map(|(at, _)| at),
+        stale_rule: decision
+            .stale_at
+            .map(|(_, rule)| rule_name(rule).to_owned()),
+    }
+}
+
+/// The last look before this one: the sessions and when they were seen.
+pub struct Before<'a> {
+    pub looks: &'a BTreeMap<String, Look>,
+    /// `None`: keepalive never looked at this agent, so nothing can be told yet.
+    pub at_ms: Option<u64>,
+    /// This daemon has not looked yet: the last look is a previous daemon's, and keepalive
+    /// was not running for part of the time since.
+    pub by_previous_daemon: bool,
+}
+
+/// The events between `before` and the sessions seen `now` (at `now_ms`), in key order,
+/// unnumbered (`seq` 0: the log numbers them).
+pub fn notice(
+    agent: &str,
+    before: &Before,
+    now: &BTreeMap<String, Look>,
+    now_ms: u64,
+) -> Vec<ResetEvent> {
+    let Some(last_ms) = before.at_ms else {
+        return Vec::new();
+    };
+    let mut events = Vec::new();
+    for (key, seen) in now {
+        match before.looks.get(key) {
+            Some(was) => {
+                let changed = matches!(
+                    (&was.session_id, &seen.session_id),
+                    (Some(old), Some(new)) if old != new
+                );
+                if changed {
+                    events.push(change(
+                        agent,
+                        key,
+                        ResetKind::Reset,
+                        was,
+                        seen,
+                        before,
+                        now_ms,
+                    ));
+                }
+            }
+            None => events.push(ResetEvent {
+                seq: 0,
+                agent: agent.to_owned(),
+                key: key.clone(),
+                kind: ResetKind::Appeared,
+                old_session_id: None,
+                new_session_id: seen.session_id.clone(),
+                last_seen_ms: None,
+                noticed_ms: now_ms,
+                stale_rule: None,
+                stale_at_ms: None,
+                verdict: None,
+                detail: format!(
+                    "new session{} since {}",
+                    seen.session_id
+                        .as_deref()
+                        .map(|id| format!(" {id}"))
+                        .unwrap_or_default(),
+                    when(last_ms)
+                ),
+            }),
+        }
+    }
+    for (key, was) in before.looks {
+        if !now.contains_key(key) {
+            let gone = Look {
+                session_id: None,
+                ..was.clone()
+            };
+            events.push(change(
+                agent,
+                key,
+                ResetKind::Disappeared,
+                was,
+                &gone,
+                before,
+                now_ms,
+            ));
+        }
+    }
+    events
+}
+
+/// A reset or a disappearance of `key`, which keepalive last saw as `was`.
+fn change(
+    agent: &str,
+    key: &str,
+    kind: ResetKind,
+    was: &Look,
+    seen: &Look,
+    before: &Before,
+    now_ms: u64,
+) -> ResetEvent {
+    let last_ms = before.at_ms.unwrap_or(now_ms);
+    let verdict = if before.by_previous_daemon {
+        ResetVerdict::DaemonNotRunning
+    } else {
+        was.verdict
+    };
+    // The rule counts only if it had made the session stale by the time the change was seen.
+    let stale = was
+        .stale_at_ms
+        .filter(|at| *at <= now_ms)
+        .zip(was.stale_rule.clone());
+    let what = match kind {
+        ResetKind::Reset => format!(
+            "started afresh: sessionId {} became {}",
+            was.session_id.as_deref().unwrap_or("?"),
+            seen.session_id.as_deref().unwrap_or("?")
+        ),
+        _ => "gone from the store (pruned or deleted)".to_owned(),
+    };
+    let why = match &stale {
+        Some((at, rule)) => format!("the {rule} rule had made it stale at {}", when(*at)),
+        None => "no reset rule had made it stale by then (a /new or /reset in the chat, or a \
+                 gateway reset of its own)"
+            .to_owned(),
+    };
+    let verdict_words = if before.by_previous_daemon {
+        format!(
+            "{}; before it stopped: {}",
+            verdict.words(),
+            was.verdict.words()
+        )
+    } else {
+        verdict.words().to_owned()
+    };
+    ResetEvent {
+        seq: 0,
+        agent: agent.to_owned(),
+        key: key.to_owned(),
+        kind,
+        old_session_id: was.session_id.clone(),
+        new_session_id: seen.session_id.clone(),
+        last_seen_ms: Some(last_ms),
+        noticed_ms: now_ms,
+        stale_rule: stale.as_ref().map(|(_, rule)| rule.clone()),
+        stale_at_ms: stale.map(|(at, _)| at),
+        verdict: Some(verdict),
+        detail: format!(
+            "{what} between {} and {}; {why}; verdict: {verdict_words}",
+            when(last_ms),
+            when(now_ms)
+        ),
+    }
+}
+
+/// A Unix ms time as people read it (UTC, to the second).
+fn when(ms: u64) -> String {
+    i64::try_from(ms)
+        .ok()
+        .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+        .map(|t| t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|| format!("{ms} ms"))
+}
+
+#[cfg(test)]
+mod tests;

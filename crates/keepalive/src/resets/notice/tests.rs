@@ -1,0 +1,135 @@
+//! Noticing resets on hand-made looks: each kind of change once, the verdict it carries,
+//! and nothing told before keepalive ever looked.
+
+use std::collections::BTreeMap;
+
+use keepalive_proto::{ResetKind, ResetVerdict};
+
+use super::{Before, notice};
+use crate::policy::Look;
+
+const T0: u64 = 1_800_000_000_000;
+
+fn look(id: Option<&str>, verdict: ResetVerdict, stale_at: Option<u64>) -> Look {
+    Look {
+        session_id: id.map(str::to_owned),
+        verdict,
+        stale_at_ms: stale_at,
+        stale_rule: stale_at.map(|_| "idle".to_owned()),
+    }
+}
+
+fn looks(items: &[(&str, Look)]) -> BTreeMap<String, Look> {
+    items
+        .iter()
+        .map(|(k, l)| (k.to_string(), l.clone()))
+        .collect()
+}
+
+#[test]
+fn a_new_session_id_is_one_reset_with_the_verdict_of_the_last_look() {
+    let was = looks(&[
+        (
+            "a",
+            look(Some("s1"), ResetVerdict::KeptAlive, Some(T0 + 30_000)),
+        ),
+        ("b", look(Some("s2"), ResetVerdict::Excluded, None)),
+    ]);
+    let now = looks(&[
+        ("a", look(Some("s9"), ResetVerdict::KeptAlive, None)),
+        ("b", look(Some("s2"), ResetVerdict::Excluded, None)),
+    ]);
+    let before = Before {
+        looks: &was,
+        at_ms: Some(T0),
+        by_previous_daemon: false,
+    };
+    let events = notice("main", &before, &now, T0 + 60_000);
+    assert_eq!(events.len(), 1, "{events:#?}");
+    let e = &events[0];
+    assert_eq!((e.kind, e.key.as_str()), (ResetKind::Reset, "a"));
+    assert_eq!(e.old_session_id.as_deref(), Some("s1"));
+    assert_eq!(e.new_session_id.as_deref(), Some("s9"));
+    assert_eq!((e.last_seen_ms, e.noticed_ms), (Some(T0), T0 + 60_000));
+    assert_eq!(e.verdict, Some(ResetVerdict::KeptAlive));
+    // The idle rule had made it stale 30 s after the last look: it is named.
+    assert_eq!(e.stale_rule.as_deref(), Some("idle"));
+    assert_eq!(e.stale_at_ms, Some(T0 + 30_000));
+    assert!(e.detail.contains("keepalive failure"), "{}", e.detail);
+}
+
+#[test]
+fn a_rule_that_had_not_yet_struck_is_not_named() {
+    let was = looks(&[(
+        "a",
+        look(Some("s1"), ResetVerdict::NotInUse, Some(T0 + 3_600_000)),
+    )]);
+    let now = looks(&[("a", look(Some("s2"), ResetVerdict::NotInUse, None))]);
+    let before = Before {
+        looks: &was,
+        at_ms: Some(T0),
+        by_previous_daemon: false,
+    };
+    let e = &notice("main", &before, &now, T0 + 60_000)[0];
+    assert_eq!((e.stale_rule.as_deref(), e.stale_at_ms), (None, None));
+    assert!(e.detail.contains("/new"), "{}", e.detail);
+}
+
+#[test]
+fn after_a_restart_the_verdict_is_that_keepalive_was_not_running() {
+    let was = looks(&[("a", look(Some("s1"), ResetVerdict::KeptAlive, None))]);
+    let now = looks(&[("a", look(Some("s2"), ResetVerdict::KeptAlive, None))]);
+    let before = Before {
+        looks: &was,
+        at_ms: Some(T0),
+        by_previous_daemon: true,
+    };
+    let e = &notice("main", &before, &now, T0 + 3_600_000)[0];
+    assert_eq!(e.verdict, Some(ResetVerdict::DaemonNotRunning));
+    assert!(
+        e.detail
+            .contains("before it stopped: keepalive was keeping it alive")
+    );
+}
+
+#[test]
+fn disappeared_and_appeared_entries_are_their_own_kinds() {
+    let was = looks(&[("gone", look(Some("s1"), ResetVerdict::NotInUse, None))]);
+    let now = looks(&[("new", look(Some("s2"), ResetVerdict::KeptAlive, None))]);
+    let before = Before {
+        looks: &was,
+        at_ms: Some(T0),
+        by_previous_daemon: false,
+    };
+    let events = notice("main", &before, &now, T0 + 1_000);
+    let kinds: Vec<_> = events.iter().map(|e| (e.key.as_str(), e.kind)).collect();
+    assert_eq!(
+        kinds,
+        [
+            ("new", ResetKind::Appeared),
+            ("gone", ResetKind::Disappeared)
+        ]
+    );
+    assert_eq!(events[0].verdict, None);
+    assert_eq!(events[1].verdict, Some(ResetVerdict::NotInUse));
+    assert_eq!(events[1].new_session_id, None);
+}
+
+#[test]
+fn nothing_is_told_before_the_first_look_nor_without_session_ids() {
+    let now = looks(&[("a", look(Some("s1"), ResetVerdict::KeptAlive, None))]);
+    let empty = BTreeMap::new();
+    let never = Before {
+        looks: &empty,
+        at_ms: None,
+        by_previous_daemon: true,
+    };
+    assert!(notice("main", &never, &now, T0).is_empty());
+    let was = looks(&[("a", look(None, ResetVerdict::KeptAlive, None))]);
+    let before = Before {
+        looks: &was,
+        at_ms: Some(T0),
+        by_previous_daemon: false,
+    };
+    assert!(notice("main", &before, &now, T0 + 1).is_empty());
+}

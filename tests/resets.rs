@@ -1,0 +1,296 @@
+//! Noticing resets end to end (issue 13), on JSON stores: a real daemon, a store whose
+//! `sessionId`s the test changes the way the gateway does (under its lock), and what
+//! `resets`, `sessions`, `status`, the metrics and the log then say. Each verdict that can be
+//! produced deterministically is checked once; so is a reset while the daemon was stopped,
+//! the event log surviving a SIGKILL, and an unreadable event log left alone.
+
+mod support;
+
+use serde_json::{Value, json};
+use support::{Env, now_ms, ok, store_of};
+
+const MIN: u64 = 60_000;
+const DAY: u64 = 24 * 60 * MIN;
+
+fn entry(id: &str, updated: u64) -> Value {
+    json!({"sessionId": id, "updatedAt": updated, "chatType": "direct"})
+}
+
+/// What the gateway does when it starts a session afresh: a new `sessionId`, under its lock.
+fn reset(env: &Env, key: &str, new_id: &str) {
+    support::gateway::locked_set(&env.store("main"), key, "sessionId", json!(new_id));
+}
+
+fn events(env: &Env, args: &[&str]) -> Vec<Value> {
+    let mut all = vec!["resets"];
+    all.extend_from_slice(args);
+    env.ctl_json(&all)["events"]
+        .as_array()
+        .expect("events")
+        .clone()
+}
+
+fn event<'a>(events: &'a [Value], key: &str) -> &'a Value {
+    events
+        .iter()
+        .find(|e| e["key"] == key)
+        .unwrap_or_else(|| panic!("no event for {key}: {events:#?}"))
+}
+
+/// A round reads the store (a `sessions` report is one) and compares it with the last look.
+fn look(env: &Env) -> Vec<Value> {
+    env.ctl_json(&["sessions"])["sessions"]
+        .as_array()
+        .expect("rows")
+        .clone()
+}
+
+#[test]
+fn each_reset_is_one_event_with_keepalives_verdict_just_before() {
+    let env = Env::new();
+    // Idle after two days: a session untouched for three days is stale already.
+    env.config("{ session: { reset: { mode: 'idle', idleMinutes: 2880 } } }");
+    let now = now_ms();
+    env.add_agent(
+        "main",
+        &store_of(&[
+            ("agent:main:kept", entry("k1", now - 5 * MIN)),
+            ("agent:main:excluded", entry("e1", now - 5 * MIN)),
+            ("agent:main:idle", entry("i1", now - 3 * 60 * MIN)),
+            ("agent:main:stale", entry("s1", now - 3 * DAY)),
+            ("agent:main:gone", entry("g1", now - 5 * MIN)),
+        ]),
+    );
+    let daemon = env.daemon(&["--active-within", "1h", "--interval", "1h"]);
+    ok(&env.ctl(&["exclude", "agent:main:excluded"]));
+    // The look the changes are compared with, and the verdicts it recorded.
+    let rows = look(&env);
+    let reason = |key: &str| {
+        rows.iter()
+            .find(|r| r["key"] == key)
+            .map(|r| r["reason"].as_str().unwrap_or("").to_owned())
+    };
+    assert_eq!(reason("agent:main:kept").as_deref(), Some("in_use"));
+    assert_eq!(reason("agent:main:excluded").as_deref(), Some("excluded"));
+    assert_eq!(reason("agent:main:idle").as_deref(), Some("idle_too_long"));
+    assert_eq!(reason("agent:main:stale").as_deref(), Some("stale_already"));
+    assert!(
+        events(&env, &["--all"]).is_empty(),
+        "the first look tells nothing"
+    );
+
+    let before_changes = now_ms();
+    for (key, id) in [
+        ("agent:main:kept", "k2"),
+        ("agent:main:excluded", "e2"),
+        ("agent:main:idle", "i2"),
+        ("agent:main:stale", "s2"),
+    ] {
+        reset(&env, key, id);
+    }
+    let mut remaining: serde_json::Map<String, Value> =
+        serde_json::from_slice(&env.read_store("main")).expect("store");
+    remaining.remove("agent:main:gone");
+    remaining.insert("agent:main:new".into(), entry("n1", now_ms()));
+    support::gateway::atomic_write(
+        &env.store("main"),
+        &support::gateway::stringify(&Value::Object(remaining)),
+    );
+    let rows = look(&env);
+
+    let resets = events(&env, &[]);
+    assert_eq!(resets.len(), 4, "one event per reset: {resets:#?}");
+    for (key, old, new, verdict) in [
+        ("agent:main:kept", "k1", "k2", "kept_alive"),
+        ("agent:main:excluded", "e1", "e2", "excluded"),
+        ("agent:main:idle", "i1", "i2", "not_in_use"),
+        ("agent:main:stale", "s1", "s2", "already_stale"),
+    ] {
+        let e = event(&resets, key);
+        assert_eq!(e["kind"], "reset", "{e:#}");
+        assert_eq!(
+            (e["old_session_id"].as_str(), e["new_session_id"].as_str()),
+            (Some(old), Some(new))
+        );
+        assert_eq!(e["verdict"], verdict, "{e:#}");
+        let (seen, noticed) = (e["last_seen_ms"].as_u64(), e["noticed_ms"].as_u64());
+        assert!(seen.is_some_and(|s| s <= before_changes), "{e:#}");
+        assert!(noticed.is_some_and(|n| n >= before_changes), "{e:#}");
+    }
+    // The stale session's idle rule had struck before the change, and is named.
+    assert_eq!(event(&resets, "agent:main:stale")["stale_rule"], "idle");
+    assert!(event(&resets, "agent:main:kept")["stale_rule"].is_null());
+
+    let all = events(&env, &["--all"]);
+    assert_eq!(event(&all, "agent:main:gone")["kind"], "disappeared");
+    assert_eq!(event(&all, "agent:main:new")["kind"], "appeared");
+    assert_eq!(all.len(), 6, "{all:#?}");
+
+    // Shown where people look.
+    let kept_row = rows
+        .iter()
+        .find(|r| r["key"] == "agent:main:kept")
+        .expect("row");
+    assert_eq!(
+        kept_row["last_reset"]["verdict"], "kept_alive",
+        "{kept_row:#}"
+    );
+    let status = env.status();
+    assert_eq!(status["agents"][0]["resets"], 4, "{status:#}");
+    assert_eq!(status["agents"][0]["resets_of_kept"], 1, "{status:#}");
+    let metrics = ok(&env.ctl(&["metrics"]));
+    assert!(
+        metrics.contains("keepalive_resets_total{agent=\"main\",verdict=\"kept_alive\"} 1"),
+        "{metrics}"
+    );
+    let table = ok(&env.ctl(&["resets"]));
+    assert!(table.contains("KEEPALIVE'S VERDICT"), "{table}");
+    assert!(table.contains("keepalive was keeping it alive"), "{table}");
+    assert!(
+        !table.contains("agent:main:new"),
+        "appeared entries only with --all: {table}"
+    );
+    let log = daemon.log();
+    let error = log
+        .lines()
+        .find(|l| l.contains("ERROR") && l.contains("agent:main:kept"))
+        .unwrap_or_else(|| panic!("no error line for the kept session:\n{log}"));
+    assert!(error.contains("k1 -> k2"), "{error}");
+    assert!(
+        !log.lines()
+            .any(|l| l.contains("ERROR") && l.contains("agent:main:excluded")),
+        "only keepalive's failures are errors:\n{log}"
+    );
+}
+
+#[test]
+fn a_reset_while_keepalived_was_stopped_is_reported_when_it_starts_and_survives_a_kill() {
+    let env = Env::new();
+    let now = now_ms();
+    env.add_agent(
+        "main",
+        &store_of(&[("agent:main:main", entry("a1", now - 5 * MIN))]),
+    );
+    let mut daemon = env.daemon(&["--interval", "1h"]);
+    look(&env);
+    ok(&env.ctl(&["shutdown"]));
+    assert_eq!(daemon.wait_exit(), Some(0), "{}", daemon.log());
+    let stopped = now_ms();
+
+    reset(&env, "agent:main:main", "a2");
+    let daemon = env.daemon(&["--interval", "1h"]);
+    look(&env);
+    let resets = events(&env, &[]);
+    assert_eq!(resets.len(), 1, "{resets:#?}");
+    let e = &resets[0];
+    assert_eq!(e["verdict"], "daemon_not_running", "{e:#}");
+    // The last look is the stopped daemon's: saved when it stopped.
+    let seen = e["last_seen_ms"].as_u64().expect("last seen");
+    assert!(
+        seen >= now && seen <= stopped,
+        "{seen} not in [{now}, {stopped}]"
+    );
+    assert!(
+        e["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("before it stopped")),
+        "{e:#}"
+    );
+
+    // A SIGKILL loses no event already noticed, and the next daemon does not notice it again.
+    daemon.signal(libc::SIGKILL);
+    drop(daemon);
+    let _daemon = env.daemon(&["--interval", "1h"]);
+    look(&env);
+    let after = events(&env, &[]);
+    assert_eq!(after.len(), 1, "{after:#?}");
+    assert_eq!(after[0]["seq"], e["seq"]);
+}
+
+#[test]
+fn an_unreadable_event_log_is_left_alone_reported_and_the_daemon_carries_on() {
+    let env = Env::new();
+    env.add_agent(
+        "main",
+        &store_of(&[("agent:main:main", entry("a1", now_ms() - 5 * MIN))]),
+    );
+    let mut daemon = env.daemon(&["--interval", "1h"]);
+    let path = env.ctl_json(&["resets"])["log_file"]
+        .as_str()
+        .expect("log file")
+        .to_owned();
+    ok(&env.ctl(&["shutdown"]));
+    daemon.wait_exit();
+    let garbage = b"{\"seq\": 1, \"agent\": \"main\"}\n\x00\xff not an event\n";
+    std::fs::write(&path, garbage).expect("garbage");
+
+    let daemon = env.daemon(&["--interval", "1h"]);
+    look(&env);
+    reset(&env, "agent:main:main", "a2");
+    look(&env);
+    let reply = env.ctl_json(&["resets"]);
+    let problem = reply["log_problem"]
+        .as_str()
+        .expect("a problem is reported");
+    assert!(
+        problem.contains(&path) && problem.contains("left as it is"),
+        "{problem}"
+    );
+    assert_eq!(
+        reply["events"].as_array().map(Vec::len),
+        Some(1),
+        "{reply:#}"
+    );
+    assert_eq!(std::fs::read(&path).expect("read"), garbage, "left alone");
+    assert!(daemon.log().contains("cannot be read"), "{}", daemon.log());
+    let text = env.ctl(&["resets"]);
+    assert!(
+        support::stderr(&text).contains("left as it is"),
+        "{}",
+        support::text(&text)
+    );
+}
+
+#[test]
+fn resets_follow_prints_each_new_reset_as_it_is_noticed() {
+    use std::io::BufRead;
+
+    let env = Env::new();
+    env.add_agent(
+        "main",
+        &store_of(&[("agent:main:main", entry("a1", now_ms() - 5 * MIN))]),
+    );
+    let _daemon = env.daemon(&["--interval", "1h"]);
+    look(&env);
+    let mut follow = env
+        .ctl_command(&["--json", "resets", "--follow"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn resets --follow");
+    let stdout = follow.stdout.take().expect("stdout");
+    let (lines, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            if lines.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    for (n, id) in ["a2", "a3"].iter().enumerate() {
+        reset(&env, "agent:main:main", id);
+        look(&env);
+        let line = received
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .unwrap_or_else(|e| panic!("no line for reset {n} ({e})"))
+            .expect("read");
+        let event: Value = serde_json::from_str(&line).expect("one JSON event per line");
+        assert_eq!(event["new_session_id"], *id, "{event:#}");
+        assert_eq!(event["seq"], n + 1, "{event:#}");
+    }
+    assert!(
+        follow.try_wait().expect("try_wait").is_none(),
+        "still following"
+    );
+    let _ = follow.kill();
+    let _ = follow.wait();
+}
