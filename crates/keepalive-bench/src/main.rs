@@ -13,6 +13,7 @@ mod commit;
 mod gateway_sim;
 mod idle;
 mod race;
+mod resets;
 mod round;
 mod store;
 mod util;
@@ -62,6 +63,9 @@ enum Cmd {
     /// What the lock-free-release mitigation adds to a round: the watch's listing of a big
     /// sessions directory, and the window under the lock from the checks to the swap.
     Commit,
+    /// What noticing resets adds to a tick round on the 40 MB store: the look at every session
+    /// and its comparison with the last one, and the ledger that keeps it
+    Resets,
     /// Everything above. Every command ends with its results as Markdown.
     All,
 }
@@ -145,7 +149,7 @@ fn main() {
     let cli = Cli::parse();
     let quick = cli.quick;
     let wants = |c: Cmd| cli.command == c || cli.command == Cmd::All;
-    let bins = if matches!(cli.command, Cmd::WritesPerDay | Cmd::Commit) {
+    let bins = if matches!(cli.command, Cmd::WritesPerDay | Cmd::Commit | Cmd::Resets) {
         None
     } else {
         match util::find_bin_dir(cli.bin_dir.clone()) {
@@ -268,6 +272,19 @@ fn main() {
                 transcripts: 5_000,
             }
         }));
+    }
+    if wants(Cmd::Resets) {
+        emit(resets::run(
+            if quick {
+                Size::SMALL
+            } else {
+                Size {
+                    entries: 1035,
+                    bytes: 40_000_000,
+                }
+            },
+            if quick { 3 } else { 15 },
+        ));
     }
     println!("---- Markdown (for BENCHMARKS.md) ----\n");
     for s in &sections {
