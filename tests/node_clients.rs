@@ -110,6 +110,8 @@ const out = {};
 out.hello = await ka.hello();
 out.status = await ka.status();
 out.touch = await ka.touch(process.env.KA_KEY);
+out.resets = await ka.resets({ agent: "main" });
+out.resetsAfter = await ka.resets({ afterSeq: out.resets.events.at(-1)?.seq ?? 0 });
 try {
   await ka.touch(["agent:main:no-such-session"]);
   out.unknown = "resolved";
@@ -139,6 +141,16 @@ fn the_node_client_speaks_the_protocol_and_shuts_the_daemon_down() {
     let (mut daemon, _) = quiet_daemon(&env);
     let before = updated_at(&env);
     let t0 = now_ms();
+    // A reset for `resets` to report: the gateway gives the key a new sessionId, and the
+    // daemon's next round (the `sessions` report) notices it.
+    env.ctl_json(&["sessions"]);
+    support::gateway::locked_set(
+        &env.store("main"),
+        KEY,
+        "sessionId",
+        serde_json::json!("node-reset"),
+    );
+    env.ctl_json(&["sessions"]);
 
     let out = node(&env, CLIENT_SCRIPT, &[("KA_KEY", OsStr::new(KEY))]);
 
@@ -173,6 +185,21 @@ fn the_node_client_speaks_the_protocol_and_shuts_the_daemon_down() {
     assert!(
         after > before && after >= t0,
         "updatedAt did not move forward: {before} -> {after} (touch sent after {t0})"
+    );
+
+    let resets = out["resets"]["events"].as_array().expect("events");
+    assert_eq!(resets.len(), 1, "{}", out["resets"]);
+    assert_eq!(resets[0]["kind"], "reset", "{}", out["resets"]);
+    assert_eq!(
+        resets[0]["new_session_id"], "node-reset",
+        "{}",
+        out["resets"]
+    );
+    assert_eq!(
+        out["resetsAfter"]["events"],
+        serde_json::json!([]),
+        "{}",
+        out["resetsAfter"]
     );
 
     let unknown = &out["unknown"];
