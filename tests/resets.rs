@@ -294,3 +294,38 @@ fn resets_follow_prints_each_new_reset_as_it_is_noticed() {
     let _ = follow.kill();
     let _ = follow.wait();
 }
+
+#[test]
+fn a_reset_after_keepalives_write_failed_says_so() {
+    let env = Env::new();
+    let store = env.add_agent(
+        "main",
+        &store_of(&[("agent:main:main", entry("w1", now_ms() - 5 * MIN))]),
+    );
+    let _daemon = env.daemon_all(&["--interval", "1h", "--lock-timeout", "300ms"]);
+    env.wait_status("the first write", |s| s["agents"][0]["writes"] == 1);
+    // A write of the gateway's in progress (its temp file): keepalive's next write waits for
+    // it, gives up after the lock timeout, and its look says the write failed.
+    let temp = store.with_file_name("sessions.json.4242.0f1e2a4b-1c2d-4e5f-8a9b-0c1d2e3f4a5b.tmp");
+    std::fs::write(&temp, b"{\"half\": ").expect("gateway temp");
+    let touch = env.ctl(&["touch"]);
+    assert_ne!(touch.status.code(), Some(0), "{}", support::text(&touch));
+    assert!(
+        support::text(&touch).contains("store busy"),
+        "{}",
+        support::text(&touch)
+    );
+    // A report writes nothing: the failure still stands in its look.
+    look(&env);
+    // Meanwhile the session was started afresh (the store replaced by another file; the
+    // gateway's write is still in progress, so every write of keepalive's keeps failing).
+    let mut theirs: Value = serde_json::from_slice(&env.read_store("main")).expect("store");
+    theirs["agent:main:main"]["sessionId"] = json!("w2");
+    let other = store.with_file_name("replacement.json");
+    std::fs::write(&other, serde_json::to_vec_pretty(&theirs).expect("json")).expect("write");
+    std::fs::rename(&other, &store).expect("rename");
+    look(&env);
+    let resets = events(&env, &[]);
+    assert_eq!(resets.len(), 1, "{resets:#?}");
+    assert_eq!(resets[0]["verdict"], "write_failed", "{:#}", resets[0]);
+}

@@ -273,8 +273,8 @@ impl Round<'_> {
                     .map(|c| Err(c.err().unwrap_or_else(|| e.clone())))
                     .collect();
                 out.found.next_write = plan::next_write(&decided.decisions, entries, now);
-                let failed = |key: &str| bumps.contains_key(key);
-                let looks = plan::looks(entries, &decided.decisions, failed);
+                let written = |key: &str| bumps.contains_key(key).then_some(false);
+                let looks = plan::looks(entries, &decided.decisions, written, ledger.looks().0);
                 self.notice(ledger, looks, &mut out);
                 if batch.reports > 0 {
                     out.answers.report = Ok(plan::rows(agent, &decided.decisions, entries));
@@ -322,11 +322,9 @@ impl Round<'_> {
         out.write.bumped = bumped;
         out.found.note = plan::daily_note(generation, self.policy, &decisions, entries);
         out.found.next_write = plan::next_write(&decisions, entries, now);
-        self.notice(
-            ledger,
-            plan::looks(entries, &decisions, |_| false),
-            &mut out,
-        );
+        let written = |key: &str| bumps.contains_key(key).then_some(true);
+        let looks = plan::looks(entries, &decisions, written, ledger.looks().0);
+        self.notice(ledger, looks, &mut out);
         // Only a report reads the rows: not built for a round that has none.
         if batch.reports > 0 {
             out.answers.report = Ok(plan::rows(agent, &decisions, entries));

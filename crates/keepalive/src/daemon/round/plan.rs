@@ -225,19 +225,29 @@ pub fn next_write(
     soonest.map(|(at, e, why)| (at.max(now), format!("{}: {why}", e.key)))
 }
 
-/// keepalive's look at every session as the round leaves it; `write_failed` says which
-/// sessions the round meant to write and could not.
+/// keepalive's look at every session as the round leaves it. `written(key)` says whether the
+/// round wrote the session (`Some(true)`), tried and failed (`Some(false)`), or did not try
+/// (`None`): then a failure of an earlier round still stands, until a write gets through.
 pub fn looks(
     entries: &[EntryInfo],
     decisions: &[Decision],
-    write_failed: impl Fn(&str) -> bool,
+    written: impl Fn(&str) -> Option<bool>,
+    before: &BTreeMap<String, Look>,
 ) -> BTreeMap<String, Look> {
     entries
         .iter()
         .zip(decisions)
         .map(|(e, d)| {
-            let look = resets::look(e.session_id.as_deref(), d, write_failed(&e.key));
-            (e.key.clone(), look)
+            let failed = match written(&e.key) {
+                Some(ok) => !ok,
+                None => before.get(&e.key).is_some_and(|was| {
+                    was.verdict == ResetVerdict::WriteFailed && was.session_id == e.session_id
+                }),
+            };
+            (
+                e.key.clone(),
+                resets::look(e.session_id.as_deref(), d, failed),
+            )
         })
         .collect()
 }
