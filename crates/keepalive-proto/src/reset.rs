@@ -27,7 +27,7 @@ pub enum ResetVerdict {
     Excluded,
     /// Not used within the activity window, so keepalive let it go.
     NotInUse,
-    /// Already past the gateway's reset when keepalive first saw it.
+    /// Already past the gateway's reset when keepalive looked: it does not revive sessions.
     AlreadyStale,
     /// Its entry had no timestamp keepalive may write.
     NoTimestamp,
@@ -60,7 +60,9 @@ impl ResetVerdict {
             ResetVerdict::KeptAlive => "keepalive was keeping it alive (a keepalive failure)",
             ResetVerdict::Excluded => "excluded by a rule",
             ResetVerdict::NotInUse => "not in use within the activity window",
-            ResetVerdict::AlreadyStale => "already stale when keepalive first saw it",
+            ResetVerdict::AlreadyStale => {
+                "already stale when keepalive looked (it does not revive)"
+            }
             ResetVerdict::NoTimestamp => "no timestamp keepalive may write",
             ResetVerdict::NotWritable => "its store is one keepalive does not write",
             ResetVerdict::WriteFailed => "keepalive's last write failed",
