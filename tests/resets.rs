@@ -143,6 +143,14 @@ fn each_reset_is_one_event_with_keepalives_verdict_just_before() {
         metrics.contains("keepalive_resets_total{agent=\"main\",verdict=\"kept_alive\"} 1"),
         "{metrics}"
     );
+    let status_text = ok(&env.ctl(&["status"]));
+    assert!(status_text.contains("4 (1 while kept alive)"), "{status_text}");
+    let sessions_text = ok(&env.ctl(&["sessions"]));
+    let kept_line = sessions_text
+        .lines()
+        .find(|l| l.contains("agent:main:kept"))
+        .unwrap_or_else(|| panic!("{sessions_text}"));
+    assert!(kept_line.contains("kept_alive"), "{sessions_text}");
     let table = ok(&env.ctl(&["resets"]));
     assert!(table.contains("KEEPALIVE'S VERDICT"), "{table}");
     assert!(table.contains("keepalive was keeping it alive"), "{table}");
