@@ -144,7 +144,10 @@ fn each_reset_is_one_event_with_keepalives_verdict_just_before() {
         "{metrics}"
     );
     let status_text = ok(&env.ctl(&["status"]));
-    assert!(status_text.contains("4 (1 while kept alive)"), "{status_text}");
+    assert!(
+        status_text.contains("4 (1 while kept alive)"),
+        "{status_text}"
+    );
     let sessions_text = ok(&env.ctl(&["sessions"]));
     let kept_line = sessions_text
         .lines()
