@@ -27,26 +27,13 @@ INSERT INTO schema_meta VALUES ('primary', 'agent', 1, 'main', NULL, 1, 1);
 PRAGMA user_version = 1;
 ";
 
-/// 2026.9.6's session table, as its dist creates it, holding one session, `agent:main:main`.
-pub const SESSION_SCHEMA_2026_9: &str = "
-CREATE TABLE IF NOT EXISTS session_nodes (
-  session_key TEXT NOT NULL PRIMARY KEY,
-  current_session_id TEXT NOT NULL,
-  entry_json TEXT NOT NULL,
-  legacy_acp_migration_json TEXT,
-  entry_valid INTEGER NOT NULL DEFAULT 0 CHECK (entry_valid IN (-1, 0, 1)),
-  updated_at INTEGER NOT NULL,
-  created_at INTEGER,
-  pinned_at INTEGER,
-  archived_at INTEGER,
-  last_read_at INTEGER,
-  last_interaction_at INTEGER,
-  last_activity_at INTEGER
-) STRICT;
-INSERT INTO session_nodes (session_key, current_session_id, entry_json, updated_at)
-  VALUES ('agent:main:main', 's1', '{}', 1770000000000);
-PRAGMA user_version = 23;
-";
+/// 2026.9.6's session table, holding one session, `agent:main:main`: dumped from a database the
+/// release's own `openclaw doctor --fix` made (the fixture file says how), so that tests build
+/// on the release's schema, not on a copy of it.
+pub const SESSION_SCHEMA_2026_9: &str = include_str!("../fixtures/agent-db-2026.9.6.sql");
+
+/// The session id of the one session in [`SESSION_SCHEMA_2026_9`].
+pub const SESSION_ID_2026_9: &str = "5d0c1c7e-6a1e-4c1e-9b1a-2f7e3c1d9a01";
 
 /// How the database's writer left the file.
 #[derive(Debug, Clone, Copy)]
