@@ -13,7 +13,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
-use support::{Env, now_ms, ok, parse, stderr, store_of, text};
+use support::{Env, now_ms, ok, parse, row, stderr, store_of, text};
 
 const MIN: u64 = 60_000;
 const HOUR: u64 = 60 * MIN;
@@ -38,19 +38,6 @@ fn transcript(env: &Env, id: &str, age: Duration) {
         .open(&path)
         .expect("open");
     file.set_modified(SystemTime::now() - age).expect("mtime");
-}
-
-fn rows(env: &Env) -> Vec<Value> {
-    env.ctl_json(&["sessions"])["sessions"]
-        .as_array()
-        .expect("rows")
-        .clone()
-}
-
-fn row<'a>(rows: &'a [Value], key: &str) -> &'a Value {
-    rows.iter()
-        .find(|r| r["key"] == key)
-        .unwrap_or_else(|| panic!("no row for {key}: {rows:#?}"))
 }
 
 #[test]
@@ -99,7 +86,7 @@ fn keeps_alive_what_is_in_use_and_lets_the_rest_expire() {
         "{agent}"
     );
 
-    let rows = rows(&env);
+    let rows = env.sessions();
     let busy = row(&rows, "agent:main:busy");
     assert_eq!(
         (busy["kept_alive"].as_bool(), busy["reason"].as_str()),
@@ -147,7 +134,7 @@ fn keeps_alive_what_is_in_use_and_lets_the_rest_expire() {
         "nothing else moved"
     );
     // The touch is activity: the revived session is now in use.
-    let gone = row(&self::rows(&env), "agent:main:gone").clone();
+    let gone = row(&env.sessions(), "agent:main:gone").clone();
     assert_eq!(
         (gone["reason"].as_str(), gone["activity_source"].as_str()),
         (Some("in_use"), Some("touch"))
@@ -183,7 +170,7 @@ fn rules_and_the_window_decide_with_activity() {
     let daemon = env.daemon(&["--interval", "1h"]);
     env.ctl_json(&["exclude", "agent:main:busy"]);
     env.ctl_json(&["include", "agent:main:quiet"]);
-    let rows = rows(&env);
+    let rows = env.sessions();
     assert_eq!(row(&rows, "agent:main:busy")["reason"], "excluded");
     assert_eq!(row(&rows, "agent:main:quiet")["reason"], "included");
     env.ctl_json(&["forget", "agent:main:busy"]);
@@ -192,18 +179,12 @@ fn rules_and_the_window_decide_with_activity() {
     assert_eq!(env.ctl_json(&["active-within"])["active_within_s"], 86400);
     let out = env.ctl(&["active-within", "all"]);
     assert!(ok(&out).contains("all"), "{}", text(&out));
-    assert_eq!(
-        row(&self::rows(&env), "agent:main:quiet")["kept_alive"],
-        true
-    );
+    assert_eq!(row(&env.sessions(), "agent:main:quiet")["kept_alive"], true);
     env.ctl_json(&["active-within", "31h"]);
-    assert_eq!(
-        row(&self::rows(&env), "agent:main:quiet")["kept_alive"],
-        true
-    );
+    assert_eq!(row(&env.sessions(), "agent:main:quiet")["kept_alive"], true);
     env.ctl_json(&["active-within", "2h"]);
     assert_eq!(
-        row(&self::rows(&env), "agent:main:quiet")["kept_alive"],
+        row(&env.sessions(), "agent:main:quiet")["kept_alive"],
         false
     );
     for bad in ["0", "soon", "400d"] {
@@ -245,7 +226,7 @@ fn keepalives_own_bumps_never_count_as_activity_but_the_gateways_do() {
         .as_u64()
         .expect("ts");
     assert!(ours >= now);
-    let main = row(&rows(&env), "agent:main:main").clone();
+    let main = row(&env.sessions(), "agent:main:main").clone();
     assert_eq!(
         main["last_activity_ms"],
         now - 5 * MIN,
@@ -261,7 +242,7 @@ fn keepalives_own_bumps_never_count_as_activity_but_the_gateways_do() {
         "updatedAt",
         json!(gateway_time),
     );
-    let main = row(&rows(&env), "agent:main:main").clone();
+    let main = row(&env.sessions(), "agent:main:main").clone();
     assert_eq!(
         (
             main["last_activity_ms"].as_u64(),
@@ -274,7 +255,7 @@ fn keepalives_own_bumps_never_count_as_activity_but_the_gateways_do() {
     // restarted daemon does not take keepalive's earlier bump for activity.
     drop(daemon);
     let _daemon = env.daemon(&["--interval", "1h"]);
-    let main = row(&rows(&env), "agent:main:main").clone();
+    let main = row(&env.sessions(), "agent:main:main").clone();
     assert_eq!(
         main["last_activity_ms"].as_u64(),
         Some(gateway_time),

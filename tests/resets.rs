@@ -21,28 +21,11 @@ fn reset(env: &Env, key: &str, new_id: &str) {
     support::gateway::locked_set(&env.store("main"), key, "sessionId", json!(new_id));
 }
 
-fn events(env: &Env, args: &[&str]) -> Vec<Value> {
-    let mut all = vec!["resets"];
-    all.extend_from_slice(args);
-    env.ctl_json(&all)["events"]
-        .as_array()
-        .expect("events")
-        .clone()
-}
-
 fn event<'a>(events: &'a [Value], key: &str) -> &'a Value {
     events
         .iter()
         .find(|e| e["key"] == key)
         .unwrap_or_else(|| panic!("no event for {key}: {events:#?}"))
-}
-
-/// A round reads the store (a `sessions` report is one) and compares it with the last look.
-fn look(env: &Env) -> Vec<Value> {
-    env.ctl_json(&["sessions"])["sessions"]
-        .as_array()
-        .expect("rows")
-        .clone()
 }
 
 #[test]
@@ -64,7 +47,7 @@ fn each_reset_is_one_event_with_keepalives_verdict_just_before() {
     let daemon = env.daemon(&["--active-within", "1h", "--interval", "1h"]);
     ok(&env.ctl(&["exclude", "agent:main:excluded"]));
     // The look the changes are compared with, and the verdicts it recorded.
-    let rows = look(&env);
+    let rows = env.sessions();
     let reason = |key: &str| {
         rows.iter()
             .find(|r| r["key"] == key)
@@ -75,7 +58,7 @@ fn each_reset_is_one_event_with_keepalives_verdict_just_before() {
     assert_eq!(reason("agent:main:idle").as_deref(), Some("idle_too_long"));
     assert_eq!(reason("agent:main:stale").as_deref(), Some("stale_already"));
     assert!(
-        events(&env, &["--all"]).is_empty(),
+        env.resets(&["--all"]).is_empty(),
         "the first look tells nothing"
     );
 
@@ -96,9 +79,9 @@ fn each_reset_is_one_event_with_keepalives_verdict_just_before() {
         &env.store("main"),
         &support::gateway::stringify(&Value::Object(remaining)),
     );
-    let rows = look(&env);
+    let rows = env.sessions();
 
-    let resets = events(&env, &[]);
+    let resets = env.resets(&[]);
     assert_eq!(resets.len(), 4, "one event per reset: {resets:#?}");
     for (key, old, new, verdict) in [
         ("agent:main:kept", "k1", "k2", "kept_alive"),
@@ -121,7 +104,7 @@ fn each_reset_is_one_event_with_keepalives_verdict_just_before() {
     assert_eq!(event(&resets, "agent:main:stale")["stale_rule"], "idle");
     assert!(event(&resets, "agent:main:kept")["stale_rule"].is_null());
 
-    let all = events(&env, &["--all"]);
+    let all = env.resets(&["--all"]);
     assert_eq!(event(&all, "agent:main:gone")["kind"], "disappeared");
     assert_eq!(event(&all, "agent:main:new")["kind"], "appeared");
     assert_eq!(all.len(), 6, "{all:#?}");
@@ -183,15 +166,15 @@ fn a_reset_while_keepalived_was_stopped_is_reported_when_it_starts_and_survives_
         &store_of(&[("agent:main:main", entry("a1", now - 5 * MIN))]),
     );
     let mut daemon = env.daemon(&["--interval", "1h"]);
-    look(&env);
+    env.sessions();
     ok(&env.ctl(&["shutdown"]));
     assert_eq!(daemon.wait_exit(), Some(0), "{}", daemon.log());
     let stopped = now_ms();
 
     reset(&env, "agent:main:main", "a2");
     let daemon = env.daemon(&["--interval", "1h"]);
-    look(&env);
-    let resets = events(&env, &[]);
+    env.sessions();
+    let resets = env.resets(&[]);
     assert_eq!(resets.len(), 1, "{resets:#?}");
     let e = &resets[0];
     assert_eq!(e["verdict"], "daemon_not_running", "{e:#}");
@@ -212,8 +195,8 @@ fn a_reset_while_keepalived_was_stopped_is_reported_when_it_starts_and_survives_
     daemon.signal(libc::SIGKILL);
     drop(daemon);
     let _daemon = env.daemon(&["--interval", "1h"]);
-    look(&env);
-    let after = events(&env, &[]);
+    env.sessions();
+    let after = env.resets(&[]);
     assert_eq!(after.len(), 1, "{after:#?}");
     assert_eq!(after[0]["seq"], e["seq"]);
 }
@@ -236,9 +219,9 @@ fn an_unreadable_event_log_is_left_alone_reported_and_the_daemon_carries_on() {
     std::fs::write(&path, garbage).expect("garbage");
 
     let daemon = env.daemon(&["--interval", "1h"]);
-    look(&env);
+    env.sessions();
     reset(&env, "agent:main:main", "a2");
-    look(&env);
+    env.sessions();
     let reply = env.ctl_json(&["resets"]);
     let problem = reply["log_problem"]
         .as_str()
@@ -272,7 +255,7 @@ fn resets_follow_prints_each_new_reset_as_it_is_noticed() {
         &store_of(&[("agent:main:main", entry("a1", now_ms() - 5 * MIN))]),
     );
     let _daemon = env.daemon(&["--interval", "1h"]);
-    look(&env);
+    env.sessions();
     let mut follow = env
         .ctl_command(&["--json", "resets", "--follow"])
         .stdout(std::process::Stdio::piped())
@@ -289,7 +272,7 @@ fn resets_follow_prints_each_new_reset_as_it_is_noticed() {
     });
     for (n, id) in ["a2", "a3"].iter().enumerate() {
         reset(&env, "agent:main:main", id);
-        look(&env);
+        env.sessions();
         let line = received
             .recv_timeout(std::time::Duration::from_secs(10))
             .unwrap_or_else(|e| panic!("no line for reset {n} ({e})"))
@@ -327,7 +310,7 @@ fn a_reset_after_keepalives_write_failed_says_so() {
         support::text(&touch)
     );
     // A report writes nothing: the failure still stands in its look.
-    look(&env);
+    env.sessions();
     // Meanwhile the session was started afresh (the store replaced by another file; the
     // gateway's write is still in progress, so every write of keepalive's keeps failing).
     let mut theirs: Value = serde_json::from_slice(&env.read_store("main")).expect("store");
@@ -335,8 +318,8 @@ fn a_reset_after_keepalives_write_failed_says_so() {
     let other = store.with_file_name("replacement.json");
     std::fs::write(&other, serde_json::to_vec_pretty(&theirs).expect("json")).expect("write");
     std::fs::rename(&other, &store).expect("rename");
-    look(&env);
-    let resets = events(&env, &[]);
+    env.sessions();
+    let resets = env.resets(&[]);
     assert_eq!(resets.len(), 1, "{resets:#?}");
     assert_eq!(resets[0]["verdict"], "write_failed", "{:#}", resets[0]);
 }

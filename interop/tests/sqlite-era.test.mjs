@@ -2,10 +2,13 @@
 // issue 10). Where an agent's sessions live is told by the tables of its database, never by the
 // file existing:
 // - from 2026.8 doctor imports sessions.json into table session_nodes of
-//   agents/<id>/agent/openclaw-agent.sqlite: keepalive must see the sqlite generation, report the
-//   release's real policy, and leave every file under agents/ byte-identical (it only reads the
-//   database, in a way that creates and changes nothing), and read the live database while the
-//   newest such release's gateway runs and writes;
+//   agents/<id>/agent/openclaw-agent.sqlite: keepalive must see the sqlite generation, list the
+//   imported sessions, report the release's real policy, and leave every file under agents/
+//   byte-identical (it only reads the database, in a way that creates and changes nothing), and
+//   read the live database while the newest such release's gateway runs and writes; a reset that
+//   gateway makes (its idle rule at a message, its own sessions.reset: both keep the sessionId
+//   and give the entry a new lifecycleRevision) shows in `keepalivectl resets` with the verdict
+//   not_writable;
 // - 2026.6.11 – 2026.7.35 doctor creates the same file without session tables, and sessions stay
 //   in sessions.json: keepalive must see json and bump the store.
 // Each pinned release of those two eras runs (KEEPALIVE_INTEROP_RELEASES narrows it); a release
@@ -89,7 +92,8 @@ function assertSameSnapshot(before, after, what) {
 
 /**
  * What the agent database holds, read from a copy of its files (so the reading itself cannot
- * touch the real ones): tables, user_version, journal mode from the header, the side files.
+ * touch the real ones): tables, user_version, journal mode from the header, the side files,
+ * and the entry of the session.
  */
 function inspectDatabase(sc) {
   const dir = path.join(sc.stateDir, "agents", AGENT, "agent");
@@ -114,8 +118,10 @@ function inspectDatabase(sc) {
     const sessions = tables.includes("session_nodes")
       ? conn.prepare("SELECT session_key, current_session_id FROM session_nodes ORDER BY session_key").all().map((r) => ({ ...r }))
       : null;
+    const entryJson = tables.includes("session_nodes") ? conn.prepare("SELECT entry_json FROM session_nodes WHERE session_key = ?").get(KEY)?.entry_json : null;
+    const entry = entryJson ? JSON.parse(entryJson) : null;
     const columns = tables.includes("session_nodes") ? conn.prepare("PRAGMA table_info(session_nodes)").all().map((r) => r.name) : null;
-    return { path: db, tables, userVersion, sessions, columns, journal: header[19] === 2 ? "wal" : "rollback", wal: side["-wal"], shm: side["-shm"] };
+    return { path: db, tables, userVersion, sessions, entry, columns, journal: header[19] === 2 ? "wal" : "rollback", wal: side["-wal"], shm: side["-shm"] };
   } finally {
     conn.close();
     fs.rmSync(copy, { recursive: true, force: true });
@@ -199,6 +205,17 @@ for (const version of sqliteEra) {
       const touch = await ctl(sc.socket, ["--json", "touch", KEY], { env: kaEnv(sc) });
       assert.equal(touch.code, 1, `touch: ${touch.stdout}${touch.stderr}`);
       assert.match(touch.stdout + touch.stderr, /generation_unsupported/);
+      // The imported session is listed from session_nodes; under the release's default policy
+      // it never expires.
+      assert.equal(agent.sessions, 1, JSON.stringify(agent));
+      const { sessions } = await ctlJson(sc.socket, ["sessions"], { env: kaEnv(sc) });
+      assert.deepEqual(sessions.map((r) => r.key), [KEY], JSON.stringify(sessions));
+      const [row] = sessions;
+      assert.equal(row.reason, "not_writable", JSON.stringify(row));
+      assert.equal(row.kept_alive, false);
+      assert.equal(row.last_activity_ms, db.entry.lastInteractionAt, JSON.stringify(row));
+      assert.equal(row.stale_at_ms, null, JSON.stringify(row));
+      assert.match(row.detail, /never expires/);
     });
 
     const { report, agent } = await keepaliveDoctor(sc);
@@ -254,6 +271,83 @@ for (const version of sqliteEra) {
     await client.chat(KEY, "keepalive interop: again");
     const stopped = await gw.stop();
     t.diagnostic(`after the gateway stopped (${JSON.stringify(stopped)}): ${sideFiles()}`);
+  });
+
+  test(`${version}: a reset its gateway makes in SQLite shows in keepalivectl resets, verdict not_writable`, async (t) => {
+    // Idle after one minute: the imported session was last used a minute before the import, so
+    // it is stale by the time the gateway runs, and its next message starts it afresh.
+    const sc = scratch({ session: { reset: { mode: "idle", idleMinutes: 1 } } });
+    let gw, daemon, client;
+    // One hook, in this order: after hooks run first-registered first, and the folder cannot
+    // be removed while the gateway still writes in it.
+    t.after(async () => {
+      client?.close();
+      await daemon?.stop();
+      await gw?.stop();
+      sc.remove();
+    });
+    writeStore(sc);
+    await doctorFix(version, sc);
+    gw = await startGateway(version, sc);
+    daemon = await startKeepalived(sc, ["--tick-ms", "200", "--interval", "1h"], { env: kaEnv(sc) });
+    const said = () => `\nkeepalived log:\n${daemon.log()}\ngateway:\n${gw.log()}`;
+    const resetsOf = async () => (await ctlJson(sc.socket, ["resets"], { env: kaEnv(sc) })).events.filter((e) => e.key === KEY && e.kind === "reset");
+    const waitResets = async (n, what) => {
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const events = await resetsOf();
+        if (events.length >= n) return events;
+        if (Date.now() > deadline) throw new Error(`keepalivectl resets shows no ${what}: ${JSON.stringify(events)}${said()}`);
+        await sleep(200);
+      }
+    };
+
+    // keepalive's look before the reset: the session, stale by the user's idle rule, with the
+    // command that would stop such resets.
+    const { sessions } = await ctlJson(sc.socket, ["sessions"], { env: kaEnv(sc) });
+    const row = sessions.find((r) => r.key === KEY);
+    assert.ok(row, `keepalivectl sessions: ${JSON.stringify(sessions)}${said()}`);
+    assert.equal(row.reason, "not_writable", JSON.stringify(row));
+    assert.equal(row.stale_rule, "idle", JSON.stringify(row));
+    assert.ok(row.stale_at_ms <= Date.now(), JSON.stringify(row));
+    assert.match(row.detail, /`openclaw config set session\.reset\.mode none`/);
+
+    client = await gw.connect();
+    // These releases reset a session by giving its entry a new lifecycleRevision and a new
+    // sessionStartedAt; the sessionId stays (an imported entry has no revision before).
+    const imported = inspectDatabase(sc).entry;
+    const { end } = await client.chat(KEY, "keepalive interop: after the idle window");
+    t.diagnostic(`chat turn ended ${end.payload?.state}`);
+    const afterChat = inspectDatabase(sc).entry;
+    t.diagnostic(`entry before: ${JSON.stringify(imported)}; after: ${JSON.stringify(afterChat)}`);
+    assert.ok(
+      afterChat.lifecycleRevision && afterChat.lifecycleRevision !== imported.lifecycleRevision && afterChat.sessionStartedAt > imported.sessionStartedAt,
+      `openclaw@${version} did not reset the session under idleMinutes 1: this check proves nothing${said()}`,
+    );
+    const [e] = await waitResets(1, "reset of the idle session");
+    assert.equal(e.verdict, "not_writable", JSON.stringify(e));
+    assert.equal(e.old_session_id, SESSION_ID, JSON.stringify(e));
+    assert.equal(e.new_session_id, afterChat.sessionId, JSON.stringify(e));
+    assert.equal(e.stale_rule, "idle", JSON.stringify(e));
+    if (afterChat.sessionId === SESSION_ID) assert.ok(e.detail.includes(afterChat.lifecycleRevision), e.detail);
+    t.diagnostic(`noticed: ${e.detail}`);
+
+    // The gateway's own reset method, as a /new or /reset in the chat.
+    const reset = await client.request("sessions.reset", { key: KEY });
+    const manual = inspectDatabase(sc).entry;
+    assert.notEqual(manual.lifecycleRevision, afterChat.lifecycleRevision, `sessions.reset: ${JSON.stringify(reset)}${said()}`);
+    const events = await waitResets(2, "reset by sessions.reset");
+    const second = events.find((x) => x !== e && x.detail.includes(manual.lifecycleRevision));
+    assert.ok(second, JSON.stringify(events));
+    assert.equal(second.verdict, "not_writable", JSON.stringify(second));
+    assert.equal(second.new_session_id, manual.sessionId);
+
+    const table = await ctl(sc.socket, ["resets"], { env: kaEnv(sc) });
+    assert.match(table.stdout, /its store is one keepalive does not write/, table.stdout);
+    const status = await ctlJson(sc.socket, ["status"], { env: kaEnv(sc) });
+    const agent = status.agents.find((a) => a.id === AGENT);
+    assert.equal(agent.writes, 0, JSON.stringify(agent));
+    assert.equal(agent.resets, 2, JSON.stringify(agent));
   });
 }
 

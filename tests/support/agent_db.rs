@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 #[allow(unused_imports)] // each test binary uses a different part of the harness
 pub use openclaw_sim::agent_db::{
-    AGENT_SCHEMA_2026_6, Left, SESSION_SCHEMA_2026_9, Tree, assert_same_tree, tree, with_suffix,
+    AGENT_SCHEMA_2026_6, Left, SESSION_ID_2026_9, SESSION_SCHEMA_2026_9, Tree, assert_same_tree,
+    delete_session, put_session, tree, with_suffix,
 };
 
 use super::Env;

@@ -207,6 +207,25 @@ impl Env {
         self.ctl_json(&["status"])
     }
 
+    /// `keepalivectl sessions`: the rows. Each report is a round, which reads every store and
+    /// compares it with keepalive's last look.
+    pub fn sessions(&self) -> Vec<Value> {
+        self.ctl_json(&["sessions"])["sessions"]
+            .as_array()
+            .expect("rows")
+            .clone()
+    }
+
+    /// `keepalivectl resets ARGS`: the events.
+    pub fn resets(&self, args: &[&str]) -> Vec<Value> {
+        let mut all = vec!["resets"];
+        all.extend_from_slice(args);
+        self.ctl_json(&all)["events"]
+            .as_array()
+            .expect("events")
+            .clone()
+    }
+
     /// Polls `status` until `check` holds for it (the daemon works on its own clock).
     pub fn wait_status(&self, what: &str, check: impl Fn(&Value) -> bool) -> Value {
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -362,6 +381,13 @@ pub fn output_of_copied_binary(command: impl Fn() -> Command) -> Output {
         }
     }
     panic!("the copied executable stayed busy for a second");
+}
+
+/// The row of `key` among the rows of `sessions`.
+pub fn row<'a>(rows: &'a [Value], key: &str) -> &'a Value {
+    rows.iter()
+        .find(|r| r["key"] == key)
+        .unwrap_or_else(|| panic!("no row for {key}: {rows:#?}"))
 }
 
 pub fn text(out: &Output) -> String {

@@ -62,6 +62,7 @@ pub fn run(size: Size, rounds: usize) -> Section {
         verdict: ResetVerdict::KeptAlive,
         stale_at_ms: Some(store::now_ms() + 3_600_000),
         stale_rule: Some("idle".into()),
+        lifecycle: None,
     };
     let last: BTreeMap<String, Look> = snapshot
         .scan

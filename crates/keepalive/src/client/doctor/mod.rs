@@ -11,11 +11,14 @@ use keepalive_proto::{ReleaseStatus, Request, StatusReply};
 use serde::Serialize;
 
 use super::connection::{ClientError, call};
+use crate::openclaw::agent_db::SessionNode;
 use crate::openclaw::discovery::{Installation, discover};
 use crate::openclaw::{
-    DetectedRelease, Facing, Generation, Mode, ReleaseSource, ResetRule, agent_db, effective_rule,
-    generation,
+    Clock, DetectedRelease, Facing, Generation, Mode, ReleaseSource, ResetConfig, ResetRule,
+    agent_db, effective_rule, generation,
 };
+use crate::policy::decide::rule_name;
+use crate::policy::unwritable;
 use render::render;
 
 #[derive(Debug, Serialize)]
@@ -60,6 +63,28 @@ struct AgentReport {
     /// The agent's own database, when there is one: its tables tell whether the
     /// sessions live there.
     database: Option<DatabaseReport>,
+    /// An `sqlite` agent's sessions, each with when the gateway would reset it under the
+    /// policy in force; null for other agents.
+    sqlite_sessions: Option<Vec<SqliteSession>>,
+    /// The rows read, until the policy they are judged by is known.
+    #[serde(skip)]
+    nodes: Vec<SessionNode>,
+}
+
+/// One session of an agent's SQLite store.
+#[derive(Debug, Serialize)]
+struct SqliteSession {
+    key: String,
+    session_id: Option<String>,
+    /// Unix ms of its last interaction (`lastInteractionAt`, else `updatedAt`).
+    last_interaction_ms: Option<u64>,
+    /// When the gateway resets it at its next message (in the past when that is so
+    /// already); null: never, under the policy in force.
+    stale_at_ms: Option<u64>,
+    stale_rule: Option<String>,
+    rule: ResetRule,
+    /// The command that stops it, when the user's config is what resets it.
+    advice: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -142,6 +167,16 @@ fn inspect(state_dir: &Path, source: String, daemon: DaemonReport) -> Report {
     let config = &installation.config;
     let release = &installation.release;
     let facing = facing_for(release, &agents);
+    let clock = Clock::system();
+    for agent in &mut agents {
+        if agent.generation == Some(Generation::Sqlite) {
+            let judged = std::mem::take(&mut agent.nodes)
+                .iter()
+                .map(|node| sqlite_session(node, &facing, &config.reset, &clock))
+                .collect();
+            agent.sqlite_sessions = Some(judged);
+        }
+    }
     let mut reset_policy = Vec::new();
     for rules in facing.candidates() {
         let label = match facing {
@@ -217,13 +252,11 @@ fn inspect(state_dir: &Path, source: String, daemon: DaemonReport) -> Report {
     for a in &agents {
         match (a.generation, &a.error) {
             (_, Some(e)) => advice.push(format!("{}: {e}", a.id)),
-            (Some(Generation::Sqlite), _) => advice.push(format!(
-                "{}: OpenClaw 2026.8+ keeps sessions in SQLite and forbids other writers, so keepalive \
-                 writes nothing there; sessions expire only where session.reset in openclaw.json says \
-                 so: to keep them, set session.reset.mode to \"none\" or raise idleMinutes",
+            (Some(Generation::Sqlite), _) => advice.push(sqlite_advice(a, &reset_policy)),
+            (Some(Generation::Unknown), _) => advice.push(format!(
+                "{}: the store layout is not one keepalive knows; it writes nothing there",
                 a.id
             )),
-            (Some(Generation::Unknown), _) => advice.push(format!("{}: the store layout is not one keepalive knows; it writes nothing there", a.id)),
             _ => {}
         }
         if a.lock.state == "stale" {
@@ -273,6 +306,73 @@ fn inspect(state_dir: &Path, source: String, daemon: DaemonReport) -> Report {
     }
 }
 
+/// A session of an SQLite store, judged by the policy in force.
+fn sqlite_session(
+    node: &SessionNode,
+    facing: &Facing,
+    reset: &ResetConfig,
+    clock: &Clock,
+) -> SqliteSession {
+    let expiry = unwritable::expiry(&node.entry(), facing, reset, clock);
+    SqliteSession {
+        key: node.key.clone(),
+        session_id: node.session_id.clone(),
+        last_interaction_ms: node
+            .last_interaction_at
+            .or(node.updated_at)
+            .filter(|t| *t > 0),
+        stale_at_ms: expiry.stale_at.map(|(at, _)| at),
+        stale_rule: expiry.stale_at.map(|(_, r)| rule_name(r).to_owned()),
+        advice: unwritable::advice(&expiry.rule),
+        rule: expiry.rule,
+    }
+}
+
+/// What to do about an `sqlite` agent: keepalive writes nothing there, so where the user's
+/// config resets its sessions, the commands that stop it (those of its sessions, or, with
+/// none yet, those of the policy lines).
+fn sqlite_advice(agent: &AgentReport, policy: &[PolicyLine]) -> String {
+    let sessions = agent.sqlite_sessions.as_deref().unwrap_or_default();
+    let expiring = sessions.iter().filter(|s| s.stale_at_ms.is_some()).count();
+    let mut commands: Vec<String> = if sessions.is_empty() {
+        policy
+            .iter()
+            .filter_map(|line| unwritable::advice(&line.rule))
+            .collect()
+    } else {
+        sessions.iter().filter_map(|s| s.advice.clone()).collect()
+    };
+    commands.sort();
+    commands.dedup();
+    let head = format!(
+        "{}: OpenClaw 2026.8+ keeps sessions in SQLite and forbids other writers, so keepalive \
+         writes nothing there",
+        agent.id
+    );
+    let expire = if sessions.is_empty() {
+        "the policy in force expires its sessions".to_owned()
+    } else {
+        format!(
+            "{expiring} of its {} sessions expire under the policy in force",
+            sessions.len()
+        )
+    };
+    match commands.as_slice() {
+        [] if expiring == 0 && !sessions.is_empty() => {
+            format!("{head}; under the policy in force its sessions never expire")
+        }
+        [] if sessions.is_empty() => format!("{head}; it has no sessions yet"),
+        [] => format!("{head}; {expire}, whatever openclaw.json says (updatedAt 0)"),
+        commands => {
+            let commands: Vec<String> = commands.iter().map(|c| format!("`{c}`")).collect();
+            format!(
+                "{head}; {expire}, set by your openclaw.json: to keep them, run {}",
+                commands.join(" and ")
+            )
+        }
+    }
+}
+
 /// The release's rules when it is known; otherwise every line the agents'
 /// stores allow.
 fn facing_for(release: &DetectedRelease, agents: &[AgentReport]) -> Facing {
@@ -292,10 +392,10 @@ fn facing_for(release: &DetectedRelease, agents: &[AgentReport]) -> Facing {
 
 fn inspect_agent(spec: &crate::openclaw::discovery::AgentFiles) -> AgentReport {
     let lock = inspect_lock(&spec.store);
-    let probe = agent_db::probe(&spec.sqlite);
-    let database = match &probe {
+    let read = agent_db::sessions(&spec.sqlite);
+    let database = match &read {
         Ok(None) => None,
-        Ok(Some(db)) => Some(DatabaseReport {
+        Ok(Some((db, _))) => Some(DatabaseReport {
             path: spec.sqlite.display().to_string(),
             holds_sessions: Some(db.holds_sessions),
             user_version: Some(db.user_version),
@@ -318,11 +418,15 @@ fn inspect_agent(spec: &crate::openclaw::discovery::AgentFiles) -> AgentReport {
         error: None,
         lock,
         database,
+        sqlite_sessions: None,
+        nodes: Vec::new(),
     };
-    match probe {
-        Ok(Some(db)) if db.holds_sessions => {
+    match read {
+        Ok(Some((db, nodes))) if db.holds_sessions => {
             return AgentReport {
                 generation: Some(Generation::Sqlite),
+                sessions: Some(nodes.len()),
+                nodes,
                 ..base
             };
         }

@@ -1,9 +1,12 @@
 //! How `keepalivectl doctor` prints what it found (`--json` prints the report itself).
 
 use std::fmt::Write;
+use std::time::SystemTime;
 
-use super::Report;
+use super::{Report, SqliteSession};
+use crate::client::output::when;
 use crate::openclaw::{Generation, Mode, ResetRule};
+use crate::time::unix_ms;
 
 pub fn render(r: &Report) -> String {
     let mut out = String::new();
@@ -77,6 +80,9 @@ pub fn render(r: &Report) -> String {
             };
             let _ = writeln!(out, "    {} ({what})", db.path);
         }
+        if let Some(sessions) = &a.sqlite_sessions {
+            render_sqlite_sessions(&mut out, sessions);
+        }
     }
     let daemon = match r.daemon.pid {
         Some(pid) if r.daemon.running => format!("running (pid {pid}) on {}", r.daemon.socket),
@@ -99,6 +105,38 @@ pub fn render(r: &Report) -> String {
         }
     }
     out.trim_end().to_string()
+}
+
+/// How many sessions of an SQLite store are listed, soonest to expire first.
+const SESSIONS_SHOWN: usize = 10;
+
+fn render_sqlite_sessions(out: &mut String, sessions: &[SqliteSession]) {
+    let now = unix_ms(SystemTime::now());
+    let mut shown: Vec<&SqliteSession> = sessions.iter().collect();
+    shown.sort_by_key(|s| (s.stale_at_ms.unwrap_or(u64::MAX), s.key.as_str()));
+    for s in shown.iter().take(SESSIONS_SHOWN) {
+        let last = s.last_interaction_ms.map_or_else(
+            || "no interaction recorded".to_owned(),
+            |t| format!("last interaction {}", when(now, t)),
+        );
+        let source = &s.rule.source;
+        let expires = match (s.stale_at_ms, &s.stale_rule) {
+            (Some(at), Some(rule)) if at <= now => format!(
+                "went stale {} ({rule}, {source}): reset at its next message",
+                when(now, at)
+            ),
+            (Some(at), Some(rule)) => format!("expires {} ({rule}, {source})", when(now, at)),
+            _ => format!("never expires ({source})"),
+        };
+        let _ = writeln!(out, "    {}: {last}, {expires}", s.key);
+    }
+    if sessions.len() > SESSIONS_SHOWN {
+        let _ = writeln!(
+            out,
+            "    ... and {} more (`keepalivectl sessions` lists them all)",
+            sessions.len() - SESSIONS_SHOWN
+        );
+    }
 }
 
 fn describe(rule: &ResetRule) -> String {

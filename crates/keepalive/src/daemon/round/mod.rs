@@ -20,8 +20,10 @@ use std::time::Duration;
 use keepalive_proto::{ErrorBody, ErrorCode, ResetEvent};
 use keepalive_store::{EntryInfo, Fields, RoundOptions, RoundOutcome, StoreError, StoreSnapshot};
 
+use crate::openclaw::agent_db::SessionNode;
 use crate::openclaw::discovery::AgentFiles;
 use crate::openclaw::{Clock, Generation};
+use crate::policy::unwritable::{self, Expiry};
 use crate::policy::{AgentLedger, LedgerFile, Look, PolicyInputs, decide};
 use crate::resets::{self, notice::Before};
 pub use answers::{Answers, Touched};
@@ -223,18 +225,10 @@ impl Round<'_> {
         let wants_keys = !batch.touches.is_empty() || !batch.lookups.is_empty();
         let snapshot = match read::holding(agent, wants_keys) {
             Err(e) => return out.fail(e),
-            Ok(Holding::Sqlite { keys }) => {
-                out.found.generation = Some(Generation::Sqlite);
-                out.found.note = Some(sqlite_note(agent));
-                let keys = match keys {
-                    Ok(keys) => keys,
-                    Err(e) => return out.fail(e),
-                };
-                let index = plan::index_of(keys.iter().map(String::as_str));
-                out.answers.lookups = plan::lookups(batch, &index);
-                let why = ErrorBody::new(ErrorCode::GenerationUnsupported, sqlite_note(agent));
-                return out.refuse_writes(why, batch, &index);
-            }
+            Ok(Holding::Sqlite {
+                nodes,
+                leftover_keys,
+            }) => return self.sqlite(batch, ledger, &nodes, &leftover_keys, out),
             Ok(Holding::Store(snapshot)) => snapshot,
         };
         let entries = &snapshot.scan.entries;
@@ -330,6 +324,40 @@ impl Round<'_> {
             out.answers.report = Ok(plan::rows(agent, &decisions, entries));
         }
         out
+    }
+
+    /// A round of an agent whose sessions are in SQLite, which keepalive never writes: every
+    /// session is looked at all the same (so that its resets are noticed), and a report lists
+    /// each with when the gateway would reset it under the policy in force.
+    fn sqlite(
+        &self,
+        batch: &Batch,
+        ledger: &mut AgentLedger,
+        nodes: &[SessionNode],
+        leftover_keys: &[String],
+        mut out: RoundResult,
+    ) -> RoundResult {
+        let agent = self.agent;
+        out.found.generation = Some(Generation::Sqlite);
+        out.found.note = Some(sqlite_note(agent));
+        out.found.sessions = Some(nodes.len());
+        out.found.kept_alive = Some(0);
+        let entries: Vec<EntryInfo> = nodes.iter().map(SessionNode::entry).collect();
+        let facing = plan::facing(self.policy, Generation::Sqlite);
+        let expiries: Vec<Expiry> = entries
+            .iter()
+            .map(|e| unwritable::expiry(e, &facing, &self.policy.reset, self.clock))
+            .collect();
+        self.notice(ledger, plan::sqlite_looks(nodes, &expiries), &mut out);
+        if batch.reports > 0 {
+            let now = self.clock.now_ms;
+            out.answers.report = Ok(plan::unwritable_rows(agent, &entries, &expiries, now));
+        }
+        let keys = entries.iter().map(|e| e.key.as_str());
+        let index = plan::index_of(keys.chain(leftover_keys.iter().map(String::as_str)));
+        out.answers.lookups = plan::lookups(batch, &index);
+        let why = ErrorBody::new(ErrorCode::GenerationUnsupported, sqlite_note(agent));
+        out.refuse_writes(why, batch, &index)
     }
 
     /// Compares this look at every session with the last one (kept in the ledger), records

@@ -9,9 +9,14 @@ use keepalive_store::{EntryInfo, Fields, Timestamp};
 
 use super::read::transcript;
 use super::{Batch, KeyTouch, Round};
+use crate::openclaw::agent_db::SessionNode;
 use crate::openclaw::discovery::AgentFiles;
 use crate::openclaw::{Facing, Generation, Mode};
-use crate::policy::{AgentLedger, Context, Decision, Look, PolicyInputs, Transcript, decide};
+use crate::policy::decide::rule_name;
+use crate::policy::unwritable::{self, Expiry};
+use crate::policy::{
+    AgentLedger, Context, Decision, Look, PolicyInputs, Reason, Source, Transcript, decide,
+};
 use crate::resets;
 
 /// Every session's decision, from one read of the store.
@@ -25,11 +30,12 @@ pub struct Decided {
 
 /// What the gateway release (known, hinted or unknown) lets the decisions assume.
 pub fn facing(policy: &PolicyInputs, generation: Generation) -> Facing {
-    let split_fields = generation == Generation::JsonV2;
+    let in_sqlite = generation == Generation::Sqlite;
+    let split_fields = generation == Generation::JsonV2 || in_sqlite;
     match policy.release {
         Some(release) if policy.release_certain => Facing::known(release),
-        Some(hint) => Facing::hinted(hint, split_fields, false),
-        None => Facing::unknown(split_fields, false),
+        Some(hint) => Facing::hinted(hint, split_fields, in_sqlite),
+        None => Facing::unknown(split_fields, in_sqlite),
     }
 }
 
@@ -259,11 +265,62 @@ pub fn unwritable_looks(entries: &[EntryInfo]) -> BTreeMap<String, Look> {
         .map(|e| {
             let look = Look {
                 session_id: e.session_id.clone(),
+                lifecycle: None,
                 verdict: ResetVerdict::NotWritable,
                 stale_at_ms: None,
                 stale_rule: None,
             };
             (e.key.clone(), look)
+        })
+        .collect()
+}
+
+/// The look at the sessions of an SQLite store: their lifecycles too (a reset there keeps
+/// the `sessionId`), and when each goes stale under the policy in force.
+pub fn sqlite_looks(nodes: &[SessionNode], expiries: &[Expiry]) -> BTreeMap<String, Look> {
+    nodes
+        .iter()
+        .zip(expiries)
+        .map(|(node, expiry)| {
+            let look = Look {
+                session_id: node.session_id.clone(),
+                lifecycle: Some(node.lifecycle_revision.clone().unwrap_or_default()),
+                verdict: ResetVerdict::NotWritable,
+                stale_at_ms: expiry.stale_at.map(|(at, _)| at),
+                stale_rule: expiry.stale_at.map(|(_, rule)| rule_name(rule).to_owned()),
+            };
+            (node.key.clone(), look)
+        })
+        .collect()
+}
+
+/// A report's rows for sessions keepalive never writes: each one's last interaction, and when
+/// the gateway would reset it under the policy in force.
+pub fn unwritable_rows(
+    agent: &AgentFiles,
+    entries: &[EntryInfo],
+    expiries: &[Expiry],
+    now: u64,
+) -> Vec<SessionRow> {
+    entries
+        .iter()
+        .zip(expiries)
+        .map(|(e, expiry)| {
+            let last = (e.last_interaction_at.value())
+                .or(e.updated_at.value())
+                .filter(|t| *t > 0);
+            SessionRow {
+                agent: agent.id.clone(),
+                key: e.key.clone(),
+                last_activity_ms: last,
+                activity_source: last.map(|_| Source::Gateway.as_str().to_owned()),
+                stale_at_ms: expiry.stale_at.map(|(at, _)| at),
+                stale_rule: expiry.stale_at.map(|(_, r)| rule_name(r).to_owned()),
+                kept_alive: false,
+                reason: Reason::NotWritable.code().to_owned(),
+                detail: unwritable::detail(expiry, now),
+                last_reset: None,
+            }
         })
         .collect()
 }
@@ -279,9 +336,7 @@ pub fn rows(agent: &AgentFiles, decisions: &[Decision], entries: &[EntryInfo]) -
             last_activity_ms: d.activity.map(|a| a.at_ms),
             activity_source: d.activity.map(|a| a.source.as_str().to_string()),
             stale_at_ms: d.stale_at.map(|(at, _)| at),
-            stale_rule: d
-                .stale_at
-                .map(|(_, r)| crate::policy::decide::rule_name(r).to_string()),
+            stale_rule: d.stale_at.map(|(_, r)| rule_name(r).to_string()),
             kept_alive: d.keep,
             reason: d.reason.code().to_string(),
             detail: d.detail.clone(),

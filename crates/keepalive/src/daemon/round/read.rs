@@ -8,43 +8,41 @@ use keepalive_proto::ErrorBody;
 use keepalive_store::{EntryInfo, StoreSnapshot};
 
 use super::store_error;
-use crate::openclaw::agent_db;
+use crate::openclaw::agent_db::{self, SessionNode};
 use crate::openclaw::discovery::AgentFiles;
 use crate::policy::Transcript;
 
 /// Where the agent's sessions are this round.
 pub enum Holding {
-    /// In the agent database (OpenClaw 2026.8 and later), which keepalive never writes. The
-    /// sessions' keys are still found (in the session table, and in a leftover
-    /// sessions.json), so that a touch of one says why it is not written instead of
-    /// "unknown session"; they are only read when a request names keys.
+    /// In the agent database (OpenClaw 2026.8 and later), which keepalive never writes: its
+    /// sessions, read every round so that resets are noticed there too. The keys of a
+    /// leftover sessions.json are read only when a request names keys, so that a touch of
+    /// one says why it is not written instead of "unknown session".
     Sqlite {
-        keys: Result<Vec<String>, ErrorBody>,
+        nodes: Vec<SessionNode>,
+        leftover_keys: Vec<String>,
     },
     /// In the store, read once, without a lock.
     Store(StoreSnapshot),
 }
 
-/// Reads where the agent's sessions are. An agent database that cannot be read leaves the
-/// round without a write: whether the store is the live one cannot be told then.
+/// Reads where the agent's sessions are (and, in the agent database, the sessions, in the
+/// same read). An agent database that cannot be read leaves the round without a write:
+/// whether the store is the live one cannot be told then.
 pub fn holding(agent: &AgentFiles, wants_keys: bool) -> Result<Holding, ErrorBody> {
-    let holds_sessions = agent_db::probe(&agent.sqlite)
-        .map_err(|e| e.to_error_body())?
-        .is_some_and(|db| db.holds_sessions);
-    if holds_sessions {
-        let keys = if wants_keys {
-            agent_db::session_keys(&agent.sqlite)
-                .map(|mut keys| {
-                    if let Ok(leftover) = keepalive_store::read_snapshot(&agent.store) {
-                        keys.extend(leftover.scan.entries.into_iter().map(|e| e.key));
-                    }
-                    keys
-                })
-                .map_err(|e| e.to_error_body())
+    let found = agent_db::sessions(&agent.sqlite).map_err(|e| e.to_error_body())?;
+    if let Some((_, nodes)) = found.filter(|(db, _)| db.holds_sessions) {
+        let leftover_keys = if wants_keys {
+            keepalive_store::read_snapshot(&agent.store)
+                .map(|leftover| leftover.scan.entries.into_iter().map(|e| e.key).collect())
+                .unwrap_or_default()
         } else {
-            Ok(Vec::new())
+            Vec::new()
         };
-        return Ok(Holding::Sqlite { keys });
+        return Ok(Holding::Sqlite {
+            nodes,
+            leftover_keys,
+        });
     }
     keepalive_store::read_snapshot(&agent.store)
         .map(Holding::Store)

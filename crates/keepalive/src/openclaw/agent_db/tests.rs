@@ -1,17 +1,19 @@
-//! The agent database probe on real SQLite files made here with the gateway's own
-//! schemas (2026.6.35's agent tables, 2026.9.6's `session_nodes`): what it tells, and
-//! that reading leaves every file in the agent's folder exactly as it was. A file that
+//! The agent database probe and the read of its sessions, on real SQLite files made here with
+//! the gateway's own schemas (2026.6.35's agent tables, 2026.9.6's `session_nodes` as its
+//! doctor made it): what they tell, and that reading leaves every file in the agent's folder
+//! exactly as it was. A file that
 //! may not be read is tested end to end (tests/stores.rs), where it can be read as
 //! another user: this process usually runs as root, which reads everything.
 
 use std::path::{Path, PathBuf};
 
 use openclaw_sim::agent_db::{
-    AGENT_SCHEMA_2026_6, Left, SESSION_SCHEMA_2026_9, assert_same_tree, tree, with_suffix, write_db,
+    AGENT_SCHEMA_2026_6, Left, SESSION_ID_2026_9, SESSION_SCHEMA_2026_9, assert_same_tree, tree,
+    with_suffix, write_db,
 };
 use rusqlite::Connection;
 
-use super::{AgentDb, DbError, Journal, probe, session_keys};
+use super::{AgentDb, DbError, Journal, SessionNode, probe, sessions};
 
 fn db_in(dir: &Path) -> PathBuf {
     let agent = dir.join("agents/main/agent");
@@ -200,6 +202,8 @@ fn a_database_locked_by_a_writer_is_busy_not_guessed() {
     let started = std::time::Instant::now();
     let err = probe(&db).expect_err("busy");
     assert!(matches!(err, DbError::Busy { .. }), "{err:?}");
+    let err = sessions(&db).expect_err("busy");
+    assert!(matches!(err, DbError::Busy { .. }), "{err:?}");
     assert!(
         started.elapsed() < std::time::Duration::from_secs(2),
         "waited {:?}",
@@ -209,22 +213,174 @@ fn a_database_locked_by_a_writer_is_busy_not_guessed() {
     assert!(found(probe(&db)).holds_sessions);
 }
 
+/// Reads the sessions of `db` and checks that nothing under `dir` changed.
+fn sessions_untouched(dir: &Path, db: &Path) -> Vec<SessionNode> {
+    let before = tree(dir);
+    let (_, nodes) = sessions(db).expect("readable").expect("exists");
+    assert_same_tree(&before, &tree(dir));
+    nodes
+}
+
+/// The one session of the 2026.9.6 fixture, as its doctor imported it.
+fn imported() -> SessionNode {
+    SessionNode {
+        key: "agent:main:main".into(),
+        session_id: Some(SESSION_ID_2026_9.into()),
+        lifecycle_revision: None,
+        updated_at: Some(1_767_323_045_000),
+        last_interaction_at: Some(1_767_323_045_000),
+        session_started_at: Some(1_767_322_445_000),
+        chat_type: Some("direct".into()),
+        channel: None,
+        archived_at: None,
+    }
+}
+
 #[test]
-fn session_keys_come_from_session_nodes_also_when_only_in_the_log() {
+fn sessions_come_from_session_nodes_also_when_only_in_the_log() {
     let dir = tempfile::tempdir().expect("tmp");
     let db = db_in(dir.path());
-    assert_eq!(session_keys(&db).expect("no file"), Vec::<String>::new());
+    assert_eq!(sessions(&db).expect("no file"), None);
     write_db(&db, SESSION_SCHEMA_2026_9, Left::Crashed);
-    let before = tree(dir.path());
-    assert_eq!(session_keys(&db).expect("keys"), ["agent:main:main"]);
-    assert!(
-        tree(dir.path()) == before,
-        "reading the keys changed a file"
+    let (found, nodes) = sessions(&db).expect("readable").expect("exists");
+    assert_eq!(
+        found,
+        AgentDb {
+            holds_sessions: true,
+            user_version: 23,
+            journal: Journal::Wal
+        }
     );
+    assert_eq!(nodes, [imported()]);
+    assert_eq!(sessions_untouched(dir.path(), &db), [imported()]);
+
     let other = tempfile::tempdir().expect("tmp");
     let db = db_in(other.path());
     write_db(&db, AGENT_SCHEMA_2026_6, Left::Rollback);
-    assert_eq!(session_keys(&db).expect("no table"), Vec::<String>::new());
+    let (found, nodes) = sessions(&db).expect("readable").expect("exists");
+    assert!(!found.holds_sessions);
+    assert!(nodes.is_empty());
+}
+
+#[test]
+fn what_a_reset_reads_comes_from_the_entry_and_a_broken_entry_leaves_the_columns() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = db_in(dir.path());
+    // The telegram group is as 2026.9.6's doctor imports one (channel and lastChannel of the
+    // JSON store become its delivery); the others are what a row may hold besides.
+    let rows = [
+        (
+            "agent:main:telegram:group:-100123",
+            r#"{"sessionId":"g1","lifecycleRevision":"r1","updatedAt":1000,"sessionStartedAt":500,"lastInteractionAt":900,"chatType":"group","delivery":{"kind":"external","route":{"channel":"telegram"},"context":{"channel":"telegram"},"origin":{"provider":"telegram"}}}"#,
+            "g1",
+            1000,
+            Some(1000),
+            None,
+        ),
+        (
+            "agent:main:origin-only",
+            r#"{"sessionId":"o1","updatedAt":2000,"lastInteractionAt":1500.75,"delivery":{"kind":"external","context":{},"origin":{"provider":"discord"}}}"#,
+            "o1",
+            2000,
+            None,
+            Some(3000),
+        ),
+        (
+            "agent:main:not-json",
+            "{not json",
+            "n1",
+            3000,
+            Some(2500),
+            None,
+        ),
+        (
+            "agent:main:odd-types",
+            r#"{"sessionId":"x1","updatedAt":4000,"sessionStartedAt":"yesterday","lastInteractionAt":-5,"chatType":7,"delivery":{"kind":"none"}}"#,
+            "x1",
+            4000,
+            None,
+            None,
+        ),
+    ];
+    let scratch = tempfile::tempdir().expect("tmp");
+    let made = scratch.path().join("db.sqlite");
+    let conn = Connection::open(&made).expect("create");
+    conn.execute_batch(SESSION_SCHEMA_2026_9).expect("schema");
+    for (key, entry, id, updated, interaction, archived) in rows {
+        conn.execute(
+            "INSERT INTO session_nodes (session_key, current_session_id, entry_json, updated_at, \
+             last_interaction_at, archived_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            rusqlite::params![key, id, entry, updated, interaction, archived],
+        )
+        .expect("row");
+    }
+    drop(conn);
+    std::fs::copy(&made, &db).expect("copy in");
+
+    let nodes = sessions_untouched(dir.path(), &db);
+    let by_key = |key: &str| {
+        nodes
+            .iter()
+            .find(|n| n.key == key)
+            .unwrap_or_else(|| panic!("no {key}: {nodes:#?}"))
+            .clone()
+    };
+    let keys: Vec<&str> = nodes.iter().map(|n| n.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "agent:main:main",
+            "agent:main:not-json",
+            "agent:main:odd-types",
+            "agent:main:origin-only",
+            "agent:main:telegram:group:-100123"
+        ],
+        "in key order"
+    );
+    let group = by_key("agent:main:telegram:group:-100123");
+    assert_eq!(group.session_id.as_deref(), Some("g1"));
+    assert_eq!(group.lifecycle_revision.as_deref(), Some("r1"));
+    assert_eq!(by_key("agent:main:origin-only").lifecycle_revision, None);
+    assert_eq!(
+        (
+            group.updated_at,
+            group.last_interaction_at,
+            group.session_started_at
+        ),
+        (Some(1000), Some(900), Some(500)),
+        "the entry's lastInteractionAt wins over the column"
+    );
+    assert_eq!(group.chat_type.as_deref(), Some("group"));
+    assert_eq!(group.channel.as_deref(), Some("telegram"));
+    let origin = by_key("agent:main:origin-only");
+    assert_eq!(origin.channel.as_deref(), Some("discord"));
+    assert_eq!(origin.last_interaction_at, Some(1500));
+    assert_eq!(origin.archived_at, Some(3000));
+    let broken = by_key("agent:main:not-json");
+    assert_eq!(
+        (broken.updated_at, broken.last_interaction_at),
+        (Some(3000), Some(2500))
+    );
+    assert_eq!((broken.chat_type, broken.session_started_at), (None, None));
+    let odd = by_key("agent:main:odd-types");
+    assert_eq!(
+        (
+            odd.session_started_at,
+            odd.last_interaction_at,
+            odd.chat_type.clone()
+        ),
+        (None, None, None)
+    );
+    assert_eq!(odd.channel, None, "delivery kind none has no channel");
+
+    let entry = group.entry();
+    assert_eq!(entry.session_id.as_deref(), Some("g1"));
+    assert_eq!(entry.last_interaction_at.value(), Some(900));
+    assert_eq!(entry.channel.as_deref(), Some("telegram"));
+    assert_eq!(
+        odd.entry().session_started_at,
+        keepalive_store::Timestamp::Missing
+    );
 }
 
 /// Set for the writer process that [`a_database_a_live_writer_holds_open_is_read_through_its_index`]
@@ -290,12 +446,7 @@ fn a_database_a_live_writer_holds_open_is_read_through_its_index() {
                 journal: Journal::Wal
             }
         );
-        let before = tree(dir.path());
-        assert_eq!(session_keys(&db).expect("keys"), ["agent:main:main"]);
-        assert!(
-            tree(dir.path()) == before,
-            "reading the keys changed a file"
-        );
+        assert_eq!(sessions_untouched(dir.path(), &db), [imported()]);
     });
     drop(writer.stdin.take());
     let exited = writer.wait().expect("writer exit");

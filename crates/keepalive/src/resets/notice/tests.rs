@@ -13,6 +13,7 @@ const T0: u64 = 1_800_000_000_000;
 fn look(id: Option<&str>, verdict: ResetVerdict, stale_at: Option<u64>) -> Look {
     Look {
         session_id: id.map(str::to_owned),
+        lifecycle: None,
         verdict,
         stale_at_ms: stale_at,
         stale_rule: stale_at.map(|_| "idle".to_owned()),
@@ -132,4 +133,57 @@ fn nothing_is_told_before_the_first_look_nor_without_session_ids() {
         by_previous_daemon: false,
     };
     assert!(notice("main", &before, &now, T0 + 1).is_empty());
+}
+
+#[test]
+fn a_new_lifecycle_revision_under_the_same_session_id_is_a_reset() {
+    // OpenClaw 2026.8+ resets a session in SQLite by minting a new lifecycleRevision and
+    // keeping its sessionId; an entry imported from sessions.json has no revision yet.
+    let sqlite = |revision: &str| Look {
+        lifecycle: Some(revision.to_owned()),
+        ..look(Some("s1"), ResetVerdict::NotWritable, None)
+    };
+    let was = looks(&[
+        ("imported", sqlite("")),
+        ("used", sqlite("r1")),
+        ("same", sqlite("r7")),
+    ]);
+    let now = looks(&[
+        ("imported", sqlite("r2")),
+        ("used", sqlite("r3")),
+        ("same", sqlite("r7")),
+    ]);
+    let before = Before {
+        looks: &was,
+        at_ms: Some(T0),
+        by_previous_daemon: false,
+    };
+    let events = notice("main", &before, &now, T0 + 60_000);
+    let keys: Vec<&str> = events.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(keys, ["imported", "used"], "{events:#?}");
+    let e = &events[1];
+    assert_eq!(e.kind, ResetKind::Reset);
+    assert_eq!(e.old_session_id, e.new_session_id);
+    assert_eq!(e.verdict, Some(ResetVerdict::NotWritable));
+    assert!(
+        e.detail
+            .contains("lifecycleRevision r1 became r3 (sessionId s1 kept"),
+        "{}",
+        e.detail
+    );
+    assert!(
+        events[0]
+            .detail
+            .contains("lifecycleRevision (none) became r2")
+    );
+
+    // A look that does not follow lifecycles (a JSON store's) never makes one up.
+    let json = looks(&[("used", look(Some("s1"), ResetVerdict::KeptAlive, None))]);
+    let before = Before {
+        looks: &json,
+        at_ms: Some(T0),
+        by_previous_daemon: false,
+    };
+    let now = looks(&[("used", sqlite("r3"))]);
+    assert!(notice("main", &before, &now, T0 + 60_000).is_empty());
 }
