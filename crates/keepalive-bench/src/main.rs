@@ -15,6 +15,7 @@ mod idle;
 mod race;
 mod resets;
 mod round;
+mod sqlite;
 mod store;
 mod util;
 mod wpd;
@@ -66,6 +67,9 @@ enum Cmd {
     /// What noticing resets adds to a tick round on the 40 MB store: the look at every session
     /// and its comparison with the last one, and the ledger that keeps it
     Resets,
+    /// What an SQLite agent's tick costs now that its sessions are read every round: 5,000
+    /// sessions, small and large entries
+    Sqlite,
     /// Everything above. Every command ends with its results as Markdown.
     All,
 }
@@ -285,6 +289,26 @@ fn main() {
             },
             if quick { 3 } else { 15 },
         ));
+    }
+    if wants(Cmd::Sqlite) {
+        let dbs: &[sqlite::Db] = if quick {
+            &[sqlite::Db {
+                sessions: 50,
+                padding: 0,
+            }]
+        } else {
+            &[
+                sqlite::Db {
+                    sessions: 5_000,
+                    padding: 750,
+                },
+                sqlite::Db {
+                    sessions: 5_000,
+                    padding: 7_750,
+                },
+            ]
+        };
+        emit(sqlite::run(dbs, if quick { 3 } else { 30 }));
     }
     println!("---- Markdown (for BENCHMARKS.md) ----\n");
     for s in &sections {

@@ -54,6 +54,8 @@ fn all_quick_runs_every_benchmark_and_prints_every_section() {
         "idle",
         "writes-per-day",
         "commit",
+        "resets",
+        "sqlite",
     ] {
         assert!(
             stdout.contains(&format!("== {section} — ")),

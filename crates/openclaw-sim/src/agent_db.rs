@@ -79,12 +79,24 @@ pub fn write_db(path: &Path, schema: &str, left: Left) {
     }
 }
 
+/// One session as the gateway keeps it in `session_nodes`, for [`put_sessions`].
+#[derive(Debug, Clone, Copy)]
+pub struct Session<'a> {
+    pub key: &'a str,
+    pub session_id: &'a str,
+    /// 2026.8+ reset a session by giving its entry a new `lifecycleRevision` (and keep its
+    /// session id); none: an entry as imported from `sessions.json`.
+    pub lifecycle_revision: Option<&'a str>,
+    /// Interacted with at this time, started ten minutes before.
+    pub at_ms: u64,
+    /// Bytes of `skillsSnapshot` prompt text in the entry, as a busy agent's entries carry.
+    pub padding: usize,
+}
+
 /// The gateway's write of one session, as 2026.9.6 upserts a row: `current_session_id` and
 /// `updated_at` the same in the columns and in the entry JSON, which the gateway requires.
-/// Interacted with at `at_ms`, started ten minutes before. A reset there keeps the session id
-/// and gives the entry a new `lifecycle_revision` (none: an entry as imported from
-/// `sessions.json`). One connection, closed after the write: in WAL mode that checkpoints and
-/// removes `-wal` and `-shm`, as a gateway that stops does.
+/// One connection, closed after the write: in WAL mode that checkpoints and removes `-wal`
+/// and `-shm`, as a gateway that stops does.
 pub fn put_session(
     path: &Path,
     key: &str,
@@ -92,24 +104,47 @@ pub fn put_session(
     lifecycle_revision: Option<&str>,
     at_ms: u64,
 ) {
-    let mut entry = serde_json::json!({
-        "sessionId": session_id, "updatedAt": at_ms, "sessionStartedAt": at_ms - 600_000,
-        "lastInteractionAt": at_ms, "chatType": "direct", "delivery": {"kind": "none"}
-    });
-    if let Some(revision) = lifecycle_revision {
-        entry["lifecycleRevision"] = revision.into();
+    put_sessions(
+        path,
+        &[Session {
+            key,
+            session_id,
+            lifecycle_revision,
+            at_ms,
+            padding: 0,
+        }],
+    );
+}
+
+/// [`put_session`] for many sessions, in one transaction (a large database in seconds).
+pub fn put_sessions(path: &Path, sessions: &[Session]) {
+    let mut db = Connection::open(path).expect("open the database to write");
+    let tx = db.transaction().expect("begin");
+    for s in sessions {
+        let mut entry = serde_json::json!({
+            "sessionId": s.session_id, "updatedAt": s.at_ms,
+            "sessionStartedAt": s.at_ms - 600_000, "lastInteractionAt": s.at_ms,
+            "chatType": "direct", "delivery": {"kind": "none"}
+        });
+        if let Some(revision) = s.lifecycle_revision {
+            entry["lifecycleRevision"] = revision.into();
+        }
+        if s.padding > 0 {
+            entry["skillsSnapshot"] = serde_json::json!({ "prompt": "s".repeat(s.padding) });
+        }
+        let at = i64::try_from(s.at_ms).expect("a time SQLite holds");
+        tx.execute(
+            "INSERT INTO session_nodes (session_key, current_session_id, entry_json, updated_at, \
+               last_interaction_at) VALUES (?1, ?2, ?3, ?4, ?4) \
+             ON CONFLICT (session_key) DO UPDATE SET \
+               current_session_id = excluded.current_session_id, \
+               entry_json = excluded.entry_json, updated_at = excluded.updated_at, \
+               last_interaction_at = excluded.last_interaction_at",
+            rusqlite::params![s.key, s.session_id, entry.to_string(), at],
+        )
+        .expect("write the session");
     }
-    let db = Connection::open(path).expect("open the database to write");
-    let at = i64::try_from(at_ms).expect("a time SQLite holds");
-    db.execute(
-        "INSERT INTO session_nodes (session_key, current_session_id, entry_json, updated_at, \
-           last_interaction_at) VALUES (?1, ?2, ?3, ?4, ?4) \
-         ON CONFLICT (session_key) DO UPDATE SET current_session_id = excluded.current_session_id, \
-           entry_json = excluded.entry_json, updated_at = excluded.updated_at, \
-           last_interaction_at = excluded.last_interaction_at",
-        rusqlite::params![key, session_id, entry.to_string(), at],
-    )
-    .expect("write the session");
+    tx.commit().expect("commit");
 }
 
 /// The gateway deleting one session's row (its maintenance, or `sessions.delete`).
