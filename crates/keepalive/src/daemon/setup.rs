@@ -40,14 +40,20 @@ pub enum DaemonError {
     Setup(String),
     #[error("{failed} of {total} stores could not be bumped")]
     OnceFailed { failed: usize, total: usize },
+    #[error(
+        "keepalived is already running (pid {pid}, socket {}) and is the one writer of these \
+         stores while it runs; ask it for a round now with `keepalivectl touch`, or stop it \
+         before using --once (--once --dry-run may run beside it)",
+        socket.display()
+    )]
+    OnceBesideDaemon { pid: String, socket: PathBuf },
 }
 
 impl DaemonError {
     pub fn exit_code(&self) -> i32 {
         match self {
-            DaemonError::Socket(socket::SocketError::AlreadyRunning { .. }) => {
-                exit::ALREADY_RUNNING
-            }
+            DaemonError::Socket(socket::SocketError::AlreadyRunning { .. })
+            | DaemonError::OnceBesideDaemon { .. } => exit::ALREADY_RUNNING,
             _ => exit::FAILED,
         }
     }

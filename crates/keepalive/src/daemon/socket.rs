@@ -58,6 +58,41 @@ impl SocketGuard {
     }
 }
 
+/// The instance lock of the daemon on `socket`, for `--once`, which must not write while a
+/// daemon does: held until dropped, so no daemon starts meanwhile either. `None` when no
+/// daemon ever ran there (nothing is created for `--once`).
+pub fn lock_out_daemon(socket: &Path) -> Result<Option<File>, SocketError> {
+    let lock_path = crate::paths::instance_lock(socket);
+    let mut lock = match OpenOptions::new().read(true).open(&lock_path) {
+        Ok(lock) => lock,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io("open the instance lock", &lock_path)(e)),
+    };
+    hold(&mut lock, &lock_path, socket)?;
+    Ok(Some(lock))
+}
+
+/// Takes the exclusive lock on the open `lock` file, or says which daemon holds it.
+fn hold(lock: &mut File, lock_path: &Path, socket: &Path) -> Result<(), SocketError> {
+    match lock.try_lock() {
+        Ok(()) => Ok(()),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut pid = String::new();
+            let _ = lock.read_to_string(&mut pid);
+            let pid = pid.trim();
+            Err(SocketError::AlreadyRunning {
+                pid: if pid.is_empty() {
+                    "unknown".into()
+                } else {
+                    pid.into()
+                },
+                socket: socket.into(),
+            })
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(io("lock", lock_path)(e)),
+    }
+}
+
 /// Prepares the socket directory, takes the instance lock and binds.
 /// `private_dir`: the directory is keepalive's own (the default location),
 /// so its mode is enforced as 0700 rather than only its owner checked.
@@ -81,25 +116,7 @@ pub fn bind(path: &Path, private_dir: bool) -> Result<(SocketGuard, Listener), S
         .mode(0o600)
         .open(&lock_path)
         .map_err(io("open the instance lock", &lock_path))?;
-    match lock.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => {
-            let mut pid = String::new();
-            let _ = lock.read_to_string(&mut pid);
-            let pid = pid.trim();
-            return Err(SocketError::AlreadyRunning {
-                pid: if pid.is_empty() {
-                    "unknown".into()
-                } else {
-                    pid.into()
-                },
-                socket: path.into(),
-            });
-        }
-        Err(std::fs::TryLockError::Error(e)) => {
-            return Err(io("lock", &lock_path)(e));
-        }
-    }
+    hold(&mut lock, &lock_path, path)?;
     // Record our pid for the "already running" message of the next one.
     lock.set_len(0)
         .and_then(|()| lock.rewind())
