@@ -335,7 +335,10 @@ fn read_once<T>(
         // shows as a change of the file or a new log, checked below.
         (Journal::WalCheckpointed, "mode=ro&immutable=1")
     };
-    let found = open(path, how).and_then(|db| query(&db).map_err(|e| sqlite_error(path, &e)))?;
+    let found = open(path, how).and_then(|db| query(&db).map_err(|e| sqlite_error(path, &e)));
+    // Read as immutable, a file the gateway wrote meanwhile can read as anything, damaged
+    // included: whatever came of the read, a change means "busy, read again", never a verdict
+    // on the file.
     if journal == Journal::WalCheckpointed {
         let log_appeared = std::fs::metadata(&wal).is_ok_and(|m| m.len() > WAL_HEADER_BYTES);
         if log_appeared || Identity::of(path).ok() != Some(before) {
@@ -345,7 +348,7 @@ fn read_once<T>(
             });
         }
     }
-    Ok(Some((found, journal)))
+    Ok(Some((found?, journal)))
 }
 
 /// The 100-byte database header (<https://sqlite.org/fileformat.html>).
