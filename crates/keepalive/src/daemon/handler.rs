@@ -207,10 +207,11 @@ async fn sessions(daemon: &Daemon, agent: Option<String>) -> Result<String, Erro
     let targets = targets(daemon, agent.as_deref(), Instant::now()).await?;
     let reports = futures_util::future::join_all(targets.iter().map(AgentHandle::report)).await;
     let mut rows = Vec::new();
+    let mut last_resets = daemon.resets.last_resets();
     for (agent, report) in targets.iter().zip(reports) {
         match report {
             Ok(found) => rows.extend(found.into_iter().map(|mut row| {
-                row.last_reset = daemon.resets.last_reset(&row.agent, &row.key);
+                row.last_reset = last_resets.remove(&(row.agent.clone(), row.key.clone()));
                 row
             })),
             Err(e) => {

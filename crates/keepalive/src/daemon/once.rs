@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::round::{AgentRounds, Batch};
 use super::setup::{DaemonError, configure};
+use super::socket;
 use super::state;
 use crate::cli::DaemonArgs;
 use crate::openclaw::Clock;
@@ -17,6 +18,17 @@ use crate::resets::ResetLog;
 pub async fn run_once(args: DaemonArgs) -> Result<(), DaemonError> {
     let setup = configure(&args)?;
     let config = setup.config;
+    // Held to the end, so that no daemon starts writing meanwhile either.
+    let _no_daemon = if config.round.dry_run {
+        None
+    } else {
+        socket::lock_out_daemon(&config.socket).map_err(|e| match e {
+            socket::SocketError::AlreadyRunning { pid, socket } => {
+                DaemonError::OnceBesideDaemon { pid, socket }
+            }
+            other => DaemonError::Socket(other),
+        })?
+    };
     let cancel = Arc::new(AtomicBool::new(false));
     let on_signal = cancel.clone();
     let signals = tokio::spawn(async move {
@@ -68,8 +80,10 @@ pub async fn run_once(args: DaemonArgs) -> Result<(), DaemonError> {
                 };
                 let mut result = rounds.run(&batch, &policy, &cancel, &Clock::system());
                 // As the actor does: the events first, then the look that found them.
-                log.append(std::mem::take(&mut result.found.resets));
-                rounds.save_ledger_now();
+                let found = std::mem::take(&mut result.found.resets);
+                if log.append(found, result.found.compared_with_ms) {
+                    rounds.save_ledger_now();
+                }
                 (rounds.agent().id.clone(), result)
             })
         })

@@ -231,8 +231,15 @@ impl Actor {
         }
         // The time of the last look too, so that the next daemon knows since when it was
         // not running.
-        let mut rounds = self.take_rounds();
-        let _ = tokio::task::spawn_blocking(move || rounds.save_ledger_now()).await;
+        // Not while the event log lacks events the looks found: the next daemon finds them
+        // again instead.
+        let (mut rounds, log) = (self.take_rounds(), self.resets.clone());
+        let _ = tokio::task::spawn_blocking(move || {
+            if log.write() {
+                rounds.save_ledger_now();
+            }
+        })
+        .await;
         inbox.close();
         while let Some(message) = inbox.recv().await {
             if let Some(reply) = message.reply {
@@ -278,7 +285,8 @@ impl Actor {
         lock(&self.state).record(id, &out, &batch, started.elapsed());
         // Recorded before the answers, so that a client asking next finds them.
         let noticed = !out.found.resets.is_empty();
-        self.resets.record(out.found.resets);
+        self.resets
+            .record(out.found.resets, out.found.compared_with_ms);
         let answers = out.answers;
         let (mut touches, mut lookups) = (answers.touches.into_iter(), answers.lookups.into_iter());
         for message in messages {
@@ -302,12 +310,14 @@ impl Actor {
         // durable already, and a ledger lost to a crash only means keepalive's own last bump
         // may count as activity once. The next round waits for this save.
         // The events go to the log's file before the ledger records the look that found
-        // them: a crash in between notices them again at the next start, rather than never.
+        // them, and the ledger waits while they cannot: a crash in between notices them
+        // again at the next start, rather than never.
         if self.rounds.ledger_changed() || noticed {
             let (mut rounds, log) = (self.take_rounds(), self.resets.clone());
             if let Ok(saved) = tokio::task::spawn_blocking(move || {
-                log.write();
-                rounds.save_ledger();
+                if log.write() {
+                    rounds.save_ledger();
+                }
                 rounds
             })
             .await
@@ -320,7 +330,7 @@ impl Actor {
     /// The agent's rounds, to move onto a blocking thread; a fresh start (which loads the
     /// ledger as last saved) stays behind in case that thread panics.
     fn take_rounds(&mut self) -> AgentRounds {
-        let fresh = AgentRounds::new(self.rounds.agent().clone(), self.rounds.config().clone());
+        let fresh = self.rounds.fresh();
         std::mem::replace(&mut self.rounds, fresh)
     }
 }

@@ -78,6 +78,8 @@ pub struct Findings {
     pub looked: bool,
     /// What changed since the last look: resets, and entries gone or new (unnumbered).
     pub resets: Vec<ResetEvent>,
+    /// When the last look, which this one was compared with, was made.
+    pub compared_with_ms: Option<u64>,
 }
 
 /// What the round's write did and what it cost; all zero when nothing was written.
@@ -134,12 +136,18 @@ impl AgentRounds {
         }
     }
 
-    pub fn agent(&self) -> &AgentFiles {
-        &self.agent
+    /// A fresh start of the same agent's rounds, which loads the ledger as last saved: to
+    /// stand in while these run on another thread, in case that thread panics. It keeps
+    /// knowing whether this daemon has looked, so that a panic is not taken for a restart.
+    pub fn fresh(&self) -> Self {
+        AgentRounds {
+            looked: self.looked,
+            ..AgentRounds::new(self.agent.clone(), self.config.clone())
+        }
     }
 
-    pub fn config(&self) -> &RoundConfig {
-        &self.config
+    pub fn agent(&self) -> &AgentFiles {
+        &self.agent
     }
 
     /// Runs one round (blocking). Before the first, removes the temp files an earlier,
@@ -362,14 +370,21 @@ impl Round<'_> {
 
     /// Compares this look at every session with the last one (kept in the ledger), records
     /// it there, and puts what changed in `out`.
-    fn notice(&self, ledger: &mut AgentLedger, now: BTreeMap<String, Look>, out: &mut RoundResult) {
+    fn notice(
+        &self,
+        ledger: &mut AgentLedger,
+        mut now: BTreeMap<String, Look>,
+        out: &mut RoundResult,
+    ) {
         let (looks, at_ms) = ledger.looks();
         let before = Before {
             looks,
             at_ms,
             by_previous_daemon: self.by_previous_daemon,
         };
+        resets::notice::carry_lapses(&before, &mut now);
         out.found.resets = resets::notice(&self.agent.id, &before, &now, self.clock.now_ms);
+        out.found.compared_with_ms = at_ms;
         out.found.looked = true;
         ledger.record_looks(now, self.clock.now_ms);
     }
