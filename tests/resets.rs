@@ -6,6 +6,8 @@
 
 mod support;
 
+use std::path::PathBuf;
+
 use serde_json::{Value, json};
 use support::{Env, now_ms, ok, store_of};
 
@@ -38,6 +40,7 @@ fn each_reset_is_one_event_with_keepalives_verdict_just_before() {
         "main",
         &store_of(&[
             ("agent:main:kept", entry("k1", now - 5 * MIN)),
+            ("agent:main:lapsed", entry("l1", now - 5 * MIN)),
             ("agent:main:excluded", entry("e1", now - 5 * MIN)),
             ("agent:main:idle", entry("i1", now - 3 * 60 * MIN)),
             ("agent:main:stale", entry("s1", now - 3 * DAY)),
@@ -54,6 +57,7 @@ fn each_reset_is_one_event_with_keepalives_verdict_just_before() {
             .map(|r| r["reason"].as_str().unwrap_or("").to_owned())
     };
     assert_eq!(reason("agent:main:kept").as_deref(), Some("in_use"));
+    assert_eq!(reason("agent:main:lapsed").as_deref(), Some("in_use"));
     assert_eq!(reason("agent:main:excluded").as_deref(), Some("excluded"));
     assert_eq!(reason("agent:main:idle").as_deref(), Some("idle_too_long"));
     assert_eq!(reason("agent:main:stale").as_deref(), Some("stale_already"));
@@ -62,8 +66,26 @@ fn each_reset_is_one_event_with_keepalives_verdict_just_before() {
         "the first look tells nothing"
     );
 
+    // A kept session that went stale all the same, as when keepalive's bumps did not land
+    // (a laptop asleep past the idle limit): the gateway resets it only at its next message,
+    // and the look in between, which finds it stale, still says keepalive was keeping it.
+    support::gateway::locked_set(
+        &env.store("main"),
+        "agent:main:lapsed",
+        "updatedAt",
+        json!(now - 3 * DAY),
+    );
+    let rows = env.sessions();
+    let lapsed = rows.iter().find(|r| r["key"] == "agent:main:lapsed");
+    assert_eq!(
+        lapsed.map(|r| &r["reason"]),
+        Some(&json!("stale_already")),
+        "{rows:#?}"
+    );
+
     let before_changes = now_ms();
     for (key, id) in [
+        ("agent:main:lapsed", "l2"),
         ("agent:main:kept", "k2"),
         ("agent:main:excluded", "e2"),
         ("agent:main:idle", "i2"),
@@ -82,9 +104,10 @@ fn each_reset_is_one_event_with_keepalives_verdict_just_before() {
     let rows = env.sessions();
 
     let resets = env.resets(&[]);
-    assert_eq!(resets.len(), 4, "one event per reset: {resets:#?}");
+    assert_eq!(resets.len(), 5, "one event per reset: {resets:#?}");
     for (key, old, new, verdict) in [
         ("agent:main:kept", "k1", "k2", "kept_alive"),
+        ("agent:main:lapsed", "l1", "l2", "kept_alive"),
         ("agent:main:excluded", "e1", "e2", "excluded"),
         ("agent:main:idle", "i1", "i2", "not_in_use"),
         ("agent:main:stale", "s1", "s2", "already_stale"),
@@ -100,14 +123,16 @@ fn each_reset_is_one_event_with_keepalives_verdict_just_before() {
         assert!(seen.is_some_and(|s| s <= before_changes), "{e:#}");
         assert!(noticed.is_some_and(|n| n >= before_changes), "{e:#}");
     }
-    // The stale session's idle rule had struck before the change, and is named.
+    // The stale sessions' idle rule had struck before the change, and is named; the kept
+    // session's reset has no rule behind it (a /new in the chat, say).
     assert_eq!(event(&resets, "agent:main:stale")["stale_rule"], "idle");
+    assert_eq!(event(&resets, "agent:main:lapsed")["stale_rule"], "idle");
     assert!(event(&resets, "agent:main:kept")["stale_rule"].is_null());
 
     let all = env.resets(&["--all"]);
     assert_eq!(event(&all, "agent:main:gone")["kind"], "disappeared");
     assert_eq!(event(&all, "agent:main:new")["kind"], "appeared");
-    assert_eq!(all.len(), 6, "{all:#?}");
+    assert_eq!(all.len(), 7, "{all:#?}");
 
     // Shown where people look.
     let kept_row = rows
@@ -119,16 +144,16 @@ fn each_reset_is_one_event_with_keepalives_verdict_just_before() {
         "{kept_row:#}"
     );
     let status = env.status();
-    assert_eq!(status["agents"][0]["resets"], 4, "{status:#}");
-    assert_eq!(status["agents"][0]["resets_of_kept"], 1, "{status:#}");
+    assert_eq!(status["agents"][0]["resets"], 5, "{status:#}");
+    assert_eq!(status["agents"][0]["resets_of_kept"], 2, "{status:#}");
     let metrics = ok(&env.ctl(&["metrics"]));
     assert!(
-        metrics.contains("keepalive_resets_total{agent=\"main\",verdict=\"kept_alive\"} 1"),
+        metrics.contains("keepalive_resets_total{agent=\"main\",verdict=\"kept_alive\"} 2"),
         "{metrics}"
     );
     let status_text = ok(&env.ctl(&["status"]));
     assert!(
-        status_text.contains("4 (1 while kept alive)"),
+        status_text.contains("5 (2 while kept alive)"),
         "{status_text}"
     );
     let sessions_text = ok(&env.ctl(&["sessions"]));
@@ -144,39 +169,74 @@ fn each_reset_is_one_event_with_keepalives_verdict_just_before() {
         !table.contains("agent:main:new"),
         "appeared entries only with --all: {table}"
     );
+    // keepalive's failure is an error with what is needed to look into it; a reset with no
+    // rule behind it is a warning; other verdicts are neither.
     let log = daemon.log();
-    let error = log
-        .lines()
-        .find(|l| l.contains("ERROR") && l.contains("agent:main:kept"))
-        .unwrap_or_else(|| panic!("no error line for the kept session:\n{log}"));
-    assert!(error.contains("k1 -> k2"), "{error}");
+    let line = |level: &str, key: &str| {
+        log.lines()
+            .find(|l| l.contains(level) && l.contains(key))
+            .map(str::to_owned)
+    };
+    let error = line("ERROR", "agent:main:lapsed")
+        .unwrap_or_else(|| panic!("no error line for the lapsed session:\n{log}"));
     assert!(
-        !log.lines()
-            .any(|l| l.contains("ERROR") && l.contains("agent:main:excluded")),
-        "only keepalive's failures are errors:\n{log}"
+        error.contains("l1 -> l2") && error.contains("stale_rule=\"idle\""),
+        "{error}"
     );
+    let warning = line("WARN", "agent:main:kept")
+        .unwrap_or_else(|| panic!("no warning for the kept session:\n{log}"));
+    assert!(warning.contains("/new"), "{warning}");
+    for key in ["agent:main:kept", "agent:main:excluded", "agent:main:stale"] {
+        assert_eq!(
+            line("ERROR", key),
+            None,
+            "only keepalive's failures are errors"
+        );
+    }
 }
 
 #[test]
 fn a_reset_while_keepalived_was_stopped_is_reported_when_it_starts_and_survives_a_kill() {
     let env = Env::new();
     let now = now_ms();
+    env.config("{ session: { reset: { mode: 'idle', idleMinutes: 2880 } } }");
     env.add_agent(
         "main",
-        &store_of(&[("agent:main:main", entry("a1", now - 5 * MIN))]),
+        &store_of(&[
+            ("agent:main:main", entry("a1", now - 5 * MIN)),
+            ("agent:main:lapsed", entry("l1", now - 5 * MIN)),
+        ]),
     );
     let mut daemon = env.daemon(&["--interval", "1h"]);
     env.sessions();
+    let log_file = PathBuf::from(env.ctl_json(&["resets"])["log_file"].as_str().expect("log"));
+    // The agent's activity ledger, where the last look is kept: beside the log.
+    let ledger = log_file
+        .with_extension("")
+        .with_extension("activity")
+        .join("main.json");
     ok(&env.ctl(&["shutdown"]));
     assert_eq!(daemon.wait_exit(), Some(0), "{}", daemon.log());
     let stopped = now_ms();
+    let look_before_the_reset = std::fs::read(&ledger).expect("the ledger was saved");
 
+    // While keepalive is stopped, one session is reset and another goes stale (as if two
+    // days had passed); the gateway resets that one only at its next message, after
+    // keepalive started again and looked.
     reset(&env, "agent:main:main", "a2");
+    support::gateway::locked_set(
+        &env.store("main"),
+        "agent:main:lapsed",
+        "updatedAt",
+        json!(now - 3 * DAY),
+    );
     let daemon = env.daemon(&["--interval", "1h"]);
     env.sessions();
+    reset(&env, "agent:main:lapsed", "l2");
+    env.sessions();
     let resets = env.resets(&[]);
-    assert_eq!(resets.len(), 1, "{resets:#?}");
-    let e = &resets[0];
+    assert_eq!(resets.len(), 2, "{resets:#?}");
+    let e = event(&resets, "agent:main:main");
     assert_eq!(e["verdict"], "daemon_not_running", "{e:#}");
     // The last look is the stopped daemon's: saved when it stopped.
     let seen = e["last_seen_ms"].as_u64().expect("last seen");
@@ -190,15 +250,40 @@ fn a_reset_while_keepalived_was_stopped_is_reported_when_it_starts_and_survives_
             .is_some_and(|d| d.contains("before it stopped")),
         "{e:#}"
     );
+    let lapsed = event(&resets, "agent:main:lapsed");
+    assert_eq!(lapsed["verdict"], "daemon_not_running", "{lapsed:#}");
+    assert_eq!(lapsed["stale_rule"], "idle", "{lapsed:#}");
 
-    // A SIGKILL loses no event already noticed, and the next daemon does not notice it again.
+    // A SIGKILL loses no event already noticed. One struck between the event log's write
+    // and the ledger's save leaves the ledger's look from before the reset (put back here):
+    // the next daemon finds the same change again, and records it once.
+    let holds_both = || {
+        std::fs::read_to_string(&log_file)
+            .is_ok_and(|t| t.contains("\"a2\"") && t.contains("\"l2\""))
+    };
+    let waited = std::time::Instant::now();
+    while !holds_both() {
+        assert!(
+            waited.elapsed() < std::time::Duration::from_secs(10),
+            "never written"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     daemon.signal(libc::SIGKILL);
     drop(daemon);
+    std::fs::write(&ledger, &look_before_the_reset).expect("the ledger as before");
     let _daemon = env.daemon(&["--interval", "1h"]);
     env.sessions();
     let after = env.resets(&[]);
-    assert_eq!(after.len(), 1, "{after:#?}");
-    assert_eq!(after[0]["seq"], e["seq"]);
+    assert_eq!(after.len(), 2, "{after:#?}");
+    for key in ["agent:main:main", "agent:main:lapsed"] {
+        let (was, is) = (event(&resets, key), event(&after, key));
+        assert_eq!(
+            (&is["seq"], &is["noticed_ms"]),
+            (&was["seq"], &was["noticed_ms"]),
+            "the very event, not one noticed again: {is:#}"
+        );
+    }
 }
 
 #[test]

@@ -57,11 +57,11 @@ impl ResetVerdict {
     /// The verdict in words, for people.
     pub fn words(self) -> &'static str {
         match self {
-            ResetVerdict::KeptAlive => "keepalive was keeping it alive (a keepalive failure)",
+            ResetVerdict::KeptAlive => "keepalive was keeping it alive",
             ResetVerdict::Excluded => "excluded by a rule",
             ResetVerdict::NotInUse => "not in use within the activity window",
             ResetVerdict::AlreadyStale => {
-                "already stale when keepalive looked (it does not revive)"
+                "already stale when keepalive first saw it (it does not revive)"
             }
             ResetVerdict::NoTimestamp => "no timestamp keepalive may write",
             ResetVerdict::NotWritable => "its store is one keepalive does not write",

@@ -44,6 +44,40 @@ pub struct Before<'a> {
     pub by_previous_daemon: bool,
 }
 
+/// A session the gateway has not reset yet but that is stale now went stale since the last
+/// look, for the reason that look gives: the gateway resets lazily (at the session's next
+/// message), so "already stale" in the look before the reset would hide why. The reason stands
+/// in the look until the reset: what keepalive last said of the live session (kept alive: its
+/// failure; excluded; not in use), or that keepalive was not running when it lapsed. Only a
+/// session first seen stale stays "already stale".
+pub fn carry_lapses(before: &Before, now: &mut BTreeMap<String, Look>) {
+    if before.at_ms.is_none() {
+        return;
+    }
+    for (key, seen) in now.iter_mut() {
+        let Some(was) = before.looks.get(key) else {
+            continue;
+        };
+        let same_session = was.session_id == seen.session_id && was.lifecycle == seen.lifecycle;
+        if seen.verdict != ResetVerdict::AlreadyStale
+            || !same_session
+            || was.verdict == ResetVerdict::AlreadyStale
+        {
+            continue;
+        }
+        let lapsed_while_down = before.by_previous_daemon
+            && matches!(
+                was.verdict,
+                ResetVerdict::KeptAlive | ResetVerdict::WriteFailed
+            );
+        seen.verdict = if lapsed_while_down {
+            ResetVerdict::DaemonNotRunning
+        } else {
+            was.verdict
+        };
+    }
+}
+
 /// The events between `before` and the sessions seen `now` (at `now_ms`), in key order,
 /// unnumbered (`seq` 0: the log numbers them).
 pub fn notice(
@@ -159,6 +193,11 @@ fn change(
         _ => "gone from the store (pruned or deleted)".to_owned(),
     };
     let why = match &stale {
+        Some((at, rule)) if verdict == ResetVerdict::KeptAlive => format!(
+            "the {rule} rule had made it stale at {} although keepalive was keeping it alive: \
+             a keepalive failure",
+            when(*at)
+        ),
         Some((at, rule)) => format!("the {rule} rule had made it stale at {}", when(*at)),
         None => "no reset rule had made it stale by then (a /new or /reset in the chat, or a \
                  gateway reset of its own)"

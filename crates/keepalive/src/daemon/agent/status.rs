@@ -137,8 +137,11 @@ fn list_keys(keys: &[String]) -> String {
     text
 }
 
-/// A reset of a session keepalive was keeping alive is its failure: an error, with
-/// everything needed to look into it. Other resets are worth a line; new entries are not.
+/// A reset of a session keepalive was keeping alive, once a reset rule had made it stale, is
+/// keepalive's failure: an error, with everything needed to look into it. With no rule struck
+/// it is most likely a `/new` or `/reset` in the chat: a warning that says so (an error for
+/// each would teach people to ignore errors). Other resets are worth a line; new entries are
+/// not.
 fn log_resets(id: &str, events: &[ResetEvent]) {
     for e in events {
         let ids = format!(
@@ -147,7 +150,8 @@ fn log_resets(id: &str, events: &[ResetEvent]) {
             e.new_session_id.as_deref().unwrap_or("none")
         );
         match (e.kind, e.verdict) {
-            (ResetKind::Reset, Some(ResetVerdict::KeptAlive)) => tracing::error!(
+            (ResetKind::Reset, Some(ResetVerdict::KeptAlive)) if e.stale_rule.is_some() => {
+                tracing::error!(
                 agent = id,
                 key = %e.key,
                 session_ids = %ids,
@@ -155,7 +159,17 @@ fn log_resets(id: &str, events: &[ResetEvent]) {
                 noticed_ms = e.noticed_ms,
                 stale_rule = e.stale_rule.as_deref(),
                 stale_at_ms = e.stale_at_ms,
-                "{id}: session {:?} was reset although keepalive kept it alive: {}",
+                    "{id}: session {:?} was reset although keepalive kept it alive: {}",
+                    e.key,
+                    e.detail
+                )
+            }
+            (ResetKind::Reset, Some(ResetVerdict::KeptAlive)) => tracing::warn!(
+                agent = id,
+                key = %e.key,
+                session_ids = %ids,
+                "{id}: session {:?} was reset while keepalive kept it alive, with no reset \
+                 rule due (a /new or /reset in the chat?): {}",
                 e.key,
                 e.detail
             ),

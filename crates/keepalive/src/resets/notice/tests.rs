@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use keepalive_proto::{ResetKind, ResetVerdict};
 
-use super::{Before, notice};
+use super::{Before, carry_lapses, notice};
 use crate::policy::Look;
 
 const T0: u64 = 1_800_000_000_000;
@@ -186,4 +186,82 @@ fn a_new_lifecycle_revision_under_the_same_session_id_is_a_reset() {
     };
     let now = looks(&[("used", sqlite("r3"))]);
     assert!(notice("main", &before, &now, T0 + 60_000).is_empty());
+}
+
+/// The looks `now` after [`carry_lapses`] against `was`.
+fn carried(
+    was: &BTreeMap<String, Look>,
+    now: &[(&str, Look)],
+    restarted: bool,
+) -> Vec<ResetVerdict> {
+    let mut now = looks(now);
+    let before = Before {
+        looks: was,
+        at_ms: Some(T0),
+        by_previous_daemon: restarted,
+    };
+    carry_lapses(&before, &mut now);
+    now.values().map(|l| l.verdict).collect()
+}
+
+#[test]
+fn a_session_that_went_stale_keeps_the_reason_until_its_reset() {
+    let stale = |id: &str| look(Some(id), ResetVerdict::AlreadyStale, Some(T0 - 1));
+    let was = looks(&[
+        (
+            "kept",
+            look(Some("k1"), ResetVerdict::KeptAlive, Some(T0 + 1)),
+        ),
+        (
+            "failed",
+            look(Some("f1"), ResetVerdict::WriteFailed, Some(T0 + 1)),
+        ),
+        (
+            "idle",
+            look(Some("i1"), ResetVerdict::NotInUse, Some(T0 + 1)),
+        ),
+        ("first-seen", stale("s1")),
+        (
+            "new-id",
+            look(Some("n1"), ResetVerdict::KeptAlive, Some(T0 + 1)),
+        ),
+    ]);
+    let now = [
+        ("failed", stale("f1")),
+        ("first-seen", stale("s1")),
+        ("idle", stale("i1")),
+        ("kept", stale("k1")),
+        ("new-id", stale("n2")),
+    ];
+    // keepalive running all along: the kept session lapsed under it (its failure).
+    assert_eq!(
+        carried(&was, &now, false),
+        [
+            ResetVerdict::WriteFailed,
+            ResetVerdict::AlreadyStale,
+            ResetVerdict::NotInUse,
+            ResetVerdict::KeptAlive,
+            ResetVerdict::AlreadyStale,
+        ]
+    );
+    // Found stale at a new daemon's first look: it lapsed while keepalive was not running.
+    assert_eq!(
+        carried(&was, &now, true),
+        [
+            ResetVerdict::DaemonNotRunning,
+            ResetVerdict::AlreadyStale,
+            ResetVerdict::NotInUse,
+            ResetVerdict::DaemonNotRunning,
+            ResetVerdict::AlreadyStale,
+        ]
+    );
+    // And that reason stands at the looks after, up to the reset.
+    let was = looks(&[(
+        "kept",
+        look(Some("k1"), ResetVerdict::DaemonNotRunning, None),
+    )]);
+    assert_eq!(
+        carried(&was, &[("kept", stale("k1"))], false),
+        [ResetVerdict::DaemonNotRunning]
+    );
 }
