@@ -26,7 +26,7 @@ pub struct Query {
 pub async fn run(socket: &Path, query: Query, json: bool) -> Result<(), ClientError> {
     let since_ms = query
         .since
-        .map(|d| unix_ms(SystemTime::now()).saturating_sub(d.as_millis() as u64));
+        .map(|since| window_start_ms(unix_ms(SystemTime::now()), since));
     let request = Request::Resets {
         agent: query.agent.clone(),
         since_ms,
@@ -72,6 +72,12 @@ pub async fn run(socket: &Path, query: Query, json: bool) -> Result<(), ClientEr
     }
 }
 
+/// Where the `--since` window starts, in unix ms. A window longer than a u64 counts in
+/// milliseconds reaches back to the epoch rather than wrapping into a short one.
+fn window_start_ms(now_ms: u64, since: Duration) -> u64 {
+    now_ms.saturating_sub(u64::try_from(since.as_millis()).unwrap_or(u64::MAX))
+}
+
 /// Prints one event as a line; false once nobody reads the output any more.
 fn print_event(out: &mut impl Write, event: &ResetEvent, json: bool) -> bool {
     let line = if json {
@@ -80,4 +86,20 @@ fn print_event(out: &mut impl Write, event: &ResetEvent, json: bool) -> bool {
         output::reset_line(event)
     };
     writeln!(out, "{line}").and_then(|()| out.flush()).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_window_starts_since_ago_and_an_endless_one_at_the_epoch() {
+        let now = 1_800_000_000_000;
+        assert_eq!(window_start_ms(now, Duration::from_secs(60)), now - 60_000);
+        assert_eq!(window_start_ms(now, Duration::from_secs(u64::MAX)), 0);
+        // 2^64 ms and 384 ms: cast to u64 it would wrap to a 384 ms window.
+        let just_over = Duration::from_secs(18_446_744_073_709_552);
+        assert_eq!(window_start_ms(now, just_over), 0);
+        assert_eq!(window_start_ms(5, Duration::from_secs(1)), 0);
+    }
 }
