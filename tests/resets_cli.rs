@@ -1,9 +1,13 @@
-//! `keepalivectl resets` as people call it (issue 13): `--since` (also absurdly long). A real
-//! daemon; each reset is made the way the gateway makes it (a new `sessionId` under its lock)
-//! and noticed deterministically by a `sessions` report, which is a round.
+//! `keepalivectl resets` as people call it (issue 13): `--since` (also with `--follow`, and
+//! absurdly long). A real daemon; each reset is made the way the gateway makes it (a new
+//! `sessionId` under its lock) and noticed deterministically by a `sessions` report, which is
+//! a round.
 
 mod support;
 
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::sync::mpsc::{Receiver, channel};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -48,6 +52,48 @@ fn new_ids(events: &[Value]) -> Vec<&str> {
         .collect()
 }
 
+/// A `resets --follow` client whose stdout lines arrive on a channel.
+struct Follower {
+    child: Child,
+    lines: Receiver<String>,
+}
+
+impl Follower {
+    fn spawn(env: &Env, args: &[&str]) -> Self {
+        let mut child = env
+            .ctl_command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn resets --follow");
+        let stdout = child.stdout.take().expect("stdout");
+        let (sender, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if sender.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Follower { child, lines }
+    }
+
+    fn next_event(&self) -> Value {
+        let line = self
+            .lines
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a line within 10s");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not one JSON event ({e}): {line}"))
+    }
+}
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 #[test]
 fn since_shows_the_resets_noticed_within_the_window_only() {
     let env = Env::new();
@@ -75,4 +121,19 @@ fn since_longer_than_milliseconds_can_count_means_everything() {
         new_ids(&env.resets(&["--since", "18446744073709552"])),
         ["a2"]
     );
+}
+
+#[test]
+fn follow_with_since_skips_what_was_noticed_before_the_window() {
+    let env = Env::new();
+    let _daemon = watching_main(&env);
+    reset_and_notice(&env, "main", "a2");
+    std::thread::sleep(Duration::from_millis(2500));
+
+    // Nothing within the last second: the polls must not fall back to the whole history.
+    let follower = Follower::spawn(&env, &["--json", "resets", "--follow", "--since", "1s"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    reset_and_notice(&env, "main", "a3");
+    let first = follower.next_event();
+    assert_eq!(first["new_session_id"], "a3", "{first:#}");
 }

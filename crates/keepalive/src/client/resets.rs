@@ -57,9 +57,11 @@ pub async fn run(socket: &Path, query: Query, json: bool) -> Result<(), ClientEr
     }
     loop {
         tokio::time::sleep(FOLLOW_EVERY).await;
+        // The window too: with nothing in it yet, `last_seq` is 0 and would reach back to
+        // the first event ever noticed.
         let request = Request::Resets {
             agent: query.agent.clone(),
-            since_ms: None,
+            since_ms,
             after_seq: Some(last_seq),
         };
         let (_, reply) = call::<ResetsReply>(socket, &request).await?;
