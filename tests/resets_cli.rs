@@ -1,17 +1,17 @@
 //! `keepalivectl resets` as people call it (issue 13): `--since` (also with `--follow`, and
-//! absurdly long). A real daemon; each reset is made the way the gateway makes it (a new
-//! `sessionId` under its lock) and noticed deterministically by a `sessions` report, which is
-//! a round.
+//! absurdly long), and `--follow` ending cleanly when keepalived stops. A real daemon; each
+//! reset is made the way the gateway makes it (a new `sessionId` under its lock) and noticed
+//! deterministically by a `sessions` report, which is a round.
 
 mod support;
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{Env, now_ms, ok, store_of};
+use support::{Env, now_ms, ok, store_of, text};
 
 const MIN: u64 = 60_000;
 
@@ -85,6 +85,26 @@ impl Follower {
             .expect("a line within 10s");
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("not one JSON event ({e}): {line}"))
     }
+
+    /// Waits for the client to end by itself; its exit code and stderr.
+    fn wait(&mut self) -> (Option<i32>, String) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                break status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "resets --follow did not end after keepalived stopped"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let mut stderr = String::new();
+        if let Some(mut pipe) = self.child.stderr.take() {
+            pipe.read_to_string(&mut stderr).expect("stderr");
+        }
+        (status.code(), stderr)
+    }
 }
 
 impl Drop for Follower {
@@ -136,4 +156,44 @@ fn follow_with_since_skips_what_was_noticed_before_the_window() {
     reset_and_notice(&env, "main", "a3");
     let first = follower.next_event();
     assert_eq!(first["new_session_id"], "a3", "{first:#}");
+}
+
+#[test]
+fn follow_ends_cleanly_when_keepalived_stops() {
+    for how in ["shutdown", "SIGTERM"] {
+        let env = Env::new();
+        let mut daemon = watching_main(&env);
+        let mut follower = Follower::spawn(&env, &["--json", "resets", "--follow"]);
+        reset_and_notice(&env, "main", "a2");
+        assert_eq!(follower.next_event()["new_session_id"], "a2");
+
+        if how == "shutdown" {
+            ok(&env.ctl(&["shutdown"]));
+        } else {
+            daemon.signal(libc::SIGTERM);
+        }
+        assert_eq!(daemon.wait_exit(), Some(0), "{}", daemon.log());
+        let (code, stderr) = follower.wait();
+        assert_eq!(code, Some(0), "{how}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{how}: one line: {stderr}");
+        assert!(
+            stderr.contains("keepalived stopped") && stderr.contains("run this command again"),
+            "{how}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn follow_without_a_daemon_or_with_a_refused_request_still_fails() {
+    let env = Env::new();
+    let out = env.ctl(&["resets", "--follow"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        support::stderr(&out).contains("not running"),
+        "{}",
+        text(&out)
+    );
+    let _daemon = watching_main(&env);
+    let out = env.ctl(&["resets", "--follow", "--agent", "../etc"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
 }

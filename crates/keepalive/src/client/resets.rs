@@ -1,6 +1,6 @@
 //! `keepalivectl resets`: the resets keepalive noticed, newest first, and with `--follow`
 //! the new ones as they come (the daemon is asked again every second for events numbered
-//! after the last one printed).
+//! after the last one printed), until the daemon stops.
 
 use std::io::Write;
 use std::path::Path;
@@ -64,7 +64,18 @@ pub async fn run(socket: &Path, query: Query, json: bool) -> Result<(), ClientEr
             since_ms,
             after_seq: Some(last_seq),
         };
-        let (_, reply) = call::<ResetsReply>(socket, &request).await?;
+        let reply = match call::<ResetsReply>(socket, &request).await {
+            Ok((_, reply)) => reply,
+            // Following "until the daemon stops" ends there, and that is no failure.
+            Err(e) if e.daemon_stopped() => {
+                eprintln!(
+                    "keepalivectl: keepalived stopped, so no more resets are noticed for now; \
+                     start it again (`keepalivectl start`) and run this command again"
+                );
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
         for event in &reply.events {
             last_seq = last_seq.max(event.seq);
             if shown(event) && !print_event(&mut out, event, json) {
