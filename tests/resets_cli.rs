@@ -1,7 +1,7 @@
-//! `keepalivectl resets` as people call it (issue 13): `--since` (also with `--follow`, and
-//! absurdly long), and `--follow` ending cleanly when keepalived stops. A real daemon; each
-//! reset is made the way the gateway makes it (a new `sessionId` under its lock) and noticed
-//! deterministically by a `sessions` report, which is a round.
+//! `keepalivectl resets` as people call it (issue 13): `--agent`, `--since` (also with
+//! `--follow`, and absurdly long), and `--follow` ending cleanly when keepalived stops. A real
+//! daemon; each reset is made the way the gateway makes it (a new `sessionId` under its lock)
+//! and noticed deterministically by a `sessions` report, which is a round.
 
 mod support;
 
@@ -112,6 +112,61 @@ impl Drop for Follower {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+#[test]
+fn agent_shows_only_that_agents_resets_and_an_unknown_agent_is_named_as_such() {
+    let env = Env::new();
+    one_session(&env, "main", "m1");
+    one_session(&env, "work", "w1");
+    let mut daemon = env.daemon(&["--interval", "1h"]);
+    env.sessions();
+    reset_and_notice(&env, "main", "m2");
+    reset_and_notice(&env, "work", "w2");
+
+    assert_eq!(new_ids(&env.resets(&[])), ["m2", "w2"]);
+    let work = env.resets(&["--agent", "work"]);
+    assert_eq!(new_ids(&work), ["w2"], "{work:#?}");
+    assert!(work.iter().all(|e| e["agent"] == "work"), "{work:#?}");
+    let table = ok(&env.ctl(&["resets", "--agent", "main"]));
+    assert!(table.contains("agent:main:main"), "{table}");
+    assert!(!table.contains("agent:work:main"), "{table}");
+
+    // A mistyped agent is an error naming the agents keepalive knows, not an empty list.
+    for args in [
+        &["resets", "--agent", "wrok"][..],
+        &["--json", "resets", "--agent", "wrok"],
+    ] {
+        let out = env.ctl(args);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        let stderr = support::stderr(&out);
+        assert!(
+            stderr.contains("\"wrok\"") && stderr.contains("main, work"),
+            "{}",
+            text(&out)
+        );
+        if args[0] == "--json" {
+            assert!(
+                support::stdout(&out).contains("\"unknown_agent\""),
+                "the protocol's code, as for other commands: {}",
+                text(&out)
+            );
+        }
+    }
+
+    // An agent no longer served still has its resets in the log: they are shown.
+    ok(&env.ctl(&["shutdown"]));
+    daemon.wait_exit();
+    let _daemon = env.daemon(&["--interval", "1h", "--agent", "main"]);
+    assert_eq!(new_ids(&env.resets(&["--agent", "work"])), ["w2"]);
+    std::thread::sleep(Duration::from_millis(1100));
+    assert!(env.resets(&["--agent", "work", "--since", "1s"]).is_empty());
+    let out = env.ctl(&["resets", "--agent", "wrok", "--since", "1s"]);
+    assert!(
+        support::stderr(&out).contains("(agents served: main)"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]

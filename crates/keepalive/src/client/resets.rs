@@ -6,7 +6,9 @@ use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use keepalive_proto::{Request, ResetEvent, ResetKind, ResetsReply, encode_ok};
+use keepalive_proto::{
+    ErrorBody, ErrorCode, Request, ResetEvent, ResetKind, ResetsReply, StatusReply, encode_ok,
+};
 
 use super::connection::{ClientError, call};
 use super::output;
@@ -33,6 +35,11 @@ pub async fn run(socket: &Path, query: Query, json: bool) -> Result<(), ClientEr
         after_seq: None,
     };
     let (_, mut reply) = call::<ResetsReply>(socket, &request).await?;
+    if let Some(agent) = &query.agent
+        && reply.events.is_empty()
+    {
+        check_agent(socket, agent, since_ms).await?;
+    }
     if let Some(problem) = &reply.log_problem {
         eprintln!("keepalivectl: {problem}");
     }
@@ -83,6 +90,44 @@ pub async fn run(socket: &Path, query: Query, json: bool) -> Result<(), ClientEr
             }
         }
     }
+}
+
+/// An `--agent` that keepalive neither serves nor has any event of is most likely mistyped:
+/// an error naming the agents it serves says so, where an empty list would not. An agent no
+/// longer served but with events in the log is still shown.
+async fn check_agent(socket: &Path, agent: &str, since_ms: Option<u64>) -> Result<(), ClientError> {
+    let (_, status) = call::<StatusReply>(socket, &Request::Status {}).await?;
+    let served: Vec<&str> = status.agents.iter().map(|a| a.id.as_str()).collect();
+    if served.contains(&agent) {
+        return Ok(());
+    }
+    if since_ms.is_some() {
+        let ever = Request::Resets {
+            agent: Some(agent.into()),
+            since_ms: None,
+            after_seq: None,
+        };
+        if !call::<ResetsReply>(socket, &ever)
+            .await?
+            .1
+            .events
+            .is_empty()
+        {
+            return Ok(());
+        }
+    }
+    Err(ClientError::Daemon(ErrorBody::new(
+        ErrorCode::UnknownAgent,
+        format!(
+            "agent {agent:?} is not served by keepalived and has no event in its log (agents \
+             served: {})",
+            if served.is_empty() {
+                "none yet".to_string()
+            } else {
+                served.join(", ")
+            }
+        ),
+    )))
 }
 
 /// Where the `--since` window starts, in unix ms. A window longer than a u64 counts in
