@@ -1,6 +1,7 @@
-//! `keepalivectl resets`: the resets keepalive noticed, newest first, and with `--follow`
-//! the new ones as they come (the daemon is asked again every second for events numbered
-//! after the last one printed), until the daemon stops.
+//! `keepalivectl resets`: the resets keepalive noticed (the table newest first, `--json` in
+//! the order noticed, oldest first), and with `--follow` the new ones as they come (the
+//! daemon is asked again every second for events numbered after the last one printed), until
+//! the daemon stops.
 
 use std::io::Write;
 use std::path::Path;
