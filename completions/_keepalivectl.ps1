@@ -32,7 +32,7 @@ Register-ArgumentCompleter -Native -CommandName 'keepalivectl' -ScriptBlock {
             [CompletionResult]::new('touch', 'touch', [CompletionResultType]::ParameterValue, 'Bump sessions now and wait until the write is durable')
             [CompletionResult]::new('active-within', 'active-within', [CompletionResultType]::ParameterValue, 'Show the activity window, or set and persist it (24h, 90m, or `all`)')
             [CompletionResult]::new('sessions', 'sessions', [CompletionResultType]::ParameterValue, 'One row per session: last activity, when it would expire, whether it is kept alive and why')
-            [CompletionResult]::new('resets', 'resets', [CompletionResultType]::ParameterValue, 'The resets keepalive noticed, newest first, with its verdict on each session just before')
+            [CompletionResult]::new('resets', 'resets', [CompletionResultType]::ParameterValue, 'The resets keepalive noticed, with its verdict on each session just before')
             [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Explain this installation: state dir, config, reset policy, generations, locks (needs no daemon)')
             [CompletionResult]::new('interval', 'interval', [CompletionResultType]::ParameterValue, 'Show the tick interval, or set and persist it')
             [CompletionResult]::new('include', 'include', [CompletionResultType]::ParameterValue, 'Always keep a session alive')
@@ -92,10 +92,10 @@ Register-ArgumentCompleter -Native -CommandName 'keepalivectl' -ScriptBlock {
             [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Only those noticed within this long (90m, 24h, 7d)')
             [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'Socket of the daemon [default: $XDG_RUNTIME_DIR/keepalive/keepalived.sock]')
             [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Also entries that disappeared from a store or appeared in one')
-            [CompletionResult]::new('--follow', '--follow', [CompletionResultType]::ParameterName, 'Then keep printing new ones as they are noticed (one line each; one JSON object each with --json), until interrupted or the daemon stops')
+            [CompletionResult]::new('--follow', '--follow', [CompletionResultType]::ParameterName, 'Then keep printing new ones as they are noticed (one line each; one JSON object each with --json), until interrupted or the daemon stops (which ends it with exit 0)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the daemon''s reply as JSON instead of text')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
         'keepalivectl;doctor' {
@@ -250,7 +250,7 @@ Register-ArgumentCompleter -Native -CommandName 'keepalivectl' -ScriptBlock {
             [CompletionResult]::new('touch', 'touch', [CompletionResultType]::ParameterValue, 'Bump sessions now and wait until the write is durable')
             [CompletionResult]::new('active-within', 'active-within', [CompletionResultType]::ParameterValue, 'Show the activity window, or set and persist it (24h, 90m, or `all`)')
             [CompletionResult]::new('sessions', 'sessions', [CompletionResultType]::ParameterValue, 'One row per session: last activity, when it would expire, whether it is kept alive and why')
-            [CompletionResult]::new('resets', 'resets', [CompletionResultType]::ParameterValue, 'The resets keepalive noticed, newest first, with its verdict on each session just before')
+            [CompletionResult]::new('resets', 'resets', [CompletionResultType]::ParameterValue, 'The resets keepalive noticed, with its verdict on each session just before')
             [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Explain this installation: state dir, config, reset policy, generations, locks (needs no daemon)')
             [CompletionResult]::new('interval', 'interval', [CompletionResultType]::ParameterValue, 'Show the tick interval, or set and persist it')
             [CompletionResult]::new('include', 'include', [CompletionResultType]::ParameterValue, 'Always keep a session alive')

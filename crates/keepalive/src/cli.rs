@@ -186,7 +186,10 @@ pub enum CtlCommand {
         #[command(flatten)]
         agent: AgentArg,
     },
-    /// The resets keepalive noticed, newest first, with its verdict on each session just before
+    /// The resets keepalive noticed, with its verdict on each session just before
+    ///
+    /// The table lists them newest first. With --json (and with --follow) they are oldest
+    /// first instead: in the order keepalive noticed them, by their `seq`.
     Resets {
         #[command(flatten)]
         agent: AgentArg,
@@ -197,7 +200,7 @@ pub enum CtlCommand {
         #[arg(long)]
         all: bool,
         /// Then keep printing new ones as they are noticed (one line each; one JSON object each
-        /// with --json), until interrupted or the daemon stops
+        /// with --json), until interrupted or the daemon stops (which ends it with exit 0)
         #[arg(long)]
         follow: bool,
     },

@@ -78,7 +78,7 @@ pub fn parse_since(text: &str) -> Result<Duration, String> {
     let duration = if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
         text.parse::<u64>()
             .map(Duration::from_secs)
-            .map_err(|_| format!("--since {text:?} is too large"))?
+            .map_err(|_| format!("--since {text:?} is too large; use e.g. 24h, or 100y for all"))?
     } else {
         humantime::parse_duration(text).map_err(|e| {
             format!("--since {text:?} is not a duration ({e}); use e.g. 90m, 24h or 7d")
@@ -122,6 +122,40 @@ mod tests {
             "99999999999999999999999",
         ] {
             assert!(parse_interval(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn since_accepts_durations_and_bare_seconds() {
+        assert_eq!(parse_since("90m"), Ok(Duration::from_secs(90 * 60)));
+        assert_eq!(parse_since("24h"), Ok(Duration::from_secs(24 * 3600)));
+        assert_eq!(parse_since("7d"), Ok(Duration::from_secs(7 * 24 * 3600)));
+        assert_eq!(parse_since(" 3600 "), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_since("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_since("500ms"), Ok(Duration::from_millis(500)));
+        // Longer than anything happened is everything, not an error.
+        assert_eq!(
+            parse_since("18446744073709551615"),
+            Ok(Duration::from_secs(u64::MAX))
+        );
+    }
+
+    #[test]
+    fn since_refuses_garbage_with_a_message_that_names_it() {
+        for (bad, says) in [
+            ("", "is not a duration"),
+            ("soon", "is not a duration"),
+            ("-5m", "is not a duration"),
+            ("99999999999999999999999s", "is not a duration"),
+            ("5 parsecs", "is not a duration"),
+            ("99999999999999999999999", "is too large"),
+            ("0", "would show nothing"),
+            ("0s", "would show nothing"),
+        ] {
+            let error = parse_since(bad).expect_err(bad);
+            assert!(error.contains(says), "{bad:?}: {error}");
+            assert!(error.contains("--since"), "{bad:?}: {error}");
+            assert!(error.contains("24h"), "{bad:?} gives an example: {error}");
         }
     }
 }

@@ -7,7 +7,7 @@ use interprocess::local_socket::tokio::Stream;
 use interprocess::local_socket::traits::tokio::Stream as _;
 use interprocess::local_socket::{GenericFilePath, ToFsName};
 use keepalive_proto::{
-    ErrorBody, Frame, FrameCodec, MAX_REPLY_BYTES, Reply, Request, decode_reply,
+    ErrorBody, ErrorCode, Frame, FrameCodec, MAX_REPLY_BYTES, Reply, Request, decode_reply,
 };
 use tokio_util::codec::Framed;
 
@@ -22,6 +22,8 @@ pub enum ClientError {
         socket: PathBuf,
         source: std::io::Error,
     },
+    #[error("keepalived closed the connection on {} without replying (did it stop?)", socket.display())]
+    Closed { socket: PathBuf },
     #[error("{}", .0.message)]
     Daemon(ErrorBody),
     #[error("{0}")]
@@ -33,6 +35,25 @@ impl ClientError {
         match self {
             ClientError::NotRunning { .. } => exit::NOT_RUNNING,
             _ => exit::FAILED,
+        }
+    }
+
+    /// Whether this is what a daemon that has stopped (or is stopping) looks like to a client
+    /// that was just talking to it: no socket, a refused or cut connection, no reply, or its
+    /// own "shutting down".
+    pub fn daemon_stopped(&self) -> bool {
+        use std::io::ErrorKind;
+        match self {
+            ClientError::NotRunning { .. } | ClientError::Closed { .. } => true,
+            ClientError::Daemon(body) => body.code == ErrorCode::ShuttingDown,
+            ClientError::Io { source, .. } => matches!(
+                source.kind(),
+                ErrorKind::ConnectionReset
+                    | ErrorKind::ConnectionAborted
+                    | ErrorKind::BrokenPipe
+                    | ErrorKind::UnexpectedEof
+            ),
+            ClientError::Failed(_) => false,
         }
     }
 }
@@ -89,10 +110,9 @@ impl Connection {
             (Some(Err(e)), sent) => return Err(io(sent.err().unwrap_or(e))),
             (None, Err(e)) => return Err(io(e)),
             (None, Ok(())) => {
-                return Err(ClientError::Failed(format!(
-                    "keepalived closed the connection on {} without replying (did it stop?)",
-                    self.socket.display()
-                )));
+                return Err(ClientError::Closed {
+                    socket: self.socket.clone(),
+                });
             }
         };
         let reply = decode_reply(&line).map_err(ClientError::Daemon)?;
@@ -109,4 +129,40 @@ pub async fn call<T: serde::de::DeserializeOwned>(
     let (line, reply) = connection.request(request).await?;
     let result = reply.into_result().map_err(ClientError::Daemon)?;
     Ok((line, result))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stopped_daemon_is_told_from_other_failures() {
+        let socket = PathBuf::from("/run/k.sock");
+        let io = |kind| ClientError::Io {
+            socket: socket.clone(),
+            source: std::io::Error::from(kind),
+        };
+        let refused = |code| ClientError::Daemon(ErrorBody::new(code, "no"));
+        for stopped in [
+            ClientError::NotRunning {
+                socket: socket.clone(),
+            },
+            ClientError::Closed {
+                socket: socket.clone(),
+            },
+            refused(ErrorCode::ShuttingDown),
+            io(std::io::ErrorKind::ConnectionReset),
+            io(std::io::ErrorKind::BrokenPipe),
+        ] {
+            assert!(stopped.daemon_stopped(), "{stopped}");
+        }
+        for failed in [
+            refused(ErrorCode::InvalidArgument),
+            refused(ErrorCode::Internal),
+            io(std::io::ErrorKind::PermissionDenied),
+            ClientError::Failed("keepalived sent an unreadable reply".into()),
+        ] {
+            assert!(!failed.daemon_stopped(), "{failed}");
+        }
+    }
 }

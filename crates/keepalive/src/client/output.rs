@@ -223,13 +223,18 @@ pub fn reset_line(e: &ResetEvent) -> String {
     format!("{at}  {}  {}  {}: {}", e.agent, e.key, what(e), e.detail)
 }
 
-/// The kind of change, with the session ids shortened.
+/// The kind of change, with the session ids shortened. A reset that kept the session id
+/// (OpenClaw 2026.8+ give the entry a new `lifecycleRevision` instead) would read `c1 -> c1`:
+/// it says so; the revisions are in the event's detail.
 fn what(e: &ResetEvent) -> String {
     let short = |id: &Option<String>| -> String {
         id.as_deref()
             .map_or("?".into(), |id| id.chars().take(8).collect())
     };
     match e.kind {
+        ResetKind::Reset if e.old_session_id.is_some() && e.old_session_id == e.new_session_id => {
+            format!("reset {} (new lifecycle)", short(&e.new_session_id))
+        }
         ResetKind::Reset => format!(
             "reset {} -> {}",
             short(&e.old_session_id),
@@ -325,4 +330,48 @@ fn table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
             .map(|r| line(r.iter().map(String::as_str).collect())),
     );
     out.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use keepalive_proto::ResetVerdict;
+
+    use super::*;
+
+    fn reset(old: &str, new: &str) -> ResetEvent {
+        ResetEvent {
+            seq: 1,
+            agent: "main".into(),
+            key: "agent:main:main".into(),
+            kind: ResetKind::Reset,
+            old_session_id: Some(old.into()),
+            new_session_id: Some(new.into()),
+            last_seen_ms: Some(1_800_000_000_000),
+            noticed_ms: 1_800_000_060_000,
+            stale_rule: None,
+            stale_at_ms: None,
+            verdict: Some(ResetVerdict::NotWritable),
+            detail: "started afresh: lifecycleRevision r1 became r2 (sessionId c1 kept)".into(),
+        }
+    }
+
+    #[test]
+    fn a_reset_that_kept_its_session_id_reads_as_a_new_lifecycle() {
+        let sqlite = reset("c1", "c1");
+        let table = resets(&[&sqlite], false);
+        assert!(table.contains("reset c1 (new lifecycle)"), "{table}");
+        assert!(!table.contains("c1 -> c1"), "{table}");
+        let line = reset_line(&sqlite);
+        assert!(
+            line.contains("reset c1 (new lifecycle): started afresh"),
+            "{line}"
+        );
+
+        let json = reset("a1", "a2");
+        assert!(resets(&[&json], false).contains("reset a1 -> a2"));
+        assert!(reset_line(&json).contains("reset a1 -> a2: started afresh"));
+        // Shortened ids that merely look alike are still two ids.
+        let alike = reset("0123456789-a", "0123456789-b");
+        assert!(reset_line(&alike).contains("reset 01234567 -> 01234567"));
+    }
 }
