@@ -12,7 +12,7 @@ use keepalive::daemon::round::{AgentRounds, Batch, RoundConfig};
 use keepalive::openclaw::Clock;
 use keepalive::openclaw::discovery::{AgentFiles, Installation};
 use keepalive::policy::{Look, PolicyInputs};
-use keepalive::resets::notice::{Before, notice};
+use keepalive::resets::notice::{Before, carry_lapses, notice};
 use keepalive::settings::{Flags, InForce, Persisted};
 use keepalive_proto::ResetVerdict;
 
@@ -73,7 +73,7 @@ pub fn run(size: Size, rounds: usize) -> Section {
     let mut notice_times = Vec::with_capacity(rounds);
     for _ in 0..rounds {
         let started = Instant::now();
-        let now: BTreeMap<String, Look> = snapshot
+        let mut now: BTreeMap<String, Look> = snapshot
             .scan
             .entries
             .iter()
@@ -84,6 +84,7 @@ pub fn run(size: Size, rounds: usize) -> Section {
             at_ms: Some(store::now_ms()),
             by_previous_daemon: false,
         };
+        carry_lapses(&before, &mut now);
         let events = notice("main", &before, &now, store::now_ms());
         notice_times.push(started.elapsed());
         assert!(events.is_empty(), "nothing changed");
@@ -129,7 +130,7 @@ pub fn run(size: Size, rounds: usize) -> Section {
     section.notes.push(format!(
         "`AgentRounds::run` with a tick on a dry run (nothing due is written), default policy, \
          {} sessions all in use; the look and the comparison are timed apart on the same \
-         entries (`resets::notice` against an identical last look: the steady state, no event). \
+         entries (`carry_lapses` and `resets::notice` against an identical last look: the steady state, no event). \
          The ledger is saved with `write_atomically` (temp file, fsync, rename, fsync dir).",
         size.entries
     ));
