@@ -255,12 +255,26 @@ for (const version of sqliteEra) {
     // keepalive then reads through the live gateway's -wal and -shm.
     const client = await gw.connect();
     t.after(() => client.close());
+    // keepalive's first look is at the entry as imported (no lifecycleRevision yet)...
+    await runDaemonBriefly(t, sc, async (agent) => {
+      assert.equal(agent.generation, "sqlite", `${JSON.stringify(agent)}\n${gw.log()}`);
+    });
+    const imported = inspectDatabase(sc).entry;
     const { end } = await client.chat(KEY, "keepalive interop: hello");
     t.diagnostic(`chat turn ended ${end.payload?.state}; then ${sideFiles()}`);
+    const chatted = inspectDatabase(sc).entry;
+    t.diagnostic(`lifecycleRevision as imported: ${imported.lifecycleRevision}; after a chat: ${chatted.lifecycleRevision}`);
+    assert.ok(
+      chatted.sessionId === imported.sessionId && chatted.sessionStartedAt === imported.sessionStartedAt,
+      `openclaw@${version} started the session afresh under its default policy: ${JSON.stringify({ imported, chatted })}\n${gw.log()}`,
+    );
     await runDaemonBriefly(t, sc, async (agent) => {
       assert.equal(agent.generation, "sqlite", `${JSON.stringify(agent)}\n${gw.log()}`);
       assert.equal(agent.writes, 0);
       assert.equal(agent.last_error, null, JSON.stringify(agent));
+      // ...and a chat that did not start the session afresh is no reset.
+      const { events } = await ctlJson(sc.socket, ["resets", "--all"], { env: kaEnv(sc) });
+      assert.deepEqual(events.filter((e) => e.key === KEY), [], `a chat turn taken for a reset: ${JSON.stringify(events)}`);
     });
     const { agent } = await keepaliveDoctor(sc);
     assert.equal(agent.database?.holds_sessions, true, JSON.stringify(agent));
