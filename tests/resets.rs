@@ -408,3 +408,44 @@ fn a_reset_after_keepalives_write_failed_says_so() {
     assert_eq!(resets.len(), 1, "{resets:#?}");
     assert_eq!(resets[0]["verdict"], "write_failed", "{:#}", resets[0]);
 }
+
+#[test]
+fn a_session_keepalive_could_not_write_says_why() {
+    let env = Env::new();
+    let now = now_ms();
+    // An entry with no timestamp keepalive may write, beside one it can.
+    env.add_agent(
+        "main",
+        &store_of(&[
+            ("agent:main:main", entry("m1", now - 5 * MIN)),
+            (
+                "agent:main:bare",
+                json!({"sessionId": "b1", "chatType": "direct"}),
+            ),
+        ]),
+    );
+    // A store whose entries carry no timestamp at all: not a layout keepalive knows.
+    env.add_agent(
+        "odd",
+        &store_of(&[(
+            "agent:odd:main",
+            json!({"sessionId": "o1", "updatedAt": "yesterday"}),
+        )]),
+    );
+    let _daemon = env.daemon(&["--interval", "1h"]);
+    env.sessions();
+    reset(&env, "agent:main:bare", "b2");
+    support::gateway::locked_set(
+        &env.store("odd"),
+        "agent:odd:main",
+        "sessionId",
+        json!("o2"),
+    );
+    env.sessions();
+    let resets = env.resets(&[]);
+    assert_eq!(resets.len(), 2, "{resets:#?}");
+    assert_eq!(event(&resets, "agent:main:bare")["verdict"], "no_timestamp");
+    let odd = event(&resets, "agent:odd:main");
+    assert_eq!(odd["verdict"], "not_writable", "{odd:#}");
+    assert_eq!(odd["agent"], "odd");
+}
