@@ -83,6 +83,7 @@ pub fn run(size: Size, rounds: usize) -> Section {
             looks: &last,
             at_ms: Some(store::now_ms()),
             by_previous_daemon: false,
+            slept_ms: 0,
         };
         carry_lapses(&before, &mut now);
         let events = notice("main", &before, &now, store::now_ms());

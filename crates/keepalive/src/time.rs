@@ -1,7 +1,7 @@
 //! Wall-clock helpers shared by the daemon, the client and the policy: below everything else,
 //! so no layer reaches into another for them.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub const MINUTE_MS: u64 = 60_000;
 
@@ -19,4 +19,49 @@ pub fn utc(ms: u64) -> String {
         .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
         .map(|t| t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string())
         .unwrap_or_else(|| format!("{ms} ms"))
+}
+
+/// How long this machine has been suspended since it booted: the boot-time clock counts the
+/// time asleep, the monotonic clock does not. `None` where that cannot be told (not Linux).
+/// Two readings tell whether the machine slept in between, whatever the wall clock did.
+pub fn asleep_total() -> Option<Duration> {
+    #[cfg(target_os = "linux")]
+    {
+        let read = |clock| {
+            let mut ts = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            // SAFETY: `ts` is a valid, writable timespec for the call's duration.
+            let ok = unsafe { libc::clock_gettime(clock, &mut ts) } == 0;
+            let secs = u64::try_from(ts.tv_sec).ok()?;
+            let nanos = u32::try_from(ts.tv_nsec).ok()?;
+            ok.then(|| Duration::new(secs, nanos))
+        };
+        // Boot time first: read the other way round, a reading could come out negative.
+        let monotonic = read(libc::CLOCK_MONOTONIC)?;
+        let boot = read(libc::CLOCK_BOOTTIME)?;
+        Some(boot.saturating_sub(monotonic))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_time_asleep_is_read_and_does_not_go_back() {
+        let first = super::asleep_total();
+        if cfg!(target_os = "linux") {
+            let first = first.expect("Linux has CLOCK_BOOTTIME");
+            let again = super::asleep_total().expect("again");
+            // Not asleep between two readings; the clocks' own jitter is far under 1 ms.
+            assert!(again + std::time::Duration::from_millis(1) >= first);
+            assert!(again.saturating_sub(first) < std::time::Duration::from_millis(50));
+        } else {
+            assert_eq!(first, None);
+        }
+    }
 }

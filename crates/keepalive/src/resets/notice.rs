@@ -42,6 +42,29 @@ pub struct Before<'a> {
     /// This daemon has not looked yet: the last look is a previous daemon's, and keepalive
     /// was not running for part of the time since.
     pub by_previous_daemon: bool,
+    /// How long this machine slept (was suspended) since the last look; 0 when it did not or
+    /// that cannot be told. keepalive does not run while the machine sleeps either.
+    pub slept_ms: u64,
+}
+
+impl Before<'_> {
+    /// keepalive was not running for part of the time since the last look.
+    fn away(&self) -> bool {
+        self.by_previous_daemon || self.slept_ms > 0
+    }
+
+    /// Why keepalive was not running, with the verdict it had given before.
+    fn away_words(&self, was: ResetVerdict) -> String {
+        if self.by_previous_daemon {
+            format!("before it stopped: {}", was.words())
+        } else {
+            format!(
+                "this machine slept for {} since keepalive's last look; before: {}",
+                crate::duration::format_secs(self.slept_ms / 1000),
+                was.words()
+            )
+        }
+    }
 }
 
 /// A session the gateway has not reset yet but that is stale now went stale since the last
@@ -65,7 +88,7 @@ pub fn carry_lapses(before: &Before, now: &mut BTreeMap<String, Look>) {
         {
             continue;
         }
-        let lapsed_while_down = before.by_previous_daemon
+        let lapsed_while_down = before.away()
             && matches!(
                 was.verdict,
                 ResetVerdict::KeptAlive | ResetVerdict::WriteFailed
@@ -167,7 +190,7 @@ fn change(
     now_ms: u64,
 ) -> ResetEvent {
     let last_ms = before.at_ms.unwrap_or(now_ms);
-    let verdict = if before.by_previous_daemon {
+    let verdict = if before.away() {
         ResetVerdict::DaemonNotRunning
     } else {
         was.verdict
@@ -203,12 +226,8 @@ fn change(
                  gateway reset of its own)"
             .to_owned(),
     };
-    let verdict_words = if before.by_previous_daemon {
-        format!(
-            "{}; before it stopped: {}",
-            verdict.words(),
-            was.verdict.words()
-        )
+    let verdict_words = if before.away() {
+        format!("{}; {}", verdict.words(), before.away_words(was.verdict))
     } else {
         verdict.words().to_owned()
     };

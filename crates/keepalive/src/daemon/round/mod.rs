@@ -116,6 +116,8 @@ pub struct AgentRounds {
     /// A round of this daemon has looked at every session: the last look in the ledger is
     /// this daemon's own, not one made before keepalive stopped.
     looked: bool,
+    /// How long the machine had slept (in all, since boot) at this daemon's last look.
+    asleep_at_last_look: Option<Duration>,
 }
 
 struct Ledger {
@@ -133,6 +135,7 @@ impl AgentRounds {
             config,
             ledger: None,
             looked: false,
+            asleep_at_last_look: None,
         }
     }
 
@@ -142,6 +145,7 @@ impl AgentRounds {
     pub fn fresh(&self) -> Self {
         AgentRounds {
             looked: self.looked,
+            asleep_at_last_look: self.asleep_at_last_look,
             ..AgentRounds::new(self.agent.clone(), self.config.clone())
         }
     }
@@ -160,6 +164,7 @@ impl AgentRounds {
         cancel: &AtomicBool,
         clock: &Clock,
     ) -> RoundResult {
+        let asleep_now = crate::time::asleep_total();
         let (agent, config, file) = (&self.agent, &self.config, &self.file);
         let ledger = self.ledger.get_or_insert_with(|| {
             if let (Some(dir), false) = (agent.store.parent(), config.dry_run) {
@@ -178,9 +183,13 @@ impl AgentRounds {
             cancel,
             clock,
             by_previous_daemon: !self.looked,
+            slept_ms: slept_ms(self.asleep_at_last_look, asleep_now),
         };
         let result = round.run(batch, &mut ledger.current);
-        self.looked |= result.found.looked;
+        if result.found.looked {
+            self.looked = true;
+            self.asleep_at_last_look = asleep_now;
+        }
         result
     }
 
@@ -224,6 +233,8 @@ struct Round<'a> {
     clock: &'a Clock,
     /// The last look in the ledger was made before this daemon started.
     by_previous_daemon: bool,
+    /// How long the machine slept since this daemon's last look.
+    slept_ms: u64,
 }
 
 impl Round<'_> {
@@ -381,6 +392,7 @@ impl Round<'_> {
             looks,
             at_ms,
             by_previous_daemon: self.by_previous_daemon,
+            slept_ms: self.slept_ms,
         };
         resets::notice::carry_lapses(&before, &mut now);
         out.found.resets = resets::notice(&self.agent.id, &before, &now, self.clock.now_ms);
@@ -431,6 +443,19 @@ impl Round<'_> {
                 Err(store_error(e))
             }
         }
+    }
+}
+
+/// A sleep shorter than this is not told (the two clocks are read a moment apart).
+const SLEEP_TOLD_FROM: Duration = Duration::from_secs(2);
+
+/// How long the machine slept between two readings of [`crate::time::asleep_total`].
+fn slept_ms(then: Option<Duration>, now: Option<Duration>) -> u64 {
+    match (then, now) {
+        (Some(then), Some(now)) if now.saturating_sub(then) >= SLEEP_TOLD_FROM => {
+            u64::try_from(now.saturating_sub(then).as_millis()).unwrap_or(u64::MAX)
+        }
+        _ => 0,
     }
 }
 

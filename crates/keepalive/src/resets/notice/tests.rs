@@ -44,6 +44,7 @@ fn a_new_session_id_is_one_reset_with_the_verdict_of_the_last_look() {
         looks: &was,
         at_ms: Some(T0),
         by_previous_daemon: false,
+        slept_ms: 0,
     };
     let events = notice("main", &before, &now, T0 + 60_000);
     assert_eq!(events.len(), 1, "{events:#?}");
@@ -70,6 +71,7 @@ fn a_rule_that_had_not_yet_struck_is_not_named() {
         looks: &was,
         at_ms: Some(T0),
         by_previous_daemon: false,
+        slept_ms: 0,
     };
     let e = &notice("main", &before, &now, T0 + 60_000)[0];
     assert_eq!((e.stale_rule.as_deref(), e.stale_at_ms), (None, None));
@@ -84,6 +86,7 @@ fn after_a_restart_the_verdict_is_that_keepalive_was_not_running() {
         looks: &was,
         at_ms: Some(T0),
         by_previous_daemon: true,
+        slept_ms: 0,
     };
     let e = &notice("main", &before, &now, T0 + 3_600_000)[0];
     assert_eq!(e.verdict, Some(ResetVerdict::DaemonNotRunning));
@@ -101,6 +104,7 @@ fn disappeared_and_appeared_entries_are_their_own_kinds() {
         looks: &was,
         at_ms: Some(T0),
         by_previous_daemon: false,
+        slept_ms: 0,
     };
     let events = notice("main", &before, &now, T0 + 1_000);
     let kinds: Vec<_> = events.iter().map(|e| (e.key.as_str(), e.kind)).collect();
@@ -124,6 +128,7 @@ fn nothing_is_told_before_the_first_look_nor_without_session_ids() {
         looks: &empty,
         at_ms: None,
         by_previous_daemon: true,
+        slept_ms: 0,
     };
     assert!(notice("main", &never, &now, T0).is_empty());
     let was = looks(&[("a", look(None, ResetVerdict::KeptAlive, None))]);
@@ -131,6 +136,7 @@ fn nothing_is_told_before_the_first_look_nor_without_session_ids() {
         looks: &was,
         at_ms: Some(T0),
         by_previous_daemon: false,
+        slept_ms: 0,
     };
     assert!(notice("main", &before, &now, T0 + 1).is_empty());
 }
@@ -157,6 +163,7 @@ fn a_new_lifecycle_revision_under_the_same_session_id_is_a_reset() {
         looks: &was,
         at_ms: Some(T0),
         by_previous_daemon: false,
+        slept_ms: 0,
     };
     let events = notice("main", &before, &now, T0 + 60_000);
     let keys: Vec<&str> = events.iter().map(|e| e.key.as_str()).collect();
@@ -183,6 +190,7 @@ fn a_new_lifecycle_revision_under_the_same_session_id_is_a_reset() {
         looks: &json,
         at_ms: Some(T0),
         by_previous_daemon: false,
+        slept_ms: 0,
     };
     let now = looks(&[("used", sqlite("r3"))]);
     assert!(notice("main", &before, &now, T0 + 60_000).is_empty());
@@ -199,6 +207,7 @@ fn carried(
         looks: was,
         at_ms: Some(T0),
         by_previous_daemon: restarted,
+        slept_ms: 0,
     };
     carry_lapses(&before, &mut now);
     now.values().map(|l| l.verdict).collect()
@@ -263,5 +272,42 @@ fn a_session_that_went_stale_keeps_the_reason_until_its_reset() {
     assert_eq!(
         carried(&was, &[("kept", stale("k1"))], false),
         [ResetVerdict::DaemonNotRunning]
+    );
+}
+
+#[test]
+fn a_machine_that_slept_since_the_last_look_is_keepalive_not_running() {
+    let was = looks(&[
+        (
+            "lapsed",
+            look(Some("l1"), ResetVerdict::KeptAlive, Some(T0 + 1)),
+        ),
+        (
+            "reset",
+            look(Some("r1"), ResetVerdict::KeptAlive, Some(T0 + 1)),
+        ),
+    ]);
+    let mut now = looks(&[
+        (
+            "lapsed",
+            look(Some("l1"), ResetVerdict::AlreadyStale, Some(T0 + 1)),
+        ),
+        ("reset", look(Some("r2"), ResetVerdict::KeptAlive, None)),
+    ]);
+    let before = Before {
+        looks: &was,
+        at_ms: Some(T0),
+        by_previous_daemon: false,
+        slept_ms: 7 * 3_600_000,
+    };
+    carry_lapses(&before, &mut now);
+    assert_eq!(now["lapsed"].verdict, ResetVerdict::DaemonNotRunning);
+    let events = notice("main", &before, &now, T0 + 8 * 3_600_000);
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert_eq!(events[0].verdict, Some(ResetVerdict::DaemonNotRunning));
+    assert!(
+        events[0].detail.contains("this machine slept for 7h"),
+        "{}",
+        events[0].detail
     );
 }
