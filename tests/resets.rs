@@ -449,3 +449,53 @@ fn a_session_keepalive_could_not_write_says_why() {
     assert_eq!(odd["verdict"], "not_writable", "{odd:#}");
     assert_eq!(odd["agent"], "odd");
 }
+
+#[test]
+fn while_the_event_log_cannot_be_written_the_look_is_not_saved_and_nothing_is_lost() {
+    let env = Env::new();
+    env.add_agent(
+        "main",
+        &store_of(&[("agent:main:main", entry("a1", now_ms() - 5 * MIN))]),
+    );
+    let mut daemon = env.daemon(&["--interval", "1h"]);
+    env.sessions();
+    let log_file = PathBuf::from(env.ctl_json(&["resets"])["log_file"].as_str().expect("log"));
+    let ledger = log_file
+        .with_extension("")
+        .with_extension("activity")
+        .join("main.json");
+    let saved = || std::fs::read_to_string(&ledger).expect("the ledger");
+    assert!(saved().contains("\"a1\""), "{}", saved());
+    // A folder where the log's file goes: every write of it fails.
+    std::fs::create_dir(&log_file).expect("block the log");
+
+    reset(&env, "agent:main:main", "a2");
+    env.sessions();
+    let reply = env.ctl_json(&["resets"]);
+    assert_eq!(
+        reply["events"].as_array().map(Vec::len),
+        Some(1),
+        "{reply:#}"
+    );
+    let problem = reply["log_problem"].as_str().unwrap_or_default();
+    assert!(problem.contains("cannot write the event log"), "{reply:#}");
+    ok(&env.ctl(&["shutdown"]));
+    assert_eq!(daemon.wait_exit(), Some(0), "{}", daemon.log());
+    // The look that found the reset was never saved, not even at the stop...
+    assert!(
+        saved().contains("\"a1\"") && !saved().contains("\"a2\""),
+        "{}",
+        saved()
+    );
+
+    // ...so the next daemon, with the log writable again, finds the reset again.
+    std::fs::remove_dir(&log_file).expect("unblock the log");
+    let _daemon = env.daemon(&["--interval", "1h"]);
+    env.sessions();
+    let resets = env.resets(&[]);
+    assert_eq!(resets.len(), 1, "{resets:#?}");
+    assert_eq!(resets[0]["new_session_id"], "a2");
+    assert_eq!(resets[0]["verdict"], "daemon_not_running");
+    let logged = std::fs::read_to_string(&log_file).expect("the log is written now");
+    assert!(logged.contains("\"a2\""), "{logged}");
+}

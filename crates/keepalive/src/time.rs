@@ -49,6 +49,19 @@ pub fn asleep_total() -> Option<Duration> {
     }
 }
 
+/// A sleep shorter than this is not told (the two clocks are read a moment apart).
+const SLEEP_TOLD_FROM: Duration = Duration::from_secs(2);
+
+/// How long the machine slept between two readings of [`asleep_total`].
+pub fn slept_ms(then: Option<Duration>, now: Option<Duration>) -> u64 {
+    match (then, now) {
+        (Some(then), Some(now)) if now.saturating_sub(then) >= SLEEP_TOLD_FROM => {
+            u64::try_from(now.saturating_sub(then).as_millis()).unwrap_or(u64::MAX)
+        }
+        _ => 0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -63,5 +76,18 @@ mod tests {
         } else {
             assert_eq!(first, None);
         }
+    }
+
+    #[test]
+    fn a_sleep_is_told_from_two_seconds_on() {
+        use super::slept_ms;
+        use std::time::Duration;
+        let s = Duration::from_secs;
+        assert_eq!(slept_ms(None, Some(s(100))), 0, "no earlier reading");
+        assert_eq!(slept_ms(Some(s(100)), None), 0, "no reading now");
+        assert_eq!(slept_ms(Some(s(100)), Some(s(101))), 0, "under two seconds");
+        assert_eq!(slept_ms(Some(s(100)), Some(s(102))), 2_000);
+        assert_eq!(slept_ms(Some(s(100)), Some(s(90))), 0, "never negative");
+        assert_eq!(slept_ms(Some(s(0)), Some(s(7 * 3600))), 7 * 3_600_000);
     }
 }

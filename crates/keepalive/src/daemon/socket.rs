@@ -59,17 +59,34 @@ impl SocketGuard {
 }
 
 /// The instance lock of the daemon on `socket`, for `--once`, which must not write while a
-/// daemon does: held until dropped, so no daemon starts meanwhile either. `None` when no
-/// daemon ever ran there (nothing is created for `--once`).
+/// daemon does: held until dropped, with this process's pid in it, so no daemon starts
+/// meanwhile either. `None` when the socket's folder does not exist (no daemon ever ran
+/// there; `--once` creates no folder).
 pub fn lock_out_daemon(socket: &Path) -> Result<Option<File>, SocketError> {
     let lock_path = crate::paths::instance_lock(socket);
-    let mut lock = match OpenOptions::new().read(true).open(&lock_path) {
+    let mut lock = match OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&lock_path)
+    {
         Ok(lock) => lock,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io("open the instance lock", &lock_path)(e)),
     };
     hold(&mut lock, &lock_path, socket)?;
+    write_pid(&mut lock, &lock_path)?;
     Ok(Some(lock))
+}
+
+/// Records our pid in the held lock, for the "already running" message of the next one.
+fn write_pid(lock: &mut File, lock_path: &Path) -> Result<(), SocketError> {
+    lock.set_len(0)
+        .and_then(|()| lock.rewind())
+        .and_then(|()| writeln!(lock, "{}", std::process::id()))
+        .map_err(io("write the instance lock", lock_path))
 }
 
 /// Takes the exclusive lock on the open `lock` file, or says which daemon holds it.
@@ -117,11 +134,7 @@ pub fn bind(path: &Path, private_dir: bool) -> Result<(SocketGuard, Listener), S
         .open(&lock_path)
         .map_err(io("open the instance lock", &lock_path))?;
     hold(&mut lock, &lock_path, path)?;
-    // Record our pid for the "already running" message of the next one.
-    lock.set_len(0)
-        .and_then(|()| lock.rewind())
-        .and_then(|()| writeln!(lock, "{}", std::process::id()))
-        .map_err(io("write the instance lock", &lock_path))?;
+    write_pid(&mut lock, &lock_path)?;
 
     // We hold the lock, so a socket file here is a crashed daemon's.
     match path.symlink_metadata() {

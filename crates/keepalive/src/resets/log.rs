@@ -61,12 +61,12 @@ impl ResetLog {
         if let Some(problem) = problem.as_ref().filter(|_| persist) {
             tracing::warn!("{problem}");
         }
-        let written_seq = events.back().map_or(0, |e| e.seq);
+        let written_seq = events.iter().map(|e| e.seq).max().unwrap_or(0);
         ResetLog {
             path: path.to_path_buf(),
             inner: Mutex::new(Inner {
                 events,
-                next_seq: written_seq + 1,
+                next_seq: written_seq.saturating_add(1),
                 problem,
                 write_failed: None,
                 written_seq,
@@ -110,7 +110,7 @@ impl ResetLog {
                 continue;
             }
             event.seq = inner.next_seq;
-            inner.next_seq += 1;
+            inner.next_seq = inner.next_seq.saturating_add(1);
             numbered.push(event.clone());
             inner.events.push_back(event);
         }
@@ -121,8 +121,8 @@ impl ResetLog {
     }
 
     /// Rewrites the file with what is in memory, if anything new is (blocking). Returns
-    /// whether the file now holds every event recorded (true also when the file is never
-    /// written: then nothing would come of waiting). A failure is logged and reported by
+    /// whether the file now holds every event recorded before the call (true also when the
+    /// file is never written: then nothing would come of waiting). A failure is logged and reported by
     /// [`ResetLog::problem`]; the events are still answered from memory, and the next write
     /// tries again.
     pub fn write(&self) -> bool {
@@ -138,10 +138,12 @@ impl ResetLog {
         let result = crate::atomic_file::write_atomically(&self.path, &bytes);
         let mut inner = self.lock();
         match result {
+            // Events recorded meanwhile (another agent's) wait for their own caller's write:
+            // this caller's were recorded before it wrote.
             Ok(()) => {
                 inner.written_seq = newest;
                 inner.write_failed = None;
-                inner.next_seq - 1 == newest
+                true
             }
             Err(e) => {
                 let why = format!(
@@ -206,13 +208,16 @@ impl ResetLog {
 }
 
 /// The same change of the same session: a crash between the log's write and the ledger's
-/// save makes the next look find it again.
+/// save makes the next look find it again. What changed is compared as `detail` words it
+/// (the ids, and the lifecycle revisions of a reset that kept its `sessionId`), not when.
 fn same_change(a: &ResetEvent, b: &ResetEvent) -> bool {
+    let what = |e: &ResetEvent| e.detail.split(" between ").next().unwrap_or("").to_owned();
     a.agent == b.agent
         && a.key == b.key
         && a.kind == b.kind
         && a.old_session_id == b.old_session_id
         && a.new_session_id == b.new_session_id
+        && what(a) == what(b)
 }
 
 /// Drops the oldest entry that disappeared or appeared, else the oldest reset; returns it.

@@ -53,6 +53,17 @@ impl Before<'_> {
         self.by_previous_daemon || self.slept_ms > 0
     }
 
+    /// keepalive's time away explains what became of the session last seen as `was`: it was
+    /// not stale yet at that look. One already stale then had its verdict decided by a
+    /// keepalive that was running (its own failure stays its failure).
+    fn away_explains(&self, was: &Look) -> bool {
+        let stale_by_then = match (was.stale_at_ms, self.at_ms) {
+            (Some(stale_at), Some(looked)) => stale_at <= looked,
+            _ => false,
+        };
+        self.away() && !stale_by_then
+    }
+
     /// Why keepalive was not running, with the verdict it had given before.
     fn away_words(&self, was: ResetVerdict) -> String {
         if self.by_previous_daemon {
@@ -88,7 +99,7 @@ pub fn carry_lapses(before: &Before, now: &mut BTreeMap<String, Look>) {
         {
             continue;
         }
-        let lapsed_while_down = before.away()
+        let lapsed_while_down = before.away_explains(was)
             && matches!(
                 was.verdict,
                 ResetVerdict::KeptAlive | ResetVerdict::WriteFailed
@@ -190,7 +201,7 @@ fn change(
     now_ms: u64,
 ) -> ResetEvent {
     let last_ms = before.at_ms.unwrap_or(now_ms);
-    let verdict = if before.away() {
+    let verdict = if before.away_explains(was) {
         ResetVerdict::DaemonNotRunning
     } else {
         was.verdict
@@ -226,7 +237,7 @@ fn change(
                  gateway reset of its own)"
             .to_owned(),
     };
-    let verdict_words = if before.away() {
+    let verdict_words = if before.away_explains(was) {
         format!("{}; {}", verdict.words(), before.away_words(was.verdict))
     } else {
         verdict.words().to_owned()

@@ -267,7 +267,7 @@ impl Actor {
             (out, rounds, batch)
         })
         .await;
-        let Ok((out, rounds, batch)) = ran else {
+        let Ok((mut out, rounds, batch)) = ran else {
             // The round panicked with the ledger: the next round starts again from the
             // ledger as last saved, rather than from one the panic left half-changed.
             let error = ErrorBody::new(
@@ -281,12 +281,13 @@ impl Actor {
         };
         self.rounds = rounds;
         self.busy_retry = busy_retry(&out, &batch, self.busy_retry);
+        // Recorded before the answers, so that a client asking next finds them; and before
+        // they are counted and logged, which a change the log already holds must not be twice.
+        let found = std::mem::take(&mut out.found.resets);
+        out.found.resets = self.resets.record(found, out.found.compared_with_ms);
+        let noticed = !out.found.resets.is_empty();
         let id = &self.rounds.agent().id;
         lock(&self.state).record(id, &out, &batch, started.elapsed());
-        // Recorded before the answers, so that a client asking next finds them.
-        let noticed = !out.found.resets.is_empty();
-        self.resets
-            .record(out.found.resets, out.found.compared_with_ms);
         let answers = out.answers;
         let (mut touches, mut lookups) = (answers.touches.into_iter(), answers.lookups.into_iter());
         for message in messages {

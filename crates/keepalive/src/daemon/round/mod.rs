@@ -11,6 +11,7 @@
 mod answers;
 mod plan;
 mod read;
+mod sqlite;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -20,10 +21,8 @@ use std::time::Duration;
 use keepalive_proto::{ErrorBody, ErrorCode, ResetEvent};
 use keepalive_store::{EntryInfo, Fields, RoundOptions, RoundOutcome, StoreError, StoreSnapshot};
 
-use crate::openclaw::agent_db::SessionNode;
 use crate::openclaw::discovery::AgentFiles;
 use crate::openclaw::{Clock, Generation};
-use crate::policy::unwritable::{self, Expiry};
 use crate::policy::{AgentLedger, LedgerFile, Look, PolicyInputs, decide};
 use crate::resets::{self, notice::Before};
 pub use answers::{Answers, Touched};
@@ -183,7 +182,7 @@ impl AgentRounds {
             cancel,
             clock,
             by_previous_daemon: !self.looked,
-            slept_ms: slept_ms(self.asleep_at_last_look, asleep_now),
+            slept_ms: crate::time::slept_ms(self.asleep_at_last_look, asleep_now),
         };
         let result = round.run(batch, &mut ledger.current);
         if result.found.looked {
@@ -345,40 +344,6 @@ impl Round<'_> {
         out
     }
 
-    /// A round of an agent whose sessions are in SQLite, which keepalive never writes: every
-    /// session is looked at all the same (so that its resets are noticed), and a report lists
-    /// each with when the gateway would reset it under the policy in force.
-    fn sqlite(
-        &self,
-        batch: &Batch,
-        ledger: &mut AgentLedger,
-        nodes: &[SessionNode],
-        leftover_keys: &[String],
-        mut out: RoundResult,
-    ) -> RoundResult {
-        let agent = self.agent;
-        out.found.generation = Some(Generation::Sqlite);
-        out.found.note = Some(sqlite_note(agent));
-        out.found.sessions = Some(nodes.len());
-        out.found.kept_alive = Some(0);
-        let entries: Vec<EntryInfo> = nodes.iter().map(SessionNode::entry).collect();
-        let facing = plan::facing(self.policy, Generation::Sqlite);
-        let expiries: Vec<Expiry> = entries
-            .iter()
-            .map(|e| unwritable::expiry(e, &facing, &self.policy.reset, self.clock))
-            .collect();
-        self.notice(ledger, plan::sqlite_looks(nodes, &expiries), &mut out);
-        if batch.reports > 0 {
-            let now = self.clock.now_ms;
-            out.answers.report = Ok(plan::unwritable_rows(agent, &entries, &expiries, now));
-        }
-        let keys = entries.iter().map(|e| e.key.as_str());
-        let index = plan::index_of(keys.chain(leftover_keys.iter().map(String::as_str)));
-        out.answers.lookups = plan::lookups(batch, &index);
-        let why = ErrorBody::new(ErrorCode::GenerationUnsupported, sqlite_note(agent));
-        out.refuse_writes(why, batch, &index)
-    }
-
     /// Compares this look at every session with the last one (kept in the ledger), records
     /// it there, and puts what changed in `out`.
     fn notice(
@@ -444,31 +409,6 @@ impl Round<'_> {
             }
         }
     }
-}
-
-/// A sleep shorter than this is not told (the two clocks are read a moment apart).
-const SLEEP_TOLD_FROM: Duration = Duration::from_secs(2);
-
-/// How long the machine slept between two readings of [`crate::time::asleep_total`].
-fn slept_ms(then: Option<Duration>, now: Option<Duration>) -> u64 {
-    match (then, now) {
-        (Some(then), Some(now)) if now.saturating_sub(then) >= SLEEP_TOLD_FROM => {
-            u64::try_from(now.saturating_sub(then).as_millis()).unwrap_or(u64::MAX)
-        }
-        _ => 0,
-    }
-}
-
-fn sqlite_note(agent: &AgentFiles) -> String {
-    format!(
-        "agent {} keeps its sessions in SQLite (table session_nodes in {}; OpenClaw 2026.8 and \
-         later): the gateway forbids other writers and sessions.json is only a leftover, so \
-         keepalive writes nothing here. These releases expire sessions only where \
-         session.reset in openclaw.json says so: to keep them, set session.reset.mode to \
-         \"none\" or raise idleMinutes",
-        agent.id,
-        agent.sqlite.display()
-    )
 }
 
 fn store_error(e: StoreError) -> ErrorBody {

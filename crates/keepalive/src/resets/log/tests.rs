@@ -151,6 +151,20 @@ fn a_change_noticed_again_after_a_crash_is_recorded_once() {
     // reset): a new reset, recorded.
     let next = log.record(vec![again], Some(100));
     assert_eq!(next.len(), 1, "{next:?}");
+    // Same ids, another lifecycle (a second reset while keepalive was down): not the same.
+    let revision = |from: &str, to: &str, at: u64| ResetEvent {
+        detail: format!("started afresh: lifecycleRevision {from} became {to} between a and b"),
+        ..event("sqlite", at, 1)
+    };
+    log.record(vec![revision("r1", "r2", 300)], Some(290));
+    assert!(
+        log.record(vec![revision("r1", "r2", 400)], Some(250))
+            .is_empty()
+    );
+    assert_eq!(
+        log.record(vec![revision("r1", "r3", 400)], Some(250)).len(),
+        1
+    );
 }
 
 #[test]

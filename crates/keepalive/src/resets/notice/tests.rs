@@ -311,3 +311,32 @@ fn a_machine_that_slept_since_the_last_look_is_keepalive_not_running() {
         events[0].detail
     );
 }
+
+#[test]
+fn a_lapse_seen_while_keepalive_ran_stays_its_failure_across_a_restart() {
+    // The last look found the kept session stale already (carried: kept alive); then the
+    // daemon restarted (or the machine slept), then the gateway reset the session.
+    let was = looks(&[(
+        "a",
+        look(Some("s1"), ResetVerdict::KeptAlive, Some(T0 - 60_000)),
+    )]);
+    let stale = looks(&[(
+        "a",
+        look(Some("s1"), ResetVerdict::AlreadyStale, Some(T0 - 60_000)),
+    )]);
+    for (restarted, slept_ms) in [(true, 0), (false, 3_600_000)] {
+        let before = Before {
+            looks: &was,
+            at_ms: Some(T0),
+            by_previous_daemon: restarted,
+            slept_ms,
+        };
+        let mut now = stale.clone();
+        carry_lapses(&before, &mut now);
+        assert_eq!(now["a"].verdict, ResetVerdict::KeptAlive);
+        let reset = looks(&[("a", look(Some("s2"), ResetVerdict::KeptAlive, None))]);
+        let e = &notice("main", &before, &reset, T0 + 7_200_000)[0];
+        assert_eq!(e.verdict, Some(ResetVerdict::KeptAlive), "{e:#?}");
+        assert!(e.detail.contains("a keepalive failure"), "{}", e.detail);
+    }
+}
