@@ -23,6 +23,17 @@ fn reset(env: &Env, key: &str, new_id: &str) {
     support::gateway::locked_set(&env.store("main"), key, "sessionId", json!(new_id));
 }
 
+/// The event log's file (as the daemon says) and agent main's activity ledger beside it,
+/// where the last look is kept.
+fn log_and_ledger(env: &Env) -> (PathBuf, PathBuf) {
+    let log_file = PathBuf::from(env.ctl_json(&["resets"])["log_file"].as_str().expect("log"));
+    let ledger = log_file
+        .with_extension("")
+        .with_extension("activity")
+        .join("main.json");
+    (log_file, ledger)
+}
+
 fn event<'a>(events: &'a [Value], key: &str) -> &'a Value {
     events
         .iter()
@@ -209,12 +220,7 @@ fn a_reset_while_keepalived_was_stopped_is_reported_when_it_starts_and_survives_
     );
     let mut daemon = env.daemon(&["--interval", "1h"]);
     env.sessions();
-    let log_file = PathBuf::from(env.ctl_json(&["resets"])["log_file"].as_str().expect("log"));
-    // The agent's activity ledger, where the last look is kept: beside the log.
-    let ledger = log_file
-        .with_extension("")
-        .with_extension("activity")
-        .join("main.json");
+    let (log_file, ledger) = log_and_ledger(&env);
     ok(&env.ctl(&["shutdown"]));
     assert_eq!(daemon.wait_exit(), Some(0), "{}", daemon.log());
     let stopped = now_ms();
@@ -459,11 +465,7 @@ fn while_the_event_log_cannot_be_written_the_look_is_not_saved_and_nothing_is_lo
     );
     let mut daemon = env.daemon(&["--interval", "1h"]);
     env.sessions();
-    let log_file = PathBuf::from(env.ctl_json(&["resets"])["log_file"].as_str().expect("log"));
-    let ledger = log_file
-        .with_extension("")
-        .with_extension("activity")
-        .join("main.json");
+    let (log_file, ledger) = log_and_ledger(&env);
     let saved = || std::fs::read_to_string(&ledger).expect("the ledger");
     assert!(saved().contains("\"a1\""), "{}", saved());
     // A folder where the log's file goes: every write of it fails.

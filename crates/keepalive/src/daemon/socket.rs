@@ -64,14 +64,7 @@ impl SocketGuard {
 /// there; `--once` creates no folder).
 pub fn lock_out_daemon(socket: &Path) -> Result<Option<File>, SocketError> {
     let lock_path = crate::paths::instance_lock(socket);
-    let mut lock = match OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(&lock_path)
-    {
+    let mut lock = match open_lock(&lock_path) {
         Ok(lock) => lock,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io("open the instance lock", &lock_path)(e)),
@@ -79,6 +72,17 @@ pub fn lock_out_daemon(socket: &Path) -> Result<Option<File>, SocketError> {
     hold(&mut lock, &lock_path, socket)?;
     write_pid(&mut lock, &lock_path)?;
     Ok(Some(lock))
+}
+
+/// Opens (creating it, private) the instance lock file; the lock itself is [`hold`]'s.
+fn open_lock(lock_path: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(lock_path)
 }
 
 /// Records our pid in the held lock, for the "already running" message of the next one.
@@ -125,14 +129,7 @@ pub fn bind(path: &Path, private_dir: bool) -> Result<(SocketGuard, Listener), S
     prepare_dir(dir, private_dir)?;
 
     let lock_path = crate::paths::instance_lock(path);
-    let mut lock = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(&lock_path)
-        .map_err(io("open the instance lock", &lock_path))?;
+    let mut lock = open_lock(&lock_path).map_err(io("open the instance lock", &lock_path))?;
     hold(&mut lock, &lock_path, path)?;
     write_pid(&mut lock, &lock_path)?;
 
