@@ -1,6 +1,6 @@
 //! The daemon's life: one per socket, crashes, signals, restarts.
 //!
-//! About 400 lines: fifteen short tests, one per event in the daemon's life.
+//! About 450 lines: seventeen short tests, one per event in the daemon's life.
 
 mod support;
 
@@ -25,6 +25,59 @@ fn a_second_daemon_on_the_same_socket_is_refused() {
     );
     // The first one is unharmed.
     assert_eq!(env.status()["pid"], first.pid());
+}
+
+#[test]
+fn a_second_daemon_on_another_socket_is_refused_for_the_same_state_dir() {
+    let env = Env::new();
+    env.add_agent("main", &fixture("v1-6.json"));
+    let first = env.daemon_all(&[]);
+    let other = env.dir.path().join("run2").join("k.sock");
+    let mut second = env.spawn_daemon_at(&other, &[], &[]);
+    assert_eq!(second.wait_exit(), Some(4), "log:\n{}", second.log());
+    let log = second.log();
+    assert!(
+        log.contains(&format!("already running (pid {})", first.pid()))
+            && log.contains("only one keepalive may write them"),
+        "{log}"
+    );
+    assert!(!other.exists(), "no socket left behind");
+    // A dry run writes nothing, so it may run beside it.
+    let dry = env.spawn_daemon_at(&other, &["--dry-run"], &[]);
+    dry.wait_ready(&other);
+    assert_eq!(
+        env.status()["pid"],
+        first.pid(),
+        "the first one is unharmed"
+    );
+}
+
+#[test]
+fn once_beside_a_running_daemon_is_refused_whatever_its_socket() {
+    let env = Env::new();
+    env.add_agent("main", &fixture("v1-6.json"));
+    let mut daemon = env.daemon(&["--interval", "1h"]);
+    env.wait_status("the first round", |s| {
+        !s["agents"][0]["last_tick_ms"].is_null()
+    });
+    let before = env.read_store("main");
+    // `--once` uses the default socket, not the daemon's (as from cron): refused all the same.
+    let out = env.once(&[]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("already running (pid {})", daemon.pid()))
+            && text(&out).contains("keepalivectl touch"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(env.read_store("main"), before, "refused, it wrote nothing");
+    ok(&env.once(&["--dry-run"]));
+    ok(&env.ctl(&["shutdown"]));
+    assert_eq!(daemon.wait_exit(), Some(0));
+    assert!(
+        ok(&env.once(&[])).contains("bumped"),
+        "works once the daemon is gone"
+    );
 }
 
 #[test]

@@ -125,6 +125,16 @@ impl Env {
 
     /// Spawns the daemon with extra environment variables, without waiting for it.
     pub fn spawn_daemon_with(&self, args: &[&str], vars: &[(&str, &std::ffi::OsStr)]) -> Daemon {
+        self.spawn_daemon_at(&self.socket, args, vars)
+    }
+
+    /// Spawns the daemon on another socket (same user, same state dir), without waiting.
+    pub fn spawn_daemon_at(
+        &self,
+        socket: &Path,
+        args: &[&str],
+        vars: &[(&str, &std::ffi::OsStr)],
+    ) -> Daemon {
         let log = self.dir.path().join(format!("daemon-{}.log", unique()));
         let log_file = std::fs::File::create(&log).expect("log");
         let mut command = self.command(DAEMON);
@@ -135,7 +145,7 @@ impl Env {
             .arg("--state-dir")
             .arg(&self.state_dir)
             .arg("--socket")
-            .arg(&self.socket)
+            .arg(socket)
             .args(args)
             .stdout(log_file.try_clone().expect("log"))
             .stderr(log_file)

@@ -196,6 +196,12 @@ impl SettingsFile {
         self.path.with_extension("resets.jsonl")
     }
 
+    /// The lock held by the one keepalive that writes this state dir's stores, ledgers and
+    /// event log (a daemon on any socket, or `--once`).
+    pub fn writer_lock(&self) -> PathBuf {
+        self.path.with_extension("lock")
+    }
+
     /// The directory for per-agent activity ledgers of this state dir.
     pub fn ledger_dir(&self) -> PathBuf {
         self.path.with_extension("activity")

@@ -34,7 +34,9 @@ const CONNECTION_GRACE: Duration = Duration::from_secs(2);
 
 /// Runs the daemon until SIGTERM, SIGINT, SIGHUP, SIGQUIT or `shutdown`.
 pub async fn run(args: DaemonArgs) -> Result<(), DaemonError> {
-    let setup = configure(&args)?;
+    let mut setup = configure(&args)?;
+    // Held to the end: no other keepalive writes these stores meanwhile, whatever its socket.
+    let _writer = setup.writer.take();
     let exit_with = args
         .exit_with
         .map(exit_with::ExitWith::new)
@@ -42,6 +44,7 @@ pub async fn run(args: DaemonArgs) -> Result<(), DaemonError> {
         .map_err(DaemonError::Setup)?;
     let private_dir = args.socket.is_none();
     let (guard, listener) = socket::bind(&setup.config.socket, private_dir)?;
+
     let (installation, agents) = state::survey(&setup.config)
         .await
         .map_err(|e| DaemonError::Setup(e.to_string()))?;

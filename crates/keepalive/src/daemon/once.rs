@@ -16,19 +16,15 @@ use crate::resets::ResetLog;
 
 /// Runs `--once`. Ctrl-C ends lock waits; rounds that are writing finish.
 pub async fn run_once(args: DaemonArgs) -> Result<(), DaemonError> {
-    let setup = configure(&args)?;
+    // The writer lock, held to the end (in `setup`), so that no daemon starts writing
+    // meanwhile either.
+    let setup = configure(&args).map_err(|e| match e {
+        DaemonError::Socket(socket::SocketError::WriterRunning { pid, state_dir }) => {
+            DaemonError::OnceBesideDaemon { pid, state_dir }
+        }
+        other => other,
+    })?;
     let config = setup.config;
-    // Held to the end, so that no daemon starts writing meanwhile either.
-    let _no_daemon = if config.round.dry_run {
-        None
-    } else {
-        socket::lock_out_daemon(&config.socket).map_err(|e| match e {
-            socket::SocketError::AlreadyRunning { pid, socket } => {
-                DaemonError::OnceBesideDaemon { pid, socket }
-            }
-            other => DaemonError::Socket(other),
-        })?
-    };
     let cancel = Arc::new(AtomicBool::new(false));
     let on_signal = cancel.clone();
     let signals = tokio::spawn(async move {

@@ -41,18 +41,21 @@ pub enum DaemonError {
     #[error("{failed} of {total} stores could not be bumped")]
     OnceFailed { failed: usize, total: usize },
     #[error(
-        "keepalived is already running (pid {pid}, socket {}) and is the one writer of these \
-         stores while it runs; ask it for a round now with `keepalivectl touch`, or stop it \
-         before using --once (--once --dry-run may run beside it)",
-        socket.display()
+        "keepalived is already running (pid {pid}) and is the one writer of the session \
+         stores of {} while it runs; ask it for a round now with `keepalivectl touch`, or \
+         stop it before using --once (--once --dry-run may run beside it)",
+        state_dir.display()
     )]
-    OnceBesideDaemon { pid: String, socket: PathBuf },
+    OnceBesideDaemon { pid: String, state_dir: PathBuf },
 }
 
 impl DaemonError {
     pub fn exit_code(&self) -> i32 {
         match self {
-            DaemonError::Socket(socket::SocketError::AlreadyRunning { .. })
+            DaemonError::Socket(
+                socket::SocketError::AlreadyRunning { .. }
+                | socket::SocketError::WriterRunning { .. },
+            )
             | DaemonError::OnceBesideDaemon { .. } => exit::ALREADY_RUNNING,
             _ => exit::FAILED,
         }
@@ -63,6 +66,9 @@ pub struct Setup {
     pub config: Config,
     pub settings_file: SettingsFile,
     pub persisted: Persisted,
+    /// The state dir's writer lock (none on a dry run): whoever holds it is the one keepalive
+    /// writing its stores, ledgers and event log. Taken before anything is tidied there.
+    pub writer: Option<std::fs::File>,
 }
 
 pub fn configure(args: &DaemonArgs) -> Result<Setup, DaemonError> {
@@ -79,6 +85,12 @@ pub fn configure(args: &DaemonArgs) -> Result<Setup, DaemonError> {
     }
     let state_home = crate::paths::keepalive_state_home().map_err(DaemonError::Setup)?;
     let settings_file = SettingsFile::for_state_dir(&state_home, &state_dir.path);
+    let writer = if args.dry_run {
+        None
+    } else {
+        let lock = settings_file.writer_lock();
+        Some(socket::lock_writer(&lock, &state_dir.path)?)
+    };
     if !args.dry_run {
         crate::atomic_file::remove_leftovers(&state_home);
         crate::atomic_file::remove_leftovers(&settings_file.ledger_dir());
@@ -115,5 +127,6 @@ pub fn configure(args: &DaemonArgs) -> Result<Setup, DaemonError> {
         config,
         settings_file,
         persisted,
+        writer,
     })
 }

@@ -24,6 +24,8 @@ const MAX_SOCKET_PATH: usize = 103;
 pub enum SocketError {
     #[error("keepalived is already running (pid {pid}) on {}", socket.display())]
     AlreadyRunning { pid: String, socket: PathBuf },
+    #[error("keepalived is already running (pid {pid}) and writing the session stores of {}; only one keepalive may write them: talk to that one with keepalivectl (with --socket if it runs on another socket), or stop it first", state_dir.display())]
+    WriterRunning { pid: String, state_dir: PathBuf },
     #[error("socket path {} is {len} bytes, longer than the {MAX_SOCKET_PATH} a Unix socket allows; pass a shorter --socket", path.display())]
     TooLong { path: PathBuf, len: usize },
     #[error("socket directory {} belongs to uid {owner}, not to you (uid {me}); pass a --socket in a directory you own", dir.display())]
@@ -58,20 +60,28 @@ impl SocketGuard {
     }
 }
 
-/// The instance lock of the daemon on `socket`, for `--once`, which must not write while a
-/// daemon does: held until dropped, with this process's pid in it, so no daemon starts
-/// meanwhile either. `None` when the socket's folder does not exist (no daemon ever ran
-/// there; `--once` creates no folder).
-pub fn lock_out_daemon(socket: &Path) -> Result<Option<File>, SocketError> {
-    let lock_path = crate::paths::instance_lock(socket);
-    let mut lock = match open_lock(&lock_path) {
-        Ok(lock) => lock,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io("open the instance lock", &lock_path)(e)),
-    };
-    hold(&mut lock, &lock_path, socket)?;
-    write_pid(&mut lock, &lock_path)?;
-    Ok(Some(lock))
+/// The writer lock of an OpenClaw state dir (see [`crate::settings::SettingsFile::writer_lock`]):
+/// one keepalive at a time writes its stores, ledgers and event log, whatever socket it was
+/// started on (cron's default socket is not a login session's) and `--once` included. Held
+/// until dropped, with this process's pid in it. Dry runs write nothing and need none.
+pub fn lock_writer(lock_path: &Path, state_dir: &Path) -> Result<File, SocketError> {
+    if let Some(dir) = lock_path.parent() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(io("create the state folder", dir))?;
+    }
+    let mut lock = open_lock(lock_path).map_err(io("open the writer lock", lock_path))?;
+    hold(&mut lock, lock_path, state_dir).map_err(|e| match e {
+        SocketError::AlreadyRunning { pid, .. } => SocketError::WriterRunning {
+            pid,
+            state_dir: state_dir.into(),
+        },
+        other => other,
+    })?;
+    write_pid(&mut lock, lock_path)?;
+    Ok(lock)
 }
 
 /// Opens (creating it, private) the instance lock file; the lock itself is [`hold`]'s.
