@@ -5,6 +5,7 @@
 //!    save it (it is saved when a look changes, or every 10 minutes).
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
@@ -20,6 +21,25 @@ use crate::Section;
 use crate::store::{self, Size};
 use crate::util::{Stat, ms};
 
+/// One agent's rounds as the daemon runs them, under the policy in force in `state_dir`
+/// (its openclaw.json, keepalive's defaults).
+pub fn agent_rounds_in(
+    state_dir: &Path,
+    agent: AgentFiles,
+    ledger_dir: PathBuf,
+    dry_run: bool,
+) -> (AgentRounds, PolicyInputs) {
+    let config = RoundConfig {
+        dry_run,
+        lock_timeout: Duration::from_secs(5),
+        ledger_dir,
+    };
+    let installation = Installation::load(state_dir);
+    let settings = InForce::of(&Persisted::default(), Flags::default());
+    let policy = PolicyInputs::in_force(&settings, &installation, None, false);
+    (AgentRounds::new(agent, config), policy)
+}
+
 pub fn run(size: Size, rounds: usize) -> Section {
     let dir = tempfile::tempdir().expect("tempdir");
     let state_dir = dir.path().join("state");
@@ -29,18 +49,10 @@ pub fn run(size: Size, rounds: usize) -> Section {
         store: store_path.clone(),
         sqlite: state_dir.join("agents/main/agent/openclaw-agent.sqlite"),
     };
-    let ledger_dir = dir.path().join("ledger");
-    let config = RoundConfig {
-        // Nothing is written: the round's reading, deciding and looking is what is measured.
-        dry_run: true,
-        lock_timeout: Duration::from_secs(5),
-        ledger_dir,
-    };
-    let installation = Installation::load(&state_dir);
-    let settings = InForce::of(&Persisted::default(), Flags::default());
-    let policy = PolicyInputs::in_force(&settings, &installation, None, false);
+    // Nothing is written: the round's reading, deciding and looking is what is measured.
+    let (mut agent_rounds, policy) =
+        agent_rounds_in(&state_dir, agent, dir.path().join("ledger"), true);
     let cancel = AtomicBool::new(false);
-    let mut agent_rounds = AgentRounds::new(agent, config);
     let tick = Batch {
         tick: true,
         ..Batch::default()

@@ -8,15 +8,14 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use keepalive::daemon::round::{AgentRounds, Batch, RoundConfig};
+use keepalive::daemon::round::Batch;
 use keepalive::openclaw::Clock;
 use keepalive::openclaw::agent_db;
-use keepalive::openclaw::discovery::{AgentFiles, Installation};
-use keepalive::policy::PolicyInputs;
-use keepalive::settings::{Flags, InForce, Persisted};
+use keepalive::openclaw::discovery::AgentFiles;
 use openclaw_sim::agent_db::{Left, SESSION_SCHEMA_2026_9, Session, put_sessions, write_db};
 
 use crate::Section;
+use crate::resets::agent_rounds_in;
 use crate::store::{self, human_bytes};
 use crate::util::{Stat, ms};
 
@@ -76,16 +75,9 @@ fn measure(db: Db, rounds: usize) -> Vec<String> {
     };
     // Not a dry run: keepalive writes nothing to an agent database anyway, and the ledger
     // (where the looks are kept) is saved as the daemon saves it.
-    let config = RoundConfig {
-        dry_run: false,
-        lock_timeout: Duration::from_secs(5),
-        ledger_dir: dir.path().join("ledger"),
-    };
-    let installation = Installation::load(&state_dir);
-    let settings = InForce::of(&Persisted::default(), Flags::default());
-    let policy = PolicyInputs::in_force(&settings, &installation, None, false);
+    let (mut agent_rounds, policy) =
+        agent_rounds_in(&state_dir, agent, dir.path().join("ledger"), false);
     let cancel = AtomicBool::new(false);
-    let mut agent_rounds = AgentRounds::new(agent, config);
     let tick = Batch {
         tick: true,
         ..Batch::default()

@@ -115,7 +115,8 @@ impl ResetLog {
             inner.events.push_back(event);
         }
         while inner.events.len() > MAX_EVENTS {
-            evict_one(&mut inner.events);
+            let first = next_to_evict(&inner.events);
+            inner.events.remove(first);
         }
         numbered
     }
@@ -220,13 +221,13 @@ fn same_change(a: &ResetEvent, b: &ResetEvent) -> bool {
         && what(a) == what(b)
 }
 
-/// Drops the oldest entry that disappeared or appeared, else the oldest reset; returns it.
-fn evict_one(events: &mut VecDeque<ResetEvent>) -> Option<ResetEvent> {
-    let i = events
+/// Which event goes first when the log is over a cap: the oldest entry that disappeared or
+/// appeared, else the oldest reset.
+fn next_to_evict(events: &VecDeque<ResetEvent>) -> usize {
+    events
         .iter()
         .position(|e| e.kind != ResetKind::Reset)
-        .unwrap_or(0);
-    events.remove(i)
+        .unwrap_or(0)
 }
 
 /// The events in the file at `path`; none when there is no file. Why not, when it cannot
@@ -276,21 +277,24 @@ fn parse(bytes: &[u8]) -> Result<VecDeque<ResetEvent>, String> {
     Ok(events)
 }
 
-/// The file's bytes, dropping events as [`evict_one`] does until they fit in [`MAX_BYTES`].
+/// The file's bytes, dropping events in [`next_to_evict`]'s order until they fit in
+/// [`MAX_BYTES`].
 fn encode(events: &mut VecDeque<ResetEvent>) -> Vec<u8> {
-    let line = |e: &ResetEvent| {
-        let mut line = serde_json::to_vec(e).unwrap_or_default();
-        line.push(b'\n');
-        line
-    };
-    let mut total: usize = events.iter().map(|e| line(e).len()).sum();
-    while total > MAX_BYTES {
-        let Some(dropped) = evict_one(events) else {
-            break;
-        };
-        total -= line(&dropped).len();
+    let mut lines: VecDeque<Vec<u8>> = events
+        .iter()
+        .map(|e| {
+            let mut line = serde_json::to_vec(e).unwrap_or_default();
+            line.push(b'\n');
+            line
+        })
+        .collect();
+    let mut total: usize = lines.iter().map(Vec::len).sum();
+    while total > MAX_BYTES && !events.is_empty() {
+        let first = next_to_evict(events);
+        events.remove(first);
+        total -= lines.remove(first).map_or(0, |l| l.len());
     }
-    events.iter().flat_map(line).collect()
+    lines.into_iter().flatten().collect()
 }
 
 #[cfg(test)]
